@@ -1,0 +1,410 @@
+//! The telemetry contract: every span, attribute, event and metric name this
+//! crate emits, as constants.
+//!
+//! Names are an API. Dashboards, alerts and the collector's redaction
+//! allow-list key on them, so they change only with a major version. The same
+//! names are listed, with types and briefs, in the machine-readable registry
+//! `registry/checkout.yaml` (OpenTelemetry weaver `groups:` format), and a test
+//! keeps the registry and these constants in agreement.
+//!
+//! Standard concepts use the current OpenTelemetry semantic conventions and are
+//! taken from [`opentelemetry_semantic_conventions`] so they cannot drift;
+//! domain names follow the checkout article this project started from.
+//!
+//! ```
+//! use checkout_otel::attributes as attr;
+//! assert_eq!(attr::CHECKOUT_PROCESS, "checkout.process");
+//! assert_eq!(attr::USER_HASH, "user.hash");
+//! assert_eq!(attr::CheckoutStep::ProcessingPayment.as_str(), "processing_payment");
+//! ```
+
+use opentelemetry::Value;
+use opentelemetry_semantic_conventions::attribute as semconv;
+
+// ---------------------------------------------------------------------------
+// Resource
+// ---------------------------------------------------------------------------
+
+/// `service.name`: logical name of the service (resource).
+pub const SERVICE_NAME: &str = semconv::SERVICE_NAME;
+/// `service.version`: version of the service (resource).
+pub const SERVICE_VERSION: &str = semconv::SERVICE_VERSION;
+/// `service.namespace`: namespace grouping services, e.g. `shop` (resource).
+pub const SERVICE_NAMESPACE: &str = semconv::SERVICE_NAMESPACE;
+/// `service.instance.id`: unique id of this process instance (resource).
+pub const SERVICE_INSTANCE_ID: &str = semconv::SERVICE_INSTANCE_ID;
+/// `deployment.environment.name`: e.g. `production`, `staging` (resource).
+/// Replaces the deprecated `deployment.environment`.
+pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = semconv::DEPLOYMENT_ENVIRONMENT_NAME;
+
+// ---------------------------------------------------------------------------
+// Span names
+// ---------------------------------------------------------------------------
+
+/// Root span of one checkout (`SERVER` when it is the entry point of a request).
+pub const CHECKOUT_PROCESS: &str = "checkout.process";
+/// Cart validation: contents and prices.
+pub const CART_VALIDATE: &str = "cart.validate";
+/// Loading the cart's contents.
+pub const CART_FETCH_CONTENTS: &str = "cart.fetch_contents";
+/// Comparing the cart's prices with the catalogue.
+pub const CART_VERIFY_PRICES: &str = "cart.verify_prices";
+/// Reserving stock for every item of the cart.
+pub const INVENTORY_RESERVE_BATCH: &str = "inventory.reserve_batch";
+/// Reserving stock for one item.
+pub const INVENTORY_RESERVE_ITEM: &str = "inventory.reserve_item";
+/// Releasing reservations after a later step failed (compensation).
+pub const INVENTORY_RELEASE: &str = "inventory.release";
+/// Charging the customer (`CLIENT` of the payment service or provider).
+pub const PAYMENT_PROCESS: &str = "payment.process";
+/// The call to the external payment gateway (`CLIENT`).
+pub const PAYMENT_GATEWAY_CALL: &str = "payment.gateway_call";
+/// Creating the order record.
+pub const ORDER_CREATE: &str = "order.create";
+/// Sending the confirmation (fire-and-forget).
+pub const NOTIFICATION_SEND: &str = "notification.send";
+
+// ---------------------------------------------------------------------------
+// Standard attributes (semantic conventions)
+// ---------------------------------------------------------------------------
+
+/// `error.type`: low-cardinality class of a failure (`card_declined`, `timeout`, ...).
+pub const ERROR_TYPE: &str = semconv::ERROR_TYPE;
+/// `exception.type` on an `exception` event.
+pub const EXCEPTION_TYPE: &str = semconv::EXCEPTION_TYPE;
+/// `exception.message` on an `exception` event (always scrubbed).
+pub const EXCEPTION_MESSAGE: &str = semconv::EXCEPTION_MESSAGE;
+/// Name of the event that records an exception.
+pub const EXCEPTION_EVENT: &str = "exception";
+/// `user.hash`: the only way a user is recorded (keyed HMAC-SHA256, hex).
+pub const USER_HASH: &str = semconv::USER_HASH;
+/// `http.request.method`.
+pub const HTTP_REQUEST_METHOD: &str = semconv::HTTP_REQUEST_METHOD;
+/// `http.response.status_code`.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = semconv::HTTP_RESPONSE_STATUS_CODE;
+/// `url.full`, with query string and credentials removed.
+pub const URL_FULL: &str = semconv::URL_FULL;
+/// `server.address`.
+pub const SERVER_ADDRESS: &str = semconv::SERVER_ADDRESS;
+/// `server.port`.
+pub const SERVER_PORT: &str = semconv::SERVER_PORT;
+/// `peer.service`: the logical name of the remote service on the gateway
+/// client span.
+///
+/// Deprecated in the semantic conventions in favour of `service.peer.name`,
+/// which is still in development; service-graph backends (Tempo, Jaeger,
+/// Grafana) still key on `peer.service`, so we keep emitting it.
+pub const PEER_SERVICE: &str = "peer.service";
+/// `db.system.name`, e.g. `sqlite`, `postgresql`.
+pub const DB_SYSTEM_NAME: &str = semconv::DB_SYSTEM_NAME;
+/// `db.operation.name`, e.g. `SELECT`, `UPDATE`.
+pub const DB_OPERATION_NAME: &str = semconv::DB_OPERATION_NAME;
+/// `db.collection.name`: the table.
+pub const DB_COLLECTION_NAME: &str = semconv::DB_COLLECTION_NAME;
+/// `db.query.text`: parameterised query text only, never literal values.
+pub const DB_QUERY_TEXT: &str = semconv::DB_QUERY_TEXT;
+
+// ---------------------------------------------------------------------------
+// Domain attributes
+// ---------------------------------------------------------------------------
+
+/// `cart.id`.
+pub const CART_ID: &str = "cart.id";
+/// `cart.item_count`: number of line items in the cart.
+pub const CART_ITEM_COUNT: &str = "cart.item_count";
+/// `cart.stale_prices`: number of items whose price changed.
+pub const CART_STALE_PRICES: &str = "cart.stale_prices";
+/// `product.id`.
+pub const PRODUCT_ID: &str = "product.id";
+/// `quantity.requested`.
+pub const QUANTITY_REQUESTED: &str = "quantity.requested";
+/// `quantity.available` (on the `insufficient_stock` event).
+pub const QUANTITY_AVAILABLE: &str = "quantity.available";
+/// `inventory.item_count`: items in a reservation batch.
+pub const INVENTORY_ITEM_COUNT: &str = "inventory.item_count";
+/// `inventory.reservations_created`.
+pub const INVENTORY_RESERVATIONS_CREATED: &str = "inventory.reservations_created";
+/// `inventory.reservations_released` (on the compensation span).
+pub const INVENTORY_RESERVATIONS_RELEASED: &str = "inventory.reservations_released";
+/// `inventory.reservation_id`: id of a reservation batch.
+pub const INVENTORY_RESERVATION_ID: &str = "inventory.reservation_id";
+/// `reservation.id`: id of one item's reservation.
+pub const RESERVATION_ID: &str = "reservation.id";
+/// `order.id`.
+pub const ORDER_ID: &str = "order.id";
+/// `payment.amount`: exact decimal string of the amount in major units (`"12.34"`).
+pub const PAYMENT_AMOUNT: &str = "payment.amount";
+/// `payment.amount_minor`: the amount in integer minor units (`1234`).
+pub const PAYMENT_AMOUNT_MINOR: &str = "payment.amount_minor";
+/// `payment.currency`: ISO 4217 code.
+pub const PAYMENT_CURRENCY: &str = "payment.currency";
+/// `payment.method_type`: `card`, `wallet`, `bank_transfer`, `other`.
+pub const PAYMENT_METHOD_TYPE: &str = "payment.method_type";
+/// `payment.card.brand`: `visa`, `mastercard`, ... (cards only).
+pub const PAYMENT_CARD_BRAND: &str = "payment.card.brand";
+/// `payment.card.last4`: last four digits (cards only).
+pub const PAYMENT_CARD_LAST4: &str = "payment.card.last4";
+/// `payment.charge_id`: the gateway's charge id.
+pub const PAYMENT_CHARGE_ID: &str = "payment.charge_id";
+/// `payment.status`: `succeeded`, `declined`, `failed`.
+pub const PAYMENT_STATUS: &str = "payment.status";
+/// `payment.decline_code`: the gateway's decline code, bounded (`other` when unknown).
+pub const PAYMENT_DECLINE_CODE: &str = "payment.decline_code";
+/// `payment.decline_class`: `soft` (retryable) or `hard`.
+pub const PAYMENT_DECLINE_CLASS: &str = "payment.decline_class";
+/// `payment.gateway_latency_ms`: gateway round trip in milliseconds.
+pub const PAYMENT_GATEWAY_LATENCY_MS: &str = "payment.gateway_latency_ms";
+/// `payment.attempt`: 1-based attempt number of a gateway call.
+pub const PAYMENT_ATTEMPT: &str = "payment.attempt";
+/// `checkout.step`: the step a checkout is in (see [`CheckoutStep`]).
+pub const CHECKOUT_STEP: &str = "checkout.step";
+/// `checkout.failure_step`: the step a failed checkout failed in.
+pub const CHECKOUT_FAILURE_STEP: &str = "checkout.failure_step";
+/// `checkout.total`: exact decimal string of the order total in major units.
+pub const CHECKOUT_TOTAL: &str = "checkout.total";
+/// `checkout.total_minor`: the order total in integer minor units.
+pub const CHECKOUT_TOTAL_MINOR: &str = "checkout.total_minor";
+/// `checkout.currency`: ISO 4217 code of the total.
+pub const CHECKOUT_CURRENCY: &str = "checkout.currency";
+/// `checkout.item_count`.
+pub const CHECKOUT_ITEM_COUNT: &str = "checkout.item_count";
+/// `checkout.status` (spans and metrics, see [`CheckoutStatus`]).
+pub const CHECKOUT_STATUS: &str = "checkout.status";
+/// `failure.kind`: `rejection` (an expected business outcome such as a decline
+/// or an out-of-stock answer) or `fault` (timeouts, 5xx, bugs).
+pub const FAILURE_KIND: &str = "failure.kind";
+/// `notification.channel`: `email`, `sms`, `push`.
+pub const NOTIFICATION_CHANNEL: &str = "notification.channel";
+/// `price.expected` (minor units, on `price_mismatch`).
+pub const PRICE_EXPECTED: &str = "price.expected";
+/// `price.actual` (minor units, on `price_mismatch`).
+pub const PRICE_ACTUAL: &str = "price.actual";
+
+// ---------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------
+
+/// A cart line whose price differs from the catalogue.
+pub const EVENT_PRICE_MISMATCH: &str = "price_mismatch";
+/// Not enough stock for an item.
+pub const EVENT_INSUFFICIENT_STOCK: &str = "insufficient_stock";
+/// Milestone on `checkout.process`: the cart is valid.
+pub const EVENT_CART_VALIDATED: &str = "cart_validated";
+/// Milestone on `checkout.process`: the payment went through.
+pub const EVENT_PAYMENT_PROCESSED: &str = "payment_processed";
+/// Milestone on `checkout.process`: the order exists.
+pub const EVENT_ORDER_CREATED: &str = "order_created";
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+/// Counter of finished checkouts, unit `{checkout}`.
+pub const METRIC_CHECKOUT_COMPLETED: &str = "checkout.completed";
+/// Histogram of checkout durations, unit `s`.
+pub const METRIC_CHECKOUT_DURATION: &str = "checkout.duration";
+/// Histogram of checkout step durations, unit `s`.
+pub const METRIC_CHECKOUT_STEP_DURATION: &str = "checkout.step.duration";
+/// Counter of payment declines, unit `{decline}`.
+pub const METRIC_PAYMENT_DECLINES: &str = "checkout.payment.declines";
+/// Histogram of payment gateway latency, unit `s`.
+pub const METRIC_PAYMENT_GATEWAY_DURATION: &str = "checkout.payment.gateway.duration";
+/// Counter of items that could not be reserved, unit `{item}`.
+pub const METRIC_INVENTORY_SHORTFALLS: &str = "checkout.inventory.shortfalls";
+/// `checkout.item_count_bucket`: `small` (up to 10 items) or `large`.
+pub const CHECKOUT_ITEM_COUNT_BUCKET: &str = "checkout.item_count_bucket";
+/// `step.status` on `checkout.step.duration` (see [`StepStatus`]).
+pub const STEP_STATUS: &str = "step.status";
+
+// ---------------------------------------------------------------------------
+// Bounded attribute values
+// ---------------------------------------------------------------------------
+
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $value:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum $name { $( $(#[$vmeta])* $variant ),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as it appears in telemetry.
+            pub const fn as_str(self) -> &'static str {
+                match self { $( $name::$variant => $value ),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<$name> for Value {
+            fn from(v: $name) -> Value {
+                Value::from(v.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// The step a checkout is in (`checkout.step`, `checkout.failure_step`).
+    pub enum CheckoutStep {
+        /// The checkout was accepted and nothing has run yet.
+        Initiated => "initiated",
+        /// Fetching the cart and verifying its prices.
+        ValidatingCart => "validating_cart",
+        /// Reserving stock for every item.
+        ReservingInventory => "reserving_inventory",
+        /// Charging the customer.
+        ProcessingPayment => "processing_payment",
+        /// Creating the order record.
+        CreatingOrder => "creating_order",
+        /// Done.
+        Complete => "complete",
+    }
+}
+
+string_enum! {
+    /// Outcome of a whole checkout (`checkout.status`).
+    pub enum CheckoutStatus {
+        /// The order was placed.
+        Success => "success",
+        /// An expected business outcome stopped it (decline, out of stock, stale price).
+        Rejected => "rejected",
+        /// A fault stopped it (timeout, 5xx, bug).
+        Failed => "failed",
+    }
+}
+
+string_enum! {
+    /// Outcome of one checkout step (`step.status`).
+    pub enum StepStatus {
+        /// The step succeeded.
+        Ok => "ok",
+        /// The step ended in an expected business outcome.
+        Rejected => "rejected",
+        /// The step failed with a fault.
+        Failed => "failed",
+    }
+}
+
+string_enum! {
+    /// Whether a failure was expected (`failure.kind`).
+    pub enum FailureKind {
+        /// An expected business outcome (a decline, an out-of-stock answer).
+        Rejection => "rejection",
+        /// A fault: timeout, 5xx, unexpected error.
+        Fault => "fault",
+    }
+}
+
+string_enum! {
+    /// Class of a payment decline (`payment.decline_class`).
+    pub enum DeclineClass {
+        /// Retryable: insufficient funds, issuer unavailable, try again later.
+        Soft => "soft",
+        /// Final: stolen card, invalid account, do not honour.
+        Hard => "hard",
+    }
+}
+
+string_enum! {
+    /// Outcome of a payment (`payment.status`).
+    pub enum PaymentStatus {
+        /// The charge succeeded.
+        Succeeded => "succeeded",
+        /// The issuer or gateway declined it.
+        Declined => "declined",
+        /// The call failed (timeout, 5xx, network).
+        Failed => "failed",
+    }
+}
+
+string_enum! {
+    /// Size class of a checkout (`checkout.item_count_bucket`).
+    pub enum ItemCountBucket {
+        /// Up to 10 items.
+        Small => "small",
+        /// More than 10 items.
+        Large => "large",
+    }
+}
+
+impl ItemCountBucket {
+    /// The bucket of a checkout with `item_count` items.
+    pub const fn of(item_count: u64) -> Self {
+        if item_count > 10 {
+            ItemCountBucket::Large
+        } else {
+            ItemCountBucket::Small
+        }
+    }
+}
+
+/// A low-cardinality `error.type` value.
+///
+/// Only `&'static str` values can be made into an `ErrorType`, so an id, an
+/// amount or a message cannot end up as an error type by accident.
+///
+/// ```
+/// use checkout_otel::attributes::ErrorType;
+/// const FRAUD_SUSPECTED: ErrorType = ErrorType::new("fraud_suspected");
+/// assert_eq!(ErrorType::CARD_DECLINED.as_str(), "card_declined");
+/// assert_eq!(FRAUD_SUSPECTED.as_str(), "fraud_suspected");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ErrorType(&'static str);
+
+impl ErrorType {
+    /// Not enough stock for an item.
+    pub const INSUFFICIENT_STOCK: ErrorType = ErrorType("insufficient_stock");
+    /// Cart prices changed since the customer saw them.
+    pub const PRICE_MISMATCH: ErrorType = ErrorType("price_mismatch");
+    /// The cart is empty, unknown or otherwise invalid.
+    pub const INVALID_CART: ErrorType = ErrorType("invalid_cart");
+    /// The issuer declined the card.
+    pub const CARD_DECLINED: ErrorType = ErrorType("card_declined");
+    /// A call did not answer in time.
+    pub const TIMEOUT: ErrorType = ErrorType("timeout");
+    /// A dependency answered with a server error (5xx).
+    pub const UPSTREAM_ERROR: ErrorType = ErrorType("upstream_error");
+    /// A dependency could not be reached.
+    pub const UNAVAILABLE: ErrorType = ErrorType("unavailable");
+    /// The request was invalid.
+    pub const INVALID_REQUEST: ErrorType = ErrorType("invalid_request");
+    /// A database operation failed.
+    pub const DATABASE: ErrorType = ErrorType("database");
+    /// Anything not classified more precisely. Per the semantic conventions.
+    pub const OTHER: ErrorType = ErrorType("_OTHER");
+
+    /// An error type of your own. Keep the set of values small and fixed:
+    /// it becomes a metric attribute.
+    pub const fn new(value: &'static str) -> Self {
+        ErrorType(value)
+    }
+
+    /// The value as it appears in telemetry.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl From<ErrorType> for Value {
+    fn from(v: ErrorType) -> Value {
+        Value::from(v.0)
+    }
+}
