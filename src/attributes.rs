@@ -190,6 +190,8 @@ pub const EVENT_PRICE_MISMATCH: &str = "price_mismatch";
 pub const EVENT_INSUFFICIENT_STOCK: &str = "insufficient_stock";
 /// Milestone on `checkout.process`: the cart is valid.
 pub const EVENT_CART_VALIDATED: &str = "cart_validated";
+/// Milestone on `checkout.process`: stock is reserved for every item.
+pub const EVENT_INVENTORY_RESERVED: &str = "inventory_reserved";
 /// Milestone on `checkout.process`: the payment went through.
 pub const EVENT_PAYMENT_PROCESSED: &str = "payment_processed";
 /// Milestone on `checkout.process`: the order exists.
@@ -408,3 +410,182 @@ impl From<ErrorType> for Value {
         Value::from(v.0)
     }
 }
+
+string_enum! {
+    /// A payment gateway's decline code, reduced to a bounded set
+    /// (`payment.decline_code`). Unknown codes become [`DeclineCode::Other`],
+    /// so a gateway cannot inflate metric cardinality.
+    pub enum DeclineCode {
+        /// Not enough funds (soft).
+        InsufficientFunds => "insufficient_funds",
+        /// Issuer declined without a reason (soft).
+        GenericDecline => "generic_decline",
+        /// Issuer says do not honour (hard).
+        DoNotHonor => "do_not_honor",
+        /// Card expired (hard).
+        ExpiredCard => "expired_card",
+        /// Wrong CVC (soft: the customer can correct it).
+        IncorrectCvc => "incorrect_cvc",
+        /// Card reported lost (hard).
+        LostCard => "lost_card",
+        /// Card reported stolen (hard).
+        StolenCard => "stolen_card",
+        /// Suspected fraud (hard).
+        Fraudulent => "fraudulent",
+        /// Issuer or network temporarily unavailable (soft).
+        TryAgainLater => "try_again_later",
+        /// Processing error at the gateway (soft).
+        ProcessingError => "processing_error",
+        /// Any code not listed here.
+        Other => "other",
+    }
+}
+
+impl DeclineCode {
+    /// Maps a gateway's code (case-insensitive, `-` or `_` separated) to the
+    /// bounded set; anything unknown is [`DeclineCode::Other`].
+    pub fn from_gateway_code(code: &str) -> Self {
+        let code = code.trim();
+        DeclineCode::ALL
+            .iter()
+            .copied()
+            .find(|known| {
+                known.as_str().len() == code.len()
+                    && known
+                        .as_str()
+                        .bytes()
+                        .zip(code.bytes())
+                        .all(|(k, c)| k == c.to_ascii_lowercase() || (k == b'_' && c == b'-'))
+            })
+            .unwrap_or(DeclineCode::Other)
+    }
+
+    /// Whether a retry may succeed ([`DeclineClass::Soft`]) or not ([`DeclineClass::Hard`]).
+    pub const fn class(self) -> DeclineClass {
+        match self {
+            DeclineCode::InsufficientFunds
+            | DeclineCode::GenericDecline
+            | DeclineCode::IncorrectCvc
+            | DeclineCode::TryAgainLater
+            | DeclineCode::ProcessingError => DeclineClass::Soft,
+            DeclineCode::DoNotHonor
+            | DeclineCode::ExpiredCard
+            | DeclineCode::LostCard
+            | DeclineCode::StolenCard
+            | DeclineCode::Fraudulent
+            | DeclineCode::Other => DeclineClass::Hard,
+        }
+    }
+}
+
+/// Every span name in the contract.
+pub const CONTRACT_SPAN_NAMES: &[&str] = &[
+    CHECKOUT_PROCESS,
+    CART_VALIDATE,
+    CART_FETCH_CONTENTS,
+    CART_VERIFY_PRICES,
+    INVENTORY_RESERVE_BATCH,
+    INVENTORY_RESERVE_ITEM,
+    INVENTORY_RELEASE,
+    PAYMENT_PROCESS,
+    PAYMENT_GATEWAY_CALL,
+    ORDER_CREATE,
+    NOTIFICATION_SEND,
+];
+
+/// Every span and event attribute key in the contract (the allow-list of the
+/// strict redacting exporter and of the collector's redaction processor).
+pub const CONTRACT_ATTRIBUTE_KEYS: &[&str] = &[
+    ERROR_TYPE,
+    EXCEPTION_TYPE,
+    EXCEPTION_MESSAGE,
+    USER_HASH,
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    URL_FULL,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    PEER_SERVICE,
+    DB_SYSTEM_NAME,
+    DB_OPERATION_NAME,
+    DB_COLLECTION_NAME,
+    DB_QUERY_TEXT,
+    CART_ID,
+    CART_ITEM_COUNT,
+    CART_STALE_PRICES,
+    PRODUCT_ID,
+    QUANTITY_REQUESTED,
+    QUANTITY_AVAILABLE,
+    INVENTORY_ITEM_COUNT,
+    INVENTORY_RESERVATIONS_CREATED,
+    INVENTORY_RESERVATIONS_RELEASED,
+    INVENTORY_RESERVATION_ID,
+    RESERVATION_ID,
+    ORDER_ID,
+    PAYMENT_AMOUNT,
+    PAYMENT_AMOUNT_MINOR,
+    PAYMENT_CURRENCY,
+    PAYMENT_METHOD_TYPE,
+    PAYMENT_CARD_BRAND,
+    PAYMENT_CARD_LAST4,
+    PAYMENT_CHARGE_ID,
+    PAYMENT_STATUS,
+    PAYMENT_DECLINE_CODE,
+    PAYMENT_DECLINE_CLASS,
+    PAYMENT_GATEWAY_LATENCY_MS,
+    PAYMENT_ATTEMPT,
+    CHECKOUT_STEP,
+    CHECKOUT_FAILURE_STEP,
+    CHECKOUT_TOTAL,
+    CHECKOUT_TOTAL_MINOR,
+    CHECKOUT_CURRENCY,
+    CHECKOUT_ITEM_COUNT,
+    CHECKOUT_STATUS,
+    FAILURE_KIND,
+    NOTIFICATION_CHANNEL,
+    PRICE_EXPECTED,
+    PRICE_ACTUAL,
+];
+
+/// Every event name in the contract.
+pub const CONTRACT_EVENT_NAMES: &[&str] = &[
+    EXCEPTION_EVENT,
+    EVENT_PRICE_MISMATCH,
+    EVENT_INSUFFICIENT_STOCK,
+    EVENT_CART_VALIDATED,
+    EVENT_INVENTORY_RESERVED,
+    EVENT_PAYMENT_PROCESSED,
+    EVENT_ORDER_CREATED,
+];
+
+/// Every metric name in the contract.
+pub const CONTRACT_METRIC_NAMES: &[&str] = &[
+    METRIC_CHECKOUT_COMPLETED,
+    METRIC_CHECKOUT_DURATION,
+    METRIC_CHECKOUT_STEP_DURATION,
+    METRIC_PAYMENT_DECLINES,
+    METRIC_PAYMENT_GATEWAY_DURATION,
+    METRIC_INVENTORY_SHORTFALLS,
+];
+
+/// Every metric attribute key in the contract. Each takes only values from a
+/// bounded enum of this module.
+pub const CONTRACT_METRIC_ATTRIBUTE_KEYS: &[&str] = &[
+    CHECKOUT_STATUS,
+    CHECKOUT_ITEM_COUNT_BUCKET,
+    CHECKOUT_STEP,
+    STEP_STATUS,
+    ERROR_TYPE,
+    PAYMENT_DECLINE_CLASS,
+    PAYMENT_DECLINE_CODE,
+    PAYMENT_STATUS,
+];
+
+/// Resource attribute keys the crate sets.
+pub const CONTRACT_RESOURCE_KEYS: &[&str] = &[
+    SERVICE_NAME,
+    SERVICE_VERSION,
+    SERVICE_NAMESPACE,
+    SERVICE_INSTANCE_ID,
+    DEPLOYMENT_ENVIRONMENT_NAME,
+];
