@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod error;
+pub mod metrics;
 
 pub use error::{Error, Result};
 
