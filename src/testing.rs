@@ -73,8 +73,29 @@
 //! assert_eq!(metrics.boundaries("checkout.duration"), Some(vec![0.5, 1.0, 5.0]));
 //! ```
 //!
+//! # Code instrumented with `tracing`
+//!
+//! Route `tracing` spans to the test providers with the bridge, for the
+//! duration of the test only:
+//!
+//! ```
+//! use checkout_otel::testing::TestTelemetry;
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let telemetry = TestTelemetry::new("checkout");
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(checkout_otel::tracing_opentelemetry::layer().with_tracer(telemetry.sdk_tracer()));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _request = tracing::info_span!("POST /checkout").entered();
+//!     tracing::info_span!("cart.validate").in_scope(|| {});
+//! });
+//!
+//! let spans = telemetry.spans();
+//! assert_eq!(spans.one("cart.validate").parent().map(|p| p.name()), Some("POST /checkout"));
+//! ```
+//!
 //! When a test fails, `println!("{}", telemetry.spans().waterfall())` shows
-//! what was recorded as a [waterfall](crate::waterfall).
+//! what was recorded as a [waterfall] (see [`SpanSet::waterfall`]).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -2,12 +2,18 @@
 //! slow checkout spent its time, without a tracing backend.
 //!
 //! ```text
-//! trace 4bf92f3577b34da6a3ce929d0e0e4736 · 9.20s · 3 services · 5 spans
-//! checkout.process       │████████████████████████████████████████│  9.20s  checkout
-//!   cart.validate        │██▌                                     │   412ms  cart
-//!   payment.process      │   ▐████████████████████████████████▌   │  7.10s  payment
-//!     payment.gateway_c… │    █████████████████████████████▌      │  6.90s  payment  ✗ timeout
-//!   order.create         │                                     ▐██│   305ms  checkout
+//! trace 4bf92f3577b34da6a3ce929d0e0e4736 · 9.20s · 6 services · 11 spans
+//! checkout.process           │██████████████████████████████│  9.20s  checkout
+//!   cart.validate            │█▌                            │  410ms  cart
+//!     cart.fetch_contents    │█                             │  195ms  cart
+//!     cart.verify_prices     │▐▌                            │  195ms  cart
+//!   inventory.reserve_batch  │ ████                         │  1.05s  inventory
+//!     inventory.reserve_item │ ███                          │  760ms  inventory
+//!     inventory.reserve_item │ ████                         │  1.03s  inventory
+//!   payment.process          │    ▐███████████████████████▌ │  7.10s  payment
+//!     payment.gateway_call   │     ███████████████████████  │  6.90s  payment
+//!   order.create             │                            █▌│  380ms  order
+//!   notification.send        │                             █│  190ms  notification
 //! ```
 //!
 //! One row per span, children under their parent (indented two columns per
@@ -51,7 +57,7 @@
 //! let picture = render(&spans, &WaterfallOptions::default().with_width(80).with_color(ColorChoice::Never));
 //! assert!(picture.starts_with("trace 4bf92f3577b34da6a3ce929d0e0e4736 · 9.20s · 2 services · 2 spans\n"));
 //! assert!(picture.contains("  payment.gateway_call"));
-//! assert!(picture.contains("6.90s  payment  ✗ timeout"));
+//! assert!(picture.contains("6.90s  payment   ✗ timeout"));
 //! ```
 //!
 //! As a development exporter (prints to stderr when each trace's root ends):
@@ -90,6 +96,8 @@ const MAX_ERROR_CHARS: usize = 60;
 const MAX_SERVICE_CHARS: usize = 24;
 /// The bar never gets narrower than this, whatever the width.
 const MIN_BAR_CELLS: usize = 10;
+/// Wider requests are drawn at this width (keeps arithmetic and memory small).
+const MAX_WIDTH: usize = 1000;
 /// Colours for services, in order of first appearance in a trace.
 const SERVICE_COLORS: [&str; 6] = ["36", "35", "34", "33", "32", "96"];
 const RED: &str = "31";
@@ -278,7 +286,7 @@ impl ColorChoice {
 pub struct WaterfallOptions {
     /// Line width in columns, without the trailing `✗ error` / `↑ parent`
     /// notes. The bar takes what the name, duration and service columns
-    /// leave, but never less than 10 columns. Default 100.
+    /// leave, but never less than 10 columns. At most 1000. Default 100.
     pub width: usize,
     /// When to colour. Default [`ColorChoice::Auto`].
     pub color: ColorChoice,
@@ -453,6 +461,7 @@ fn render_trace(
     let Some(t0) = spans.iter().map(|s| s.start).min() else {
         return;
     };
+    let width = width.min(MAX_WIDTH);
     let t1 = spans.iter().map(|s| s.end.max(s.start)).max().unwrap_or(t0);
     let total = nanos_between(t0, t1);
     let rows = layout_rows(spans);
@@ -484,8 +493,14 @@ fn render_trace(
     push_styled(out, &header, "1", color);
     out.push('\n');
 
-    // Column widths.
-    let name_w = (width * 3 / 10).clamp(16, 48);
+    // Column widths: the name column fits the longest indented name, up to
+    // two fifths of the line; the bar takes the rest.
+    let name_w = rows
+        .iter()
+        .map(|r| 2 * r.depth + clean(&r.span.name).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, (width * 2 / 5).max(16));
     let svc_w = services
         .iter()
         .map(|s| clean(s).chars().count())
@@ -499,8 +514,10 @@ fn render_trace(
         let s = row.span;
         let mut line = String::new();
 
-        let indent = (2 * row.depth).min(name_w.saturating_sub(8));
-        let name = truncate(&clean(&s.name), name_w - indent);
+        // Deep nesting gives up indentation before the name's first 8 characters.
+        let name = clean(&s.name);
+        let indent = (2 * row.depth).min(name_w.saturating_sub(name.chars().count().min(8)));
+        let name = truncate(&name, name_w - indent);
         line.push_str(&format!("{:indent$}{name:<w$} │", "", w = name_w - indent));
 
         let start = nanos_between(t0, s.start);
@@ -581,13 +598,16 @@ fn nanos_between(from: SystemTime, to: SystemTime) -> u128 {
 /// holds two half-blocks (`▌`, `▐`, `█`), doubling the resolution; every
 /// span gets at least one half-block so instant spans stay visible.
 fn bar_cells(start: u128, end: u128, total: u128, cells: usize) -> (usize, String, usize) {
+    let cells = cells.max(1);
     let halves = 2 * cells as u128;
-    let (hs, he) = if total == 0 {
-        (0, 1)
-    } else {
-        let hs = (start * halves / total).min(halves - 1);
-        let he = (end * halves).div_ceil(total).clamp(hs + 1, halves);
-        (hs, he)
+    // A zero-length trace (all spans instant) draws each span at the start.
+    let hs = (start * halves)
+        .checked_div(total)
+        .unwrap_or(0)
+        .min(halves - 1);
+    let he = match total {
+        0 => hs + 1,
+        _ => (end * halves).div_ceil(total).clamp(hs + 1, halves),
     };
     let first = (hs / 2) as usize;
     let last = ((he - 1) / 2) as usize;
@@ -621,22 +641,20 @@ pub fn format_duration(d: Duration) -> String {
         (3600e9, "h"),
     ];
     let ns = ns as f64;
-    for (i, (scale, unit)) in UNITS.iter().enumerate() {
-        let v = ns / scale;
-        // Move to the next unit when this one would print 1000 or more
-        // after rounding (seconds go on to minutes only past 999s).
-        let last = i == UNITS.len() - 1;
-        if v < 999.5 || last {
-            return if v < 9.995 {
-                format!("{v:.2}{unit}")
-            } else if v < 99.95 {
-                format!("{v:.1}{unit}")
-            } else {
-                format!("{v:.0}{unit}")
-            };
-        }
+    // The first unit that prints below 1000 after rounding (seconds go on
+    // to minutes only past 999s); hours for anything longer.
+    let (scale, unit) = UNITS
+        .iter()
+        .find(|(scale, _)| ns / scale < 999.5)
+        .unwrap_or(&UNITS[UNITS.len() - 1]);
+    let v = ns / scale;
+    if v < 9.995 {
+        format!("{v:.2}{unit}")
+    } else if v < 99.95 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.0}{unit}")
     }
-    unreachable!("the last unit always returns")
 }
 
 /// Replaces control characters (newlines, ANSI escapes from untrusted span
@@ -685,30 +703,56 @@ struct ExporterState {
     traces: HashMap<TraceId, Pending>,
     /// Arrival order of the traces in `traces`, oldest first, for eviction.
     order: VecDeque<TraceId>,
-    service: Option<String>,
+}
+
+impl ExporterState {
+    fn remove(&mut self, trace_id: TraceId) -> Option<Pending> {
+        let pending = self.traces.remove(&trace_id)?;
+        self.order.retain(|t| *t != trace_id);
+        Some(pending)
+    }
+}
+
+/// When [`WaterfallExporter`] prints a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrintAt {
+    /// When the trace's first span in this process ends: a span without
+    /// parent, or whose parent is in another process. Right for a service
+    /// that exports its own spans (the default).
+    #[default]
+    LocalRoot,
+    /// Only when the span without any parent ends. Right for one process
+    /// hosting every service of a trace, each with its own provider and a
+    /// clone of one exporter: the picture then covers all services.
+    TraceRoot,
 }
 
 /// A development [`SpanExporter`] that prints each trace as a waterfall when
-/// its local root span ends (the span with no parent, or whose parent is in
-/// another process).
+/// its root span ends.
 ///
 /// Spans that end before their root are buffered by trace id. The buffer is
-/// bounded: at most [`max_traces`](Self::with_limits) traces (the oldest
-/// unfinished trace is dropped when a new one arrives) and at most
-/// `max_spans_per_trace` spans per trace (more are counted and reported in
-/// the header). At shutdown, traces whose root never ended are printed,
-/// marked incomplete. Spans ending after their root (fire-and-forget
-/// children) are printed with their trace's next root, or at shutdown.
+/// bounded: at most `max_traces` traces (the oldest unfinished trace is
+/// dropped when a new one arrives) and at most `max_spans_per_trace` spans
+/// per trace (more are counted and reported in the header); see
+/// [`with_limits`](Self::with_limits). At shutdown, traces whose root never
+/// ended are printed, marked incomplete. A span ending after its root (a
+/// fire-and-forget child) is printed with the trace's next root, or at
+/// shutdown.
 ///
 /// Use it with a simple span processor to see each trace the moment it ends;
 /// with a batch processor it prints when the batch is exported.
+///
+/// Clones share the buffer and the output but each takes its own service
+/// name from its provider's resource: to draw traces that cross several
+/// services hosted in one process, give each service's provider a clone and
+/// set [`PrintAt::TraceRoot`].
 ///
 /// ```
 /// use std::io::Write;
 /// use std::sync::{Arc, Mutex};
 /// use checkout_otel::opentelemetry::trace::{Tracer, TracerProvider};
 /// use checkout_otel::opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
-/// use checkout_otel::waterfall::{ColorChoice, WaterfallExporter, WaterfallOptions};
+/// use checkout_otel::waterfall::{ColorChoice, PrintAt, WaterfallExporter, WaterfallOptions};
 ///
 /// #[derive(Clone, Default)]
 /// struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -720,22 +764,29 @@ struct ExporterState {
 /// let buffer = Buffer::default();
 /// let exporter = WaterfallExporter::new()
 ///     .with_writer(buffer.clone())
-///     .with_options(WaterfallOptions::default().with_width(80).with_color(ColorChoice::Never));
-/// let provider = SdkTracerProvider::builder()
-///     .with_resource(Resource::builder_empty().with_service_name("checkout").build())
-///     .with_simple_exporter(exporter)
-///     .build();
-/// let tracer = provider.tracer("example");
-/// tracer.in_span("checkout.process", |_| tracer.in_span("cart.validate", |_| {}));
+///     .with_options(WaterfallOptions::default().with_width(80).with_color(ColorChoice::Never))
+///     .print_at(PrintAt::TraceRoot);
+/// let provider = |service: &'static str| {
+///     SdkTracerProvider::builder()
+///         .with_resource(Resource::builder_empty().with_service_name(service).build())
+///         .with_simple_exporter(exporter.clone())
+///         .build()
+/// };
+/// let (checkout, payment) = (provider("checkout"), provider("payment"));
+/// let (checkout, payment) = (checkout.tracer("example"), payment.tracer("example"));
+/// checkout.in_span("checkout.process", |_| payment.in_span("payment.process", |_| {}));
 ///
 /// let printed = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-/// assert!(printed.contains("checkout.process"));
-/// assert!(printed.contains("  cart.validate"));
+/// assert!(printed.contains(" · 2 services · 2 spans\n"));
+/// assert!(printed.contains("\n  payment.process"));
 /// ```
+#[derive(Clone)]
 pub struct WaterfallExporter {
-    state: Mutex<ExporterState>,
-    sink: Mutex<Sink>,
+    state: Arc<Mutex<ExporterState>>,
+    sink: Arc<Mutex<Sink>>,
+    service: Arc<str>,
     options: WaterfallOptions,
+    print_at: PrintAt,
     max_traces: usize,
     max_spans_per_trace: usize,
 }
@@ -748,7 +799,9 @@ impl fmt::Debug for WaterfallExporter {
         };
         f.debug_struct("WaterfallExporter")
             .field("sink", &sink)
+            .field("service", &self.service)
             .field("options", &self.options)
+            .field("print_at", &self.print_at)
             .field("max_traces", &self.max_traces)
             .field("max_spans_per_trace", &self.max_spans_per_trace)
             .finish_non_exhaustive()
@@ -767,21 +820,24 @@ impl WaterfallExporter {
     /// Default number of spans buffered per trace.
     pub const DEFAULT_MAX_SPANS_PER_TRACE: usize = 512;
 
-    /// Prints to standard error, default options, default limits.
+    /// Prints to standard error at each local root, default options and limits.
     pub fn new() -> Self {
         WaterfallExporter {
-            state: Mutex::new(ExporterState::default()),
-            sink: Mutex::new(Sink::Stderr),
+            state: Arc::default(),
+            sink: Arc::new(Mutex::new(Sink::Stderr)),
+            service: Arc::from(UNKNOWN_SERVICE),
             options: WaterfallOptions::default(),
+            print_at: PrintAt::LocalRoot,
             max_traces: Self::DEFAULT_MAX_TRACES,
             max_spans_per_trace: Self::DEFAULT_MAX_SPANS_PER_TRACE,
         }
     }
 
     /// Prints to `writer` instead of standard error. With
-    /// [`ColorChoice::Auto`] a writer gets no colour.
+    /// [`ColorChoice::Auto`] a writer gets no colour. Configure before
+    /// cloning: clones made earlier keep the previous output.
     pub fn with_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.sink = Mutex::new(Sink::Writer(Box::new(writer)));
+        self.sink = Arc::new(Mutex::new(Sink::Writer(Box::new(writer))));
         self
     }
 
@@ -791,26 +847,35 @@ impl WaterfallExporter {
         self
     }
 
-    /// Bounds the buffer of unfinished traces (each at least 1).
+    /// Sets when a trace is printed.
+    pub fn print_at(mut self, print_at: PrintAt) -> Self {
+        self.print_at = print_at;
+        self
+    }
+
+    /// Bounds the buffer of unfinished traces (each limit at least 1).
     pub fn with_limits(mut self, max_traces: usize, max_spans_per_trace: usize) -> Self {
         self.max_traces = max_traces.max(1);
         self.max_spans_per_trace = max_spans_per_trace.max(1);
         self
     }
 
+    fn completes_trace(&self, span: &WaterfallSpan) -> bool {
+        match self.print_at {
+            PrintAt::LocalRoot => span.is_local_root(),
+            PrintAt::TraceRoot => span.parent_span_id == SpanId::INVALID,
+        }
+    }
+
     /// Handles one batch; returns the rendered traces to print.
     fn accept(&self, batch: Vec<SpanData>) -> String {
         let color = self.color();
         let mut state = lock(&self.state);
-        let service = state
-            .service
-            .clone()
-            .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
         let mut out = String::new();
         for data in &batch {
-            let span = WaterfallSpan::from_span_data(data, &service);
+            let span = WaterfallSpan::from_span_data(data, &self.service);
             let trace_id = span.trace_id;
-            if span.is_local_root() {
+            if self.completes_trace(&span) {
                 let mut pending = state.remove(trace_id).unwrap_or(Pending {
                     spans: Vec::new(),
                     dropped: 0,
@@ -841,6 +906,8 @@ impl WaterfallExporter {
         out
     }
 
+    /// Appends one trace's picture and a blank line, so successive traces
+    /// on a terminal stay apart.
     fn push_rendered(&self, out: &mut String, pending: &Pending, color: bool, note: Option<&str>) {
         let refs: Vec<&WaterfallSpan> = pending.spans.iter().collect();
         let dropped = (pending.dropped > 0).then(|| format!("{} spans dropped", pending.dropped));
@@ -848,10 +915,8 @@ impl WaterfallExporter {
             (Some(n), Some(d)) => Some(format!("{n} · {d}")),
             (n, d) => n.map(str::to_owned).or(d),
         };
-        if !out.is_empty() {
-            out.push('\n');
-        }
         render_trace(out, &refs, self.options.width, color, note.as_deref());
+        out.push('\n');
     }
 
     fn color(&self) -> bool {
@@ -879,34 +944,23 @@ impl WaterfallExporter {
     }
 }
 
-impl ExporterState {
-    fn remove(&mut self, trace_id: TraceId) -> Option<Pending> {
-        let pending = self.traces.remove(&trace_id)?;
-        self.order.retain(|t| *t != trace_id);
-        Some(pending)
-    }
-}
-
 impl SpanExporter for WaterfallExporter {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        // All the work is synchronous and bounded; no need to hold the
-        // future across anything.
+        // The work is synchronous and bounded; the future is already done.
         let text = self.accept(batch);
         std::future::ready(self.write(&text))
     }
 
+    /// Prints the traces still buffered (their root never ended), marked
+    /// incomplete. With clones, the first to shut down prints them.
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         let color = self.color();
         let mut state = lock(&self.state);
         let mut out = String::new();
         while let Some(trace_id) = state.order.pop_front() {
             if let Some(pending) = state.traces.remove(&trace_id) {
-                self.push_rendered(
-                    &mut out,
-                    &pending,
-                    color,
-                    Some("incomplete: root span not ended"),
-                );
+                let note = Some("incomplete: root span not ended");
+                self.push_rendered(&mut out, &pending, color, note);
             }
         }
         drop(state);
@@ -914,7 +968,7 @@ impl SpanExporter for WaterfallExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        lock(&self.state).service = Some(service_name_of(resource));
+        self.service = Arc::from(service_name_of(resource));
     }
 }
 

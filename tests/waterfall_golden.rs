@@ -16,7 +16,7 @@ use checkout_otel::attributes::{
     PAYMENT_GATEWAY_CALL, PAYMENT_PROCESS,
 };
 use checkout_otel::waterfall::{
-    ColorChoice, SpanCollector, WaterfallExporter, WaterfallOptions, WaterfallSpan, render,
+    ColorChoice, PrintAt, SpanCollector, WaterfallExporter, WaterfallOptions, WaterfallSpan, render,
 };
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -307,6 +307,13 @@ fn narrow_width_truncates_names_and_keeps_a_minimum_bar() {
 }
 
 #[test]
+fn huge_width_is_capped() {
+    let spans = vec![span(1, 0, "root", "svc", 0, 100)];
+    let out = render(&spans, &plain(usize::MAX));
+    assert_eq!(out.lines().nth(1).unwrap().chars().count(), 1000);
+}
+
+#[test]
 fn parent_loops_and_deep_chains_are_drawn_not_lost() {
     // A's parent is B and B's is A: malformed, but both rows appear.
     let looped = vec![span(1, 2, "a", "svc", 0, 10), span(2, 1, "b", "svc", 1, 9)];
@@ -587,11 +594,7 @@ fn exporter_buffers_are_bounded_and_leftovers_print_at_shutdown() {
     // Shutdown prints B's child, marked incomplete (its root never ended).
     provider.shutdown().unwrap();
     let printed = buffer.text();
-    let last_header = printed
-        .lines()
-        .filter(|l| l.starts_with("trace "))
-        .last()
-        .unwrap();
+    let last_header = printed.lines().rfind(|l| l.starts_with("trace ")).unwrap();
     assert!(
         last_header.ends_with(" · 1 service · 1 span · incomplete: root span not ended"),
         "{printed}"
@@ -620,6 +623,74 @@ fn exporter_counts_spans_over_the_per_trace_limit() {
         "{printed}"
     );
     assert_eq!(row_names(&printed), [CHECKOUT_PROCESS, "  one", "  two"]);
+}
+
+#[test]
+fn shared_exporter_draws_a_cross_service_trace_once_at_the_trace_root() {
+    for (print_at, expected_pictures) in [(PrintAt::TraceRoot, 1), (PrintAt::LocalRoot, 2)] {
+        let buffer = Buffer::default();
+        let exporter = WaterfallExporter::new()
+            .with_writer(buffer.clone())
+            .with_options(plain(80))
+            .print_at(print_at);
+        let provider = |service: &'static str| {
+            SdkTracerProvider::builder()
+                .with_resource(Resource::builder_empty().with_service_name(service).build())
+                .with_simple_exporter(exporter.clone())
+                .build()
+        };
+        let (checkout, payment) = (provider("checkout"), provider("payment"));
+        let (ct, pt) = (checkout.tracer("t"), payment.tracer("t"));
+
+        // The payment service continues the trace through propagation, as
+        // it would over HTTP: its first span has a remote parent.
+        ct.in_span(CHECKOUT_PROCESS, |cx| {
+            let upstream = cx.span().span_context().clone();
+            let remote = SpanContext::new(
+                upstream.trace_id(),
+                upstream.span_id(),
+                upstream.trace_flags(),
+                true,
+                upstream.trace_state().clone(),
+            );
+            let _payment_cx = Context::new().with_remote_span_context(remote).attach();
+            pt.in_span(PAYMENT_PROCESS, |_| {
+                pt.in_span(PAYMENT_GATEWAY_CALL, |_| {})
+            });
+        });
+
+        let printed = buffer.text();
+        assert_eq!(
+            printed.matches("trace ").count(),
+            expected_pictures,
+            "{print_at:?}:\n{printed}"
+        );
+        assert!(printed.ends_with("\n\n"), "a blank line after each picture");
+        if print_at == PrintAt::TraceRoot {
+            assert!(
+                printed
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .ends_with(" · 2 services · 3 spans")
+            );
+            assert_eq!(
+                row_names(&printed),
+                [
+                    CHECKOUT_PROCESS,
+                    "  payment.process",
+                    "    payment.gateway_call"
+                ]
+            );
+            assert!(!printed.contains('↑'), "no orphan marks:\n{printed}");
+        } else {
+            // Each service prints its own part, the payment part first.
+            assert_eq!(
+                row_names(&printed),
+                [PAYMENT_PROCESS, "  payment.gateway_call", CHECKOUT_PROCESS]
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
