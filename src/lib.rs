@@ -5,6 +5,10 @@
 pub mod attributes;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+pub mod waterfall;
 
 pub use error::{Error, Result};
 
