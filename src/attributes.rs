@@ -173,7 +173,7 @@ pub const CHECKOUT_STATUS: &str = "checkout.status";
 /// `failure.kind`: `rejection` (an expected business outcome such as a decline
 /// or an out-of-stock answer) or `fault` (timeouts, 5xx, bugs).
 pub const FAILURE_KIND: &str = "failure.kind";
-/// `notification.channel`: `email`, `sms`, `push`.
+/// `notification.channel` (see [`NotificationChannel`]).
 pub const NOTIFICATION_CHANNEL: &str = "notification.channel";
 /// `price.expected` (minor units, on `price_mismatch`).
 pub const PRICE_EXPECTED: &str = "price.expected";
@@ -331,6 +331,20 @@ string_enum! {
 }
 
 string_enum! {
+    /// How a confirmation is sent (`notification.channel`).
+    pub enum NotificationChannel {
+        /// Email.
+        Email => "email",
+        /// Text message.
+        Sms => "sms",
+        /// Mobile push notification.
+        Push => "push",
+        /// A webhook to the merchant's systems.
+        Webhook => "webhook",
+    }
+}
+
+string_enum! {
     /// Size class of a checkout (`checkout.item_count_bucket`).
     pub enum ItemCountBucket {
         /// Up to 10 items.
@@ -384,6 +398,9 @@ impl ErrorType {
     pub const INVALID_REQUEST: ErrorType = ErrorType("invalid_request");
     /// A database operation failed.
     pub const DATABASE: ErrorType = ErrorType("database");
+    /// The checkout was abandoned before it finished (the request was
+    /// cancelled, or its handle dropped without an outcome).
+    pub const CANCELLED: ErrorType = ErrorType("cancelled");
     /// Anything not classified more precisely. Per the semantic conventions.
     pub const OTHER: ErrorType = ErrorType("_OTHER");
 

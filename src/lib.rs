@@ -23,3 +23,6 @@ pub use opentelemetry_sdk;
 pub use opentelemetry_semantic_conventions;
 /// The tracing bridge this crate installs.
 pub use tracing_opentelemetry;
+pub mod pii;
+pub mod propagation;
+pub mod spans;

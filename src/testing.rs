@@ -178,6 +178,14 @@ impl TestTelemetry {
         &self.tracer_provider
     }
 
+    /// The crate's tracer for the span helpers, with the checkout meter of
+    /// [`Self::meter_provider`] attached: spans started from it record the
+    /// checkout metrics too.
+    pub fn tracer(&self) -> crate::spans::CheckoutTracer {
+        crate::spans::CheckoutTracer::new(self.sdk_tracer())
+            .with_metrics(crate::metrics::CheckoutMetrics::from_provider(&self.meter_provider))
+    }
+
     /// A raw SDK tracer from [`Self::tracer_provider`].
     pub fn sdk_tracer(&self) -> SdkTracer {
         self.tracer_provider.tracer(SCOPE)

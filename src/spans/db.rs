@@ -1,0 +1,80 @@
+//! Database client spans for a service's own queries.
+
+use std::borrow::Cow;
+
+use opentelemetry::trace::SpanKind;
+
+use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
+use crate::attributes as attr;
+
+/// `db.system.name` of SQLite.
+pub const SQLITE: &str = "sqlite";
+/// `db.system.name` of PostgreSQL.
+pub const POSTGRESQL: &str = "postgresql";
+/// `db.system.name` of MySQL.
+pub const MYSQL: &str = "mysql";
+
+/// Starts a database `CLIENT` span named `{operation} {collection}` (the
+/// semantic conventions' span name), with `db.system.name`,
+/// `db.operation.name`, `db.collection.name` and `db.query.text`.
+///
+/// Every text is `&'static str`: the query must be a parameterised literal
+/// (`UPDATE stock SET qty = qty - ?1 WHERE sku = ?2`), so a customer's value
+/// cannot end up in `db.query.text` by formatting.
+///
+/// ```
+/// use checkout_otel::spans::{CheckoutTracer, DbQuery, db};
+///
+/// let tracer = CheckoutTracer::global();
+/// let span = tracer.start(
+///     DbQuery::new(db::SQLITE, "UPDATE", "stock")
+///         .query("UPDATE stock SET available = available - ?1 WHERE sku = ?2 AND available >= ?1"),
+/// );
+/// span.end();
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct DbQuery {
+    system: &'static str,
+    operation: &'static str,
+    collection: &'static str,
+    query: Option<&'static str>,
+}
+
+impl DbQuery {
+    /// An `operation` (`SELECT`, `UPDATE`, ...) on `collection` (the table) of `system`.
+    pub fn new(system: &'static str, operation: &'static str, collection: &'static str) -> Self {
+        DbQuery {
+            system,
+            operation,
+            collection,
+            query: None,
+        }
+    }
+
+    /// The parameterised query text.
+    pub fn query(mut self, query: &'static str) -> Self {
+        self.query = Some(query);
+        self
+    }
+}
+
+impl SpanSpec for DbQuery {
+    type Span = TypedSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Owned(format!("{} {}", self.operation, self.collection))
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
+    }
+    fn attributes(&self, attrs: &mut Attrs<'_>) {
+        attrs.str(attr::DB_SYSTEM_NAME, self.system);
+        attrs.str(attr::DB_OPERATION_NAME, self.operation);
+        attrs.str(attr::DB_COLLECTION_NAME, self.collection);
+        if let Some(query) = self.query {
+            attrs.str(attr::DB_QUERY_TEXT, query);
+        }
+    }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
+        span
+    }
+}

@@ -1,0 +1,177 @@
+//! Inventory spans: `inventory.reserve_batch`, `inventory.reserve_item`, and
+//! `inventory.release` for reservations undone after a later step failed.
+
+use std::borrow::Cow;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
+
+use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan, saturating_i64, span_handle};
+use crate::attributes::{self as attr, ErrorType, FailureKind};
+use crate::metrics::CheckoutMetrics;
+
+/// Starts `inventory.reserve_batch`: reserving stock for every line of a cart.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryReserveBatch {
+    item_count: u64,
+}
+
+impl InventoryReserveBatch {
+    /// A batch of `item_count` lines.
+    pub fn new(item_count: usize) -> Self {
+        InventoryReserveBatch {
+            item_count: item_count as u64,
+        }
+    }
+}
+
+impl SpanSpec for InventoryReserveBatch {
+    type Span = ReserveBatchSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RESERVE_BATCH)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
+    fn attributes(&self, attrs: &mut Attrs<'_>) {
+        attrs.int(attr::INVENTORY_ITEM_COUNT, self.item_count);
+    }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> ReserveBatchSpan {
+        ReserveBatchSpan { span }
+    }
+}
+
+span_handle! {
+    /// The `inventory.reserve_batch` span.
+    ReserveBatchSpan {}
+}
+
+impl ReserveBatchSpan {
+    /// Records the outcome: the batch's reservation id
+    /// (`inventory.reservation_id`) and how many lines were reserved
+    /// (`inventory.reservations_created`). Call once.
+    pub fn reserved(&self, reservation_id: &str, reservations_created: usize) {
+        if self.span.is_recording() {
+            self.span.set_attribute(KeyValue::new(
+                attr::INVENTORY_RESERVATION_ID,
+                reservation_id.to_owned(),
+            ));
+            self.span.set_attribute(KeyValue::new(
+                attr::INVENTORY_RESERVATIONS_CREATED,
+                reservations_created as i64,
+            ));
+        }
+    }
+}
+
+/// Starts `inventory.reserve_item`: reserving stock for one line.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryReserveItem<'a> {
+    product_id: &'a str,
+    quantity: u64,
+}
+
+impl<'a> InventoryReserveItem<'a> {
+    /// Reserving `quantity` units of `product_id`.
+    pub fn new(product_id: &'a str, quantity: u32) -> Self {
+        InventoryReserveItem {
+            product_id,
+            quantity: u64::from(quantity),
+        }
+    }
+}
+
+impl SpanSpec for InventoryReserveItem<'_> {
+    type Span = ReserveItemSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RESERVE_ITEM)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
+    fn attributes(&self, attrs: &mut Attrs<'_>) {
+        attrs.str(attr::PRODUCT_ID, self.product_id.to_owned());
+        attrs.int(attr::QUANTITY_REQUESTED, self.quantity);
+    }
+    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> ReserveItemSpan {
+        ReserveItemSpan {
+            span,
+            requested: self.quantity,
+            metrics: tracer.metrics().cloned(),
+        }
+    }
+}
+
+span_handle! {
+    /// The `inventory.reserve_item` span.
+    ReserveItemSpan { requested: u64, metrics: Option<CheckoutMetrics> }
+}
+
+impl ReserveItemSpan {
+    /// Records the reservation made (`reservation.id`).
+    pub fn reserved(&self, reservation_id: &str) {
+        self.span
+            .set_attribute(KeyValue::new(attr::RESERVATION_ID, reservation_id.to_owned()));
+    }
+
+    /// Records that only `available` units were in stock: an
+    /// `insufficient_stock` event with `quantity.available` and
+    /// `quantity.requested`, and a rejection with `error.type`
+    /// `insufficient_stock`. Counts a shortfall on the meter.
+    pub fn insufficient_stock(&self, available: u64) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_inventory_shortfall(1);
+        }
+        self.span.add_event(
+            attr::EVENT_INSUFFICIENT_STOCK,
+            vec![
+                KeyValue::new(attr::QUANTITY_AVAILABLE, saturating_i64(available)),
+                KeyValue::new(attr::QUANTITY_REQUESTED, saturating_i64(self.requested)),
+            ],
+        );
+        self.span.fail_with(
+            ErrorType::INSUFFICIENT_STOCK,
+            FailureKind::Rejection,
+            &format!(
+                "insufficient stock: {available} available, {} requested",
+                self.requested
+            ),
+            ErrorType::INSUFFICIENT_STOCK.as_str(),
+        );
+    }
+}
+
+/// Starts `inventory.release`: undoing a reservation after a later step
+/// (usually the payment) failed. The compensation is visible in the trace.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryRelease<'a> {
+    reservation_id: &'a str,
+    item_count: u64,
+}
+
+impl<'a> InventoryRelease<'a> {
+    /// Releasing reservation `reservation_id` of `item_count` lines.
+    pub fn new(reservation_id: &'a str, item_count: usize) -> Self {
+        InventoryRelease {
+            reservation_id,
+            item_count: item_count as u64,
+        }
+    }
+}
+
+impl SpanSpec for InventoryRelease<'_> {
+    type Span = TypedSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RELEASE)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
+    fn attributes(&self, attrs: &mut Attrs<'_>) {
+        attrs.str(attr::INVENTORY_RESERVATION_ID, self.reservation_id.to_owned());
+        attrs.int(attr::INVENTORY_RESERVATIONS_RELEASED, self.item_count);
+    }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
+        span
+    }
+}
