@@ -303,7 +303,9 @@ impl CheckoutSpan {
             match error {
                 None => {
                     state.current = CheckoutStep::Complete;
-                    (CheckoutStatus::Success, None, None, state.steps.clone())
+                    // Concluded once: the steps move into the outcome.
+                    let steps = std::mem::take(&mut state.steps);
+                    (CheckoutStatus::Success, None, None, steps)
                 }
                 Some((error_type, kind, message, exception_type)) => {
                     // The step that failed first explains the checkout; an
@@ -327,7 +329,7 @@ impl CheckoutSpan {
                         status,
                         Some(failure.step),
                         Some(failure.error_type),
-                        state.steps.clone(),
+                        std::mem::take(&mut state.steps),
                     )
                 }
             }

@@ -4,13 +4,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll};
+use std::time::SystemTime;
 
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{
-    FutureExt, SpanId, SpanKind, Status, TraceContextExt, TraceId, Tracer as _, WithContext,
+    FutureExt, Span as _, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
+    WithContext,
 };
 use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
@@ -36,6 +38,9 @@ pub const SCOPE_NAME: &str = "checkout-otel";
 pub struct CheckoutTracer {
     inner: TracerInner,
     metrics: Option<CheckoutMetrics>,
+    /// Whether the last root span this tracer (or a clone) started was
+    /// recorded: the guess for the next root (see `start_typed`).
+    roots_recorded: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -64,6 +69,7 @@ impl CheckoutTracer {
         CheckoutTracer {
             inner: TracerInner::Sdk(tracer),
             metrics: None,
+            roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -76,6 +82,7 @@ impl CheckoutTracer {
         CheckoutTracer {
             inner: TracerInner::Global(Arc::new(global::tracer_with_scope(scope))),
             metrics: None,
+            roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -93,12 +100,16 @@ impl CheckoutTracer {
 
     /// Starts a span of `spec` as a child of the current context.
     pub fn start<S: SpanSpec>(&self, spec: S) -> S::Span {
-        self.start_in(spec, &Context::current())
+        self.start_owned(spec, Context::current())
     }
 
     /// Starts a span of `spec` as a child of `parent` (for example a context
     /// extracted from incoming headers with [`crate::propagation::extract`]).
     pub fn start_in<S: SpanSpec>(&self, spec: S, parent: &Context) -> S::Span {
+        self.start_owned(spec, parent.clone())
+    }
+
+    fn start_owned<S: SpanSpec>(&self, spec: S, parent: Context) -> S::Span {
         let span = self.start_typed(spec.name(), spec.kind(), parent, &mut |attrs| {
             spec.attributes(attrs)
         });
@@ -107,43 +118,175 @@ impl CheckoutTracer {
 
     /// Starts a span with attributes filled in only when it is recording.
     ///
-    /// This is the single place every helper goes through: a span that is not
-    /// sampled costs an id and nothing else, because `fill` is never called.
+    /// This is the single place every helper goes through. The attributes go
+    /// where a hand-written span puts them, into the builder (one vector, seen
+    /// by the sampler), when the span is expected to be recorded: a child of a
+    /// sampled parent, or a root while this tracer's last root was recorded.
+    /// Otherwise the span is started bare and `fill` runs only if it turns out
+    /// to be recording, so a span that is not sampled costs its ids and
+    /// nothing else.
+    ///
+    /// The span is put into a [`Context`] only when something asks for one
+    /// (see [`TypedSpan::context`]): most spans are leaves and never do.
     pub(crate) fn start_typed(
         &self,
         name: Cow<'static, str>,
         kind: SpanKind,
-        parent: &Context,
+        parent: Context,
         fill: &mut dyn FnMut(&mut Attrs<'_>),
     ) -> TypedSpan {
-        // Pre-size the SDK's attribute vector only when the span is likely to be
-        // recorded, so an unsampled child allocates nothing for attributes.
         let parent_span = parent.span();
         let parent_sc = parent_span.span_context();
-        let likely_sampled = !parent_sc.is_valid() || parent_sc.is_sampled();
-        let cx = match &self.inner {
-            TracerInner::Sdk(tracer) => {
-                let mut builder = tracer.span_builder(name).with_kind(kind);
-                if likely_sampled {
-                    builder.attributes = Some(Vec::with_capacity(ATTRIBUTE_CAPACITY));
-                }
-                let mut span = builder.start_with_context(tracer, parent);
-                fill_if_recording(&mut span, fill);
-                parent.with_span(span)
-            }
+        let is_root = !parent_sc.is_valid();
+        let expected = if is_root {
+            self.roots_recorded.load(Ordering::Relaxed)
+        } else {
+            parent_sc.is_sampled()
+        };
+        let (live, span_context) = match &self.inner {
+            TracerInner::Sdk(tracer) => start_span(tracer, name, kind, &parent, expected, fill),
             TracerInner::Global(tracer) => {
-                let mut builder = tracer.span_builder(name).with_kind(kind);
-                if likely_sampled {
-                    builder.attributes = Some(Vec::with_capacity(ATTRIBUTE_CAPACITY));
-                }
-                let mut span = builder.start_with_context(tracer.as_ref(), parent);
-                fill_if_recording(&mut span, fill);
-                parent.with_span(span)
+                start_span(tracer.as_ref(), name, kind, &parent, expected, fill)
             }
         };
+        let recording = live.is_some();
+        // Only written when the guess was wrong, so a steady sampling decision
+        // never bounces the flag's cache line between threads.
+        if is_root && recording != expected {
+            self.roots_recorded.store(recording, Ordering::Relaxed);
+        }
         TypedSpan {
-            cx,
+            parent,
+            span_context,
+            live: Mutex::new(live),
+            cx: OnceLock::new(),
+            recording,
+            ended: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Starts the span and attaches its attributes. Returns the span if it is
+/// recording (a span that is not records nothing and ends as a no-op, so only
+/// its identity is kept), and its identity.
+fn start_span<T>(
+    tracer: &T,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: &Context,
+    expected: bool,
+    fill: &mut dyn FnMut(&mut Attrs<'_>),
+) -> (Option<Live>, SpanContext)
+where
+    T: opentelemetry::trace::Tracer,
+    T::Span: Send + Sync + 'static,
+{
+    let mut builder = tracer.span_builder(name).with_kind(kind);
+    if expected {
+        let mut attributes = Vec::with_capacity(ATTRIBUTE_CAPACITY);
+        fill(&mut Attrs {
+            attributes: &mut attributes,
+        });
+        builder.attributes = Some(attributes);
+    }
+    let mut span = builder.start_with_context(tracer, parent);
+    let span_context = span.span_context().clone();
+    if !span.is_recording() {
+        return (None, span_context);
+    }
+    if !expected {
+        let mut attributes = Vec::with_capacity(ATTRIBUTE_CAPACITY);
+        fill(&mut Attrs {
+            attributes: &mut attributes,
+        });
+        for kv in attributes {
+            span.set_attribute(kv);
+        }
+    }
+    (Some(Live::new(span)), span_context)
+}
+
+/// A recording span, boxed once when it starts (so handles stay small and
+/// cheap to move, also inside futures) and put into a [`Context`] only if
+/// something needs it there.
+struct Live(Box<dyn global::ObjectSafeSpan + Send + Sync>);
+
+impl Live {
+    fn new<S: opentelemetry::trace::Span + Send + Sync + 'static>(span: S) -> Self {
+        Live(Box::new(span))
+    }
+}
+
+impl opentelemetry::trace::Span for Live {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        self.0
+            .add_event_with_timestamp(name.into(), timestamp, attributes)
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        self.0.span_context()
+    }
+
+    fn is_recording(&self) -> bool {
+        self.0.is_recording()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        self.0.set_attribute(attribute)
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.0.set_status(status)
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.0.update_name(new_name.into())
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        self.0.add_link(span_context, attributes)
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        self.0.end_with_timestamp(timestamp)
+    }
+}
+
+/// What a handle does to its span, wherever the span lives.
+enum Op {
+    Attribute(KeyValue),
+    Event(&'static str, Vec<KeyValue>),
+    Status(Status),
+    End,
+}
+
+impl Op {
+    fn apply<S: opentelemetry::trace::Span>(self, span: &mut S) {
+        match self {
+            Op::Attribute(kv) => span.set_attribute(kv),
+            Op::Event(name, attributes) => span.add_event(name, attributes),
+            Op::Status(status) => span.set_status(status),
+            Op::End => span.end(),
+        }
+    }
+
+    fn apply_ref(self, span: SpanRef<'_>) {
+        match self {
+            Op::Attribute(kv) => span.set_attribute(kv),
+            Op::Event(name, attributes) => span.add_event(name, attributes),
+            Op::Status(status) => span.set_status(status),
+            Op::End => span.end(),
         }
     }
 }
@@ -163,27 +306,17 @@ impl From<SdkTracer> for CheckoutTracer {
 /// Enough for every contract span (the largest, the gateway call, has 12).
 const ATTRIBUTE_CAPACITY: usize = 12;
 
-fn fill_if_recording<S: opentelemetry::trace::Span>(
-    span: &mut S,
-    fill: &mut dyn FnMut(&mut Attrs<'_>),
-) {
-    if span.is_recording() {
-        let mut sink = |kv: KeyValue| span.set_attribute(kv);
-        fill(&mut Attrs { sink: &mut sink });
-    }
-}
-
-/// Where a [`SpanSpec`] writes its attributes. Only called for spans that are
-/// recording.
+/// Where a [`SpanSpec`] writes its attributes: straight into the vector the
+/// span is started with.
 pub struct Attrs<'a> {
-    sink: &'a mut dyn FnMut(KeyValue),
+    attributes: &'a mut Vec<KeyValue>,
 }
 
 impl Attrs<'_> {
     /// Adds an attribute.
     #[inline]
     pub fn push(&mut self, kv: KeyValue) {
-        (self.sink)(kv)
+        self.attributes.push(kv)
     }
 
     /// Adds a string attribute.
@@ -252,8 +385,9 @@ pub trait SpanSpec {
     /// The span kind.
     fn kind(&self) -> SpanKind;
 
-    /// Writes the span's start attributes. Not called when the span is not
-    /// recording, so it may allocate freely.
+    /// Writes the span's start attributes. Called only when the span is
+    /// expected to be recorded (see [`CheckoutTracer::start`]), so it may
+    /// allocate freely: a span that is not sampled does not pay for it.
     fn attributes(&self, attrs: &mut Attrs<'_>);
 
     /// Wraps the started span into [`SpanSpec::Span`].
@@ -274,7 +408,19 @@ pub trait SpanSpec {
 ///   the first failure is recorded; success leaves the status `Unset`, as the
 ///   semantic conventions ask of instrumentation.
 pub struct TypedSpan {
-    pub(crate) cx: Context,
+    /// The context the span was started in: what its own context extends.
+    parent: Context,
+    span_context: SpanContext,
+    /// The span, until something needs it inside a context (a child, a
+    /// future run in it, propagation): moving it into one costs two
+    /// allocations that a leaf span never needs. `None` when not recording.
+    live: Mutex<Option<Live>>,
+    /// Built on first use from `parent` and the span taken out of `live`.
+    cx: OnceLock<Context>,
+    /// Fixed at start: a span that is not recording never becomes one, and
+    /// checking this flag saves locking the span for every no-op call.
+    recording: bool,
+    ended: AtomicBool,
     failed: AtomicBool,
 }
 
@@ -292,40 +438,71 @@ impl TypedSpan {
     /// The context holding this span: the parent for work done on its behalf,
     /// and what [`crate::propagation::inject`] sends to the next service.
     pub fn context(&self) -> &Context {
-        &self.cx
+        if let Some(cx) = self.cx.get() {
+            return cx;
+        }
+        // Initialised under the lock, so `apply` never finds the span gone
+        // from `live` without finding it in `cx`.
+        let mut live = self.lock_live();
+        self.cx.get_or_init(|| match live.take() {
+            Some(span) => self.parent.with_span(span),
+            None => self
+                .parent
+                .with_remote_span_context(self.span_context.clone()),
+        })
     }
 
     /// The span's trace id.
     pub fn trace_id(&self) -> TraceId {
-        self.cx.span().span_context().trace_id()
+        self.span_context.trace_id()
     }
 
     /// The span's id.
     pub fn span_id(&self) -> SpanId {
-        self.cx.span().span_context().span_id()
+        self.span_context.span_id()
+    }
+
+    fn lock_live(&self) -> std::sync::MutexGuard<'_, Option<Live>> {
+        // A panic elsewhere while the lock was held must not take telemetry down.
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `op` to the span, wherever it lives now.
+    fn apply(&self, op: Op) {
+        if !self.recording {
+            return;
+        }
+        if let Some(cx) = self.cx.get() {
+            return op.apply_ref(cx.span());
+        }
+        let mut live = self.lock_live();
+        match live.as_mut() {
+            Some(span) => op.apply(span),
+            None => {
+                drop(live);
+                // Moved into the context by another thread in the meantime.
+                if let Some(cx) = self.cx.get() {
+                    op.apply_ref(cx.span());
+                }
+            }
+        }
     }
 
     /// Whether the span is recorded (sampled, or record-only). Use it to skip
     /// building expensive attributes of your own.
     pub fn is_recording(&self) -> bool {
-        self.cx.span().is_recording()
+        self.recording && !self.ended.load(Ordering::Acquire)
     }
 
     /// Sets an attribute. Keep values free of PII: the redacting exporter
     /// scrubs string values at export, but it is the last line of defence.
     pub fn set_attribute(&self, kv: KeyValue) {
-        let span = self.cx.span();
-        if span.is_recording() {
-            span.set_attribute(kv);
-        }
+        self.apply(Op::Attribute(kv));
     }
 
     /// Adds an event.
     pub fn add_event(&self, name: &'static str, attributes: Vec<KeyValue>) {
-        let span = self.cx.span();
-        if span.is_recording() {
-            span.add_event(name, attributes);
-        }
+        self.apply(Op::Event(name, attributes));
     }
 
     /// Records a failure: status `Error` with the scrubbed message,
@@ -352,21 +529,26 @@ impl TypedSpan {
         if self.failed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let span = self.cx.span();
-        if !span.is_recording() {
+        if !self.recording {
             return;
         }
         let message = pii::scrub(message).into_owned();
-        span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.as_str()));
-        span.set_attribute(KeyValue::new(attr::FAILURE_KIND, kind.as_str()));
-        span.add_event(
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::ERROR_TYPE,
+            error_type.as_str(),
+        )));
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::FAILURE_KIND,
+            kind.as_str(),
+        )));
+        self.apply(Op::Event(
             attr::EXCEPTION_EVENT,
             vec![
                 KeyValue::new(attr::EXCEPTION_TYPE, exception_type),
                 KeyValue::new(attr::EXCEPTION_MESSAGE, message.clone()),
             ],
-        );
-        span.set_status(Status::error(message));
+        ));
+        self.apply(Op::Status(Status::error(message)));
     }
 
     /// Whether a failure has been recorded on this span.
@@ -384,21 +566,26 @@ impl TypedSpan {
 
     /// Ends the span now. Later calls, and the drop, do nothing.
     pub fn end(&self) {
-        self.cx.span().end();
+        // Ending reads the clock and locks the span: do it once, and not at
+        // all for a span that records nothing.
+        if !self.ended.swap(true, Ordering::AcqRel) {
+            self.apply(Op::End);
+        }
     }
 
     /// Wraps `fut` so that it runs inside this span: spans started while it is
     /// polled are children of this one. The span stays open; await the result,
     /// or spawn it (`tokio::spawn(span.run(fut))`) while keeping the span alive.
     pub fn run<F: Future>(&self, fut: F) -> WithContext<F> {
-        fut.with_context(self.cx.clone())
+        fut.with_context(self.context().clone())
     }
 
     /// Moves the span into `fut`: it runs inside the span, and the span ends
     /// when the future completes (or is dropped). Made for fire-and-forget
     /// work: `tokio::spawn(span.instrument(send_email()))`.
     pub fn instrument<F: Future>(self, fut: F) -> Instrumented<F, TypedSpan> {
-        Instrumented::new(fut, self.cx.clone(), self)
+        let cx = self.context().clone();
+        Instrumented::new(fut, cx, self)
     }
 
     /// Like [`TypedSpan::instrument`], for fallible work: an `Err` is recorded
@@ -408,7 +595,7 @@ impl TypedSpan {
         F: Future<Output = Result<T, E>>,
         E: ClassifyError,
     {
-        let cx = self.cx.clone();
+        let cx = self.context().clone();
         async move {
             let result = fut.with_context(cx).await;
             self.record(result)
@@ -419,13 +606,13 @@ impl TypedSpan {
     /// synchronous code. Never hold the guard across an `.await`: use
     /// [`TypedSpan::run`] there.
     pub fn enter(&self) -> ContextGuard {
-        self.cx.clone().attach()
+        self.context().clone().attach()
     }
 }
 
 impl Drop for TypedSpan {
     fn drop(&mut self) {
-        self.cx.span().end();
+        self.end();
     }
 }
 
@@ -619,7 +806,7 @@ macro_rules! span_handle {
                 self,
                 fut: F,
             ) -> $crate::spans::Instrumented<F, Self> {
-                let cx = self.span.cx.clone();
+                let cx = self.span.context().clone();
                 $crate::spans::Instrumented::new(fut, cx, self)
             }
 
@@ -635,7 +822,7 @@ macro_rules! span_handle {
                 E: $crate::spans::ClassifyError,
             {
                 use opentelemetry::trace::FutureExt as _;
-                let cx = self.span.cx.clone();
+                let cx = self.span.context().clone();
                 async move {
                     let result = fut.with_context(cx).await;
                     let result = self.span.record(result);

@@ -38,14 +38,23 @@ pub(crate) fn recordable_url(url: &str) -> Option<UrlParts<'_>> {
     }
     let port = match port {
         Some(p) => Some(p.parse::<u16>().ok()?),
-        None => match scheme.to_ascii_lowercase().as_str() {
-            "http" => Some(80),
-            "https" => Some(443),
-            _ => None,
-        },
+        None if scheme.eq_ignore_ascii_case("http") => Some(80),
+        None if scheme.eq_ignore_ascii_case("https") => Some(443),
+        None => None,
     };
-    let authority_clean = &host_port[..];
-    let full = format!("{scheme}://{authority_clean}{path}");
+    // Most URLs carry nothing to strip: copy them as they are. Otherwise
+    // assemble the parts without the formatting machinery (a hot path).
+    let untouched = host_port.len() == authority.len() && scheme.len() + 3 + rest.len() == url.len();
+    let full = if untouched {
+        url.to_owned()
+    } else {
+        let mut full = String::with_capacity(scheme.len() + 3 + host_port.len() + path.len());
+        full.push_str(scheme);
+        full.push_str("://");
+        full.push_str(host_port);
+        full.push_str(path);
+        full
+    };
     Some(UrlParts { full, host, port })
 }
 
