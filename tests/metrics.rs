@@ -586,3 +586,41 @@ fn global_uses_the_provider_installed_before_it() {
     ));
     assert_eq!(points, [(Attrs::new(), 5)].into_iter().collect());
 }
+
+/// The meter records through instruments bound to their attribute sets on
+/// first use. Under delta temporality each export must still hold exactly
+/// what was recorded since the previous one: no stale series, no carried-over
+/// counts, and never a point for a set that was never recorded.
+#[test]
+fn bound_recording_under_delta_temporality_exports_only_the_interval() {
+    use checkout_otel::opentelemetry_sdk::metrics::InMemoryMetricExporterBuilder;
+    let exporter = InMemoryMetricExporterBuilder::new()
+        .with_temporality(Temporality::Delta)
+        .build();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let m = CheckoutMetrics::from_provider(&provider);
+    let step = |s: &str| set(&[("checkout.step", s), ("step.status", "ok")]);
+    let points = |provider: &SdkMeterProvider| {
+        let rm = collect(provider, &exporter);
+        histogram_points(metric(scope(&rm, METER_NAME), "checkout.step.duration"))
+    };
+
+    m.record_step(CheckoutStep::ValidatingCart, StepStatus::Ok, ms(8));
+    m.record_step(CheckoutStep::ValidatingCart, StepStatus::Ok, ms(12));
+    let first = points(&provider);
+    assert_eq!(first.len(), 1);
+    assert_hist(&first, &step("validating_cart"), 2, 0.02);
+
+    m.record_step(CheckoutStep::ReservingInventory, StepStatus::Ok, ms(30));
+    let second = points(&provider);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_hist(&second, &step("reserving_inventory"), 1, 0.03);
+
+    m.record_step(CheckoutStep::ValidatingCart, StepStatus::Ok, ms(5));
+    let third = points(&provider);
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_hist(&third, &step("validating_cart"), 1, 0.005);
+    provider.shutdown().unwrap();
+}

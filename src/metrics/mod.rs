@@ -48,10 +48,12 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use opentelemetry::metrics::{
+    BoundCounter, BoundHistogram, Counter, Histogram, Meter, MeterProvider,
+};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attributes::{
@@ -130,6 +132,35 @@ impl AttributeSets {
     }
 }
 
+/// The instruments bound to each attribute set, bound on first use.
+///
+/// A bound instrument records straight into its data point: no hashing and
+/// comparing of the attribute set on every call, which is most of what an
+/// unbound `record` costs. Binding lazily keeps the exported data identical
+/// to unbound recording: a set that was never recorded has no data point.
+struct BoundSets {
+    completed: [OnceLock<BoundCounter<u64>>; STATUSES],
+    duration: [[OnceLock<BoundHistogram<f64>>; BUCKETS]; STATUSES],
+    step: [[OnceLock<BoundHistogram<f64>>; STEP_STATUSES]; STEPS],
+    decline: [[OnceLock<BoundCounter<u64>>; CODES]; CLASSES],
+    gateway: [OnceLock<BoundHistogram<f64>>; PAYMENT_STATUSES],
+    shortfalls: OnceLock<BoundCounter<u64>>,
+}
+
+impl BoundSets {
+    fn new() -> Self {
+        use std::array::from_fn;
+        BoundSets {
+            completed: from_fn(|_| OnceLock::new()),
+            duration: from_fn(|_| from_fn(|_| OnceLock::new())),
+            step: from_fn(|_| from_fn(|_| OnceLock::new())),
+            decline: from_fn(|_| from_fn(|_| OnceLock::new())),
+            gateway: from_fn(|_| OnceLock::new()),
+            shortfalls: OnceLock::new(),
+        }
+    }
+}
+
 struct Instruments {
     completed: Counter<u64>,
     duration: Histogram<f64>,
@@ -138,14 +169,16 @@ struct Instruments {
     gateway_duration: Histogram<f64>,
     shortfalls: Counter<u64>,
     attrs: AttributeSets,
+    bound: BoundSets,
 }
 
 /// The checkout instruments, created once from a [`Meter`].
 ///
 /// Cloning is cheap (one `Arc`): create it once at start-up and share it.
-/// Recording is an array lookup and one `add`/`record` call on a precomputed
-/// attribute set: no allocation, no string formatting. With a no-op meter
-/// provider every call is a no-op.
+/// Recording is an array lookup and one `add`/`record` on an instrument
+/// already bound to its attribute set (bound on first use): no allocation, no
+/// string formatting, no hashing of attributes. With a no-op meter provider
+/// every call is a no-op.
 #[derive(Clone)]
 pub struct CheckoutMetrics {
     inner: Arc<Instruments>,
@@ -210,6 +243,7 @@ impl CheckoutMetrics {
                     "{item}",
                 ),
                 attrs: AttributeSets::new(),
+                bound: BoundSets::new(),
             }),
         }
     }
@@ -246,13 +280,14 @@ impl CheckoutMetrics {
         error_type: Option<ErrorType>,
     ) {
         let i = &*self.inner;
-        let bucket = ItemCountBucket::of(item_count);
-        i.duration.record(
-            duration.as_secs_f64(),
-            &i.attrs.duration[status as usize][bucket as usize],
-        );
+        let (s, b) = (status as usize, ItemCountBucket::of(item_count) as usize);
+        i.bound.duration[s][b]
+            .get_or_init(|| i.duration.bind(&i.attrs.duration[s][b]))
+            .record(duration.as_secs_f64());
         if status == CheckoutStatus::Success {
-            i.completed.add(1, &i.attrs.completed[status as usize]);
+            i.bound.completed[s]
+                .get_or_init(|| i.completed.bind(&i.attrs.completed[s]))
+                .add(1);
         } else {
             // `error.type` is an open set of `&'static str`, so it cannot be
             // tabled. Both keys and values are static strings, so this
@@ -272,10 +307,10 @@ impl CheckoutMetrics {
     /// Records the duration of one checkout step in `checkout.step.duration`.
     pub fn record_step(&self, step: CheckoutStep, status: StepStatus, duration: Duration) {
         let i = &*self.inner;
-        i.step_duration.record(
-            duration.as_secs_f64(),
-            &i.attrs.step[step as usize][status as usize],
-        );
+        let (s, t) = (step as usize, status as usize);
+        i.bound.step[s][t]
+            .get_or_init(|| i.step_duration.bind(&i.attrs.step[s][t]))
+            .record(duration.as_secs_f64());
     }
 
     /// Counts one payment decline in `checkout.payment.declines`, classed by
@@ -291,22 +326,30 @@ impl CheckoutMetrics {
     /// say themselves whether a decline may be retried.
     pub fn record_decline_with_class(&self, code: DeclineCode, class: DeclineClass) {
         let i = &*self.inner;
-        i.declines
-            .add(1, &i.attrs.decline[class as usize][code as usize]);
+        let (c, d) = (class as usize, code as usize);
+        i.bound.decline[c][d]
+            .get_or_init(|| i.declines.bind(&i.attrs.decline[c][d]))
+            .add(1);
     }
 
     /// Adds `items` to `checkout.inventory.shortfalls`: the number of items
     /// of a checkout that could not be reserved for lack of stock.
     pub fn record_inventory_shortfall(&self, items: u64) {
-        self.inner.shortfalls.add(items, &[]);
+        let i = &*self.inner;
+        i.bound
+            .shortfalls
+            .get_or_init(|| i.shortfalls.bind(&[]))
+            .add(items);
     }
 
     /// Records one payment gateway round trip in
     /// `checkout.payment.gateway.duration`.
     pub fn record_gateway_call(&self, duration: Duration, status: PaymentStatus) {
         let i = &*self.inner;
-        i.gateway_duration
-            .record(duration.as_secs_f64(), &i.attrs.gateway[status as usize]);
+        let s = status as usize;
+        i.bound.gateway[s]
+            .get_or_init(|| i.gateway_duration.bind(&i.attrs.gateway[s]))
+            .record(duration.as_secs_f64());
     }
 }
 
