@@ -1,0 +1,190 @@
+//! Before anything is timed: every side of a group must emit the same
+//! telemetry, or the comparison means nothing. Each side runs once into an
+//! in-memory exporter and the results are compared field by field.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use checkout_otel::opentelemetry::trace::TracerProvider as _;
+use checkout_otel::opentelemetry::{KeyValue, Value};
+use checkout_otel::opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use checkout_otel::opentelemetry_sdk::metrics::{
+    InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+};
+use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracer, SdkTracerProvider};
+use checkout_otel::spans::CheckoutTracer;
+
+use crate::setup::{block_on, subscriber};
+use crate::{checkout, meter, span};
+
+/// A span reduced to what a backend shows: name, kind, parent's name, sorted
+/// attributes and events (with typed values).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Shape {
+    name: String,
+    kind: String,
+    parent: String,
+    attributes: Vec<(String, String)>,
+    events: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// Totals of one side's trace, for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub spans: usize,
+    pub attributes: usize,
+    pub events: usize,
+}
+
+fn value(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{:?}", s.as_str()),
+        other => format!("{other:?}"),
+    }
+}
+
+fn attrs<'a>(kvs: impl IntoIterator<Item = &'a KeyValue>) -> Vec<(String, String)> {
+    let mut out: Vec<_> = kvs
+        .into_iter()
+        // tracing-opentelemetry adds these two to every event; they are the
+        // price of the tracing side, not a difference in what was recorded.
+        .filter(|kv| !matches!(kv.key.as_str(), "level" | "target"))
+        .map(|kv| (kv.key.to_string(), value(&kv.value)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn capture(run: impl FnOnce(&SdkTracer)) -> Vec<Shape> {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    run(&provider.tracer("bench"));
+    let spans = exporter.get_finished_spans().expect("in-memory spans");
+    let names: HashMap<_, _> = spans
+        .iter()
+        .map(|s| (s.span_context.span_id(), s.name.to_string()))
+        .collect();
+    let mut shapes: Vec<Shape> = spans
+        .iter()
+        .map(|s| Shape {
+            name: s.name.to_string(),
+            kind: format!("{:?}", s.span_kind),
+            parent: names
+                .get(&s.parent_span_id)
+                .cloned()
+                .unwrap_or_else(|| "-".to_owned()),
+            attributes: attrs(&s.attributes),
+            events: s
+                .events
+                .iter()
+                .map(|e| (e.name.to_string(), attrs(&e.attributes)))
+                .collect(),
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+fn same(group: &str, reference: &[Shape], side: &str, other: &[Shape]) {
+    if reference != other {
+        let diff: Vec<_> = reference
+            .iter()
+            .zip(other)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  crate: {a:?}\n  {side}: {b:?}"))
+            .collect();
+        panic!(
+            "{group}: `{side}` does not record what the crate records ({} vs {} spans)\n{}",
+            reference.len(),
+            other.len(),
+            diff.join("\n")
+        );
+    }
+}
+
+fn counts(shapes: &[Shape]) -> Counts {
+    Counts {
+        spans: shapes.len(),
+        attributes: shapes.iter().map(|s| s.attributes.len()).sum(),
+        events: shapes.iter().map(|s| s.events.len()).sum(),
+    }
+}
+
+/// Checks the span groups; returns the checkout trace's totals.
+pub fn check_spans() -> Counts {
+    let i = span::Inputs::new();
+    let with_crate = capture(|t| span::with_crate(&CheckoutTracer::new(t.clone()), &i));
+    let raw = capture(|t| span::raw(t, &i));
+    let traced = capture(|t| {
+        tracing::subscriber::with_default(subscriber(t.clone()), || span::via_tracing(&i))
+    });
+    same("span", &with_crate, "raw", &raw);
+    same("span", &with_crate, "tracing", &traced);
+
+    let i = checkout::Inputs::new();
+    let with_crate =
+        capture(|t| block_on(checkout::with_crate(&CheckoutTracer::new(t.clone()), &i)));
+    let raw = capture(|t| block_on(checkout::raw(t, &i)));
+    let traced = capture(|t| {
+        tracing::subscriber::with_default(subscriber(t.clone()), || {
+            block_on(checkout::via_tracing(&i))
+        })
+    });
+    same("checkout_trace", &with_crate, "raw", &raw);
+    same("checkout_trace", &with_crate, "tracing", &traced);
+    counts(&with_crate)
+}
+
+/// Every data point a side recorded: (metric, sorted attributes, count).
+fn capture_metrics(
+    run: impl FnOnce(&SdkMeterProvider),
+) -> Vec<(String, Vec<(String, String)>, u64)> {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(exporter.clone())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    run(&provider);
+    provider.force_flush().expect("flush metrics");
+    let mut points = Vec::new();
+    for rm in exporter.get_finished_metrics().expect("in-memory metrics") {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                let name = m.name().to_owned();
+                match m.data() {
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                        for p in h.data_points() {
+                            points.push((name.clone(), attrs(p.attributes()), p.count()));
+                        }
+                    }
+                    AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                        for p in s.data_points() {
+                            points.push((name.clone(), attrs(p.attributes()), p.value()));
+                        }
+                    }
+                    other => panic!("unexpected metric data for {name}: {other:?}"),
+                }
+            }
+        }
+    }
+    points.sort();
+    points
+}
+
+/// Checks the meter group.
+pub fn check_meter() {
+    let d = meter::Durations::new();
+    let with_crate = capture_metrics(|p| meter::with_crate(&meter::crate_metrics(p), &d));
+    let raw = capture_metrics(|p| meter::raw(&meter::raw_instruments(p), &d));
+    let traced = capture_metrics(|p| {
+        tracing::subscriber::with_default(meter::subscriber(p.clone()), || meter::via_tracing(&d))
+    });
+    assert_eq!(with_crate, raw, "meter: raw records something else");
+    assert_eq!(with_crate, traced, "meter: tracing records something else");
+    assert_eq!(with_crate.len(), 7);
+}
