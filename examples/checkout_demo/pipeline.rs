@@ -1,0 +1,316 @@
+//! Starts the whole shop in one process: every service on its own loopback
+//! port with its own telemetry (`service.name`), all exporting into one
+//! shared [`SpanCollector`] (for the waterfalls) and, when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, over OTLP too.
+
+use std::time::Duration;
+
+use checkout_otel::opentelemetry::global;
+use checkout_otel::opentelemetry::propagation::TextMapCompositePropagator;
+use checkout_otel::opentelemetry::trace::TracerProvider as _;
+use checkout_otel::opentelemetry_sdk::Resource;
+use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
+use checkout_otel::opentelemetry_sdk::metrics::{
+    InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+};
+use checkout_otel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use checkout_otel::opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor,
+};
+use checkout_otel::metrics::CheckoutMetrics;
+use checkout_otel::spans::CheckoutTracer;
+use checkout_otel::waterfall::SpanCollector;
+use tokio::task::JoinHandle;
+
+use crate::http::{CallError, ServiceClient, serve};
+use crate::services::cart::{Cart, CartLine};
+use crate::services::gateway::{CheckoutRequest, CheckoutResponse, Downstream, Gateway};
+use crate::services::inventory::{Inventory, SetStock, StockLevel};
+use crate::services::notification::RelayControl;
+use crate::services::psp::PspControl;
+use crate::services::{cart, gateway, inventory, notification, order, payment, psp};
+
+/// Starting stock of every product.
+pub const INITIAL_STOCK: &[(&str, i64)] = &[
+    ("sku-mug", 100),
+    ("sku-beans", 100),
+    ("sku-grinder", 100),
+    ("sku-kettle-le", 3),
+];
+
+/// Timings of the simulated world.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// How long the external payment gateway takes normally.
+    pub psp_latency: Duration,
+    /// How long it takes in the slow-gateway scenario.
+    pub slow_psp_latency: Duration,
+    /// How long the payment service waits for the gateway.
+    pub psp_timeout: Duration,
+    /// Every service's spans also go here, with their full data (for tests).
+    pub span_capture: Option<InMemorySpanExporter>,
+}
+
+impl Default for PipelineConfig {
+    /// The demo's timings: the article's slow gateway, scaled to about two
+    /// seconds.
+    fn default() -> Self {
+        PipelineConfig {
+            psp_latency: Duration::from_millis(120),
+            slow_psp_latency: Duration::from_millis(1_900),
+            psp_timeout: Duration::from_millis(2_500),
+            span_capture: None,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Timings scaled down for tests; the same shape, ten times faster.
+    #[allow(dead_code)] // used by tests/checkout_demo.rs
+    pub fn fast() -> Self {
+        PipelineConfig {
+            psp_latency: Duration::from_millis(10),
+            slow_psp_latency: Duration::from_millis(190),
+            psp_timeout: Duration::from_millis(250),
+            span_capture: None,
+        }
+    }
+}
+
+/// The running shop.
+pub struct Pipeline {
+    pub config: PipelineConfig,
+    /// Every span of every service, for the waterfalls.
+    pub collector: SpanCollector,
+    /// What the storefront talks to.
+    pub storefront: Storefront,
+    pub psp: PspControl,
+    pub relay: RelayControl,
+    gateway: std::sync::Arc<Gateway>,
+    gateway_metrics: MetricsTap,
+    telemetry: Vec<ServiceTelemetry>,
+    tasks: Vec<JoinHandle<()>>,
+    _data: tempfile::TempDir,
+}
+
+impl Pipeline {
+    /// Starts every service on 127.0.0.1 with a free port.
+    pub async fn start(config: PipelineConfig) -> Result<Pipeline, Box<dyn std::error::Error>> {
+        // One propagator for the whole process: W3C trace-context and baggage.
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        let collector = SpanCollector::new();
+        let data = tempfile::tempdir()?;
+        let capture = config.span_capture.as_ref();
+        let mut telemetry = Vec::new();
+        let mut tasks = Vec::new();
+        let mut start = |name: &'static str, metrics: Option<&MetricsTap>| {
+            let t = service_telemetry(name, &collector, capture, metrics);
+            let tracer = t.tracer();
+            telemetry.push(t);
+            tracer
+        };
+
+        let psp = PspControl::new(config.psp_latency, config.psp_timeout * 4);
+        let (psp_url, task) = serve(psp::router(psp.clone())).await?;
+        tasks.push(task);
+
+        let (cart_url, task) = serve(cart::router(start("cart", None))).await?;
+        tasks.push(task);
+
+        let stock = Inventory::create(&data.path().join("inventory.db"), INITIAL_STOCK)?;
+        tasks.push(tokio::spawn(inventory::sweep_expired(
+            stock.clone(),
+            Duration::from_secs(1),
+        )));
+        let (inventory_url, task) = serve(inventory::router(start("inventory", None), stock)).await?;
+        tasks.push(task);
+
+        let payment_router = payment::router(start("payment", None), psp_url, config.psp_timeout);
+        let (payment_url, task) = serve(payment_router).await?;
+        tasks.push(task);
+
+        let orders_db = order::create_db(&data.path().join("orders.db"))?;
+        let (order_url, task) = serve(order::router(start("order", None), orders_db)).await?;
+        tasks.push(task);
+
+        let relay = RelayControl::default();
+        let notification_router = notification::router(start("notification", None), relay.clone());
+        let (notification_url, task) = serve(notification_router).await?;
+        tasks.push(task);
+
+        // The gateway waits for the payment service, which may wait for the
+        // external gateway twice (a retry) before giving up.
+        let timeout = config.psp_timeout * 3;
+        let downstream = Downstream {
+            cart: ServiceClient::new(cart_url.clone(), timeout),
+            inventory: ServiceClient::new(inventory_url.clone(), timeout),
+            payment: ServiceClient::new(payment_url, timeout),
+            orders: ServiceClient::new(order_url, timeout),
+            notifications: ServiceClient::new(notification_url, timeout),
+        };
+        let gateway_metrics = MetricsTap::new();
+        let gateway = Gateway::new(start("gateway", Some(&gateway_metrics)), downstream);
+        let (gateway_url, task) = serve(gateway::router(gateway.clone())).await?;
+        tasks.push(task);
+
+        let storefront = Storefront {
+            gateway: ServiceClient::new(gateway_url, timeout),
+            cart: ServiceClient::new(cart_url, timeout),
+            inventory: ServiceClient::new(inventory_url, timeout),
+        };
+        Ok(Pipeline {
+            config,
+            collector,
+            storefront,
+            psp,
+            relay,
+            gateway,
+            gateway_metrics,
+            telemetry,
+            tasks,
+            _data: data,
+        })
+    }
+
+    /// Waits until fire-and-forget work (notifications) is done, so that
+    /// every span of the checkouts so far has been exported.
+    pub async fn settle(&self) {
+        self.gateway.background_idle().await;
+    }
+
+    /// The gateway's metrics as they are now (cumulative).
+    pub fn gateway_metrics(&self) -> Option<ResourceMetrics> {
+        self.gateway_metrics.collect()
+    }
+
+    /// Stops the services, then flushes and shuts down every service's
+    /// telemetry (in parallel, each within its own bound).
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let shutdowns: Vec<_> = self
+            .telemetry
+            .into_iter()
+            .map(|t| tokio::task::spawn_blocking(move || t.shutdown()))
+            .collect();
+        for s in shutdowns {
+            if let Ok(Err(e)) = s.await {
+                eprintln!("telemetry shutdown: {e}");
+            }
+        }
+    }
+}
+
+/// The storefront's view of the shop: fill carts, restock, check out.
+#[derive(Debug, Clone)]
+pub struct Storefront {
+    gateway: ServiceClient,
+    cart: ServiceClient,
+    inventory: ServiceClient,
+}
+
+impl Storefront {
+    pub async fn put_cart(&self, cart_id: &str, lines: Vec<CartLine>) -> Result<(), CallError> {
+        self.cart.put(&format!("/carts/{cart_id}"), &Cart { lines }).await
+    }
+
+    pub async fn set_stock(&self, sku: &str, available: i64) -> Result<(), CallError> {
+        self.inventory
+            .put(&format!("/stock/{sku}"), &SetStock { available })
+            .await
+    }
+
+    pub async fn stock(&self, sku: &str) -> Result<StockLevel, CallError> {
+        self.inventory.get(&format!("/stock/{sku}")).await
+    }
+
+    /// Checks out; the answer carries the outcome whatever the HTTP status.
+    pub async fn checkout(&self, req: &CheckoutRequest) -> Result<CheckoutResponse, CallError> {
+        let (_status, response) = self.gateway.post_for_outcome("/checkout", req).await?;
+        Ok(response)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Telemetry of one service
+// ---------------------------------------------------------------------------
+
+/// One service's telemetry: its own `service.name`, spans into the shared
+/// collector (and into `capture`, for tests).
+fn service_telemetry(
+    name: &'static str,
+    collector: &SpanCollector,
+    capture: Option<&InMemorySpanExporter>,
+    metrics: Option<&MetricsTap>,
+) -> ServiceTelemetry {
+    let resource = Resource::builder()
+        .with_service_name(name)
+        .with_attribute(checkout_otel::opentelemetry::KeyValue::new(
+            "deployment.environment.name",
+            "demo",
+        ))
+        .build();
+    let mut tracer_provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_span_processor(SimpleSpanProcessor::new(collector.exporter()));
+    if let Some(capture) = capture {
+        tracer_provider = tracer_provider.with_span_processor(SimpleSpanProcessor::new(capture.clone()));
+    }
+    let mut meter_provider = SdkMeterProvider::builder().with_resource(resource);
+    if let Some(tap) = metrics {
+        meter_provider = meter_provider.with_reader(
+            PeriodicReader::builder(tap.exporter.clone())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        );
+    }
+    let meter_provider = meter_provider.build();
+    if let Some(tap) = metrics {
+        tap.provider.set(meter_provider.clone()).ok();
+    }
+    ServiceTelemetry {
+        tracer_provider: tracer_provider.build(),
+        meter_provider,
+    }
+}
+
+struct ServiceTelemetry {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+}
+
+impl ServiceTelemetry {
+    fn tracer(&self) -> CheckoutTracer {
+        CheckoutTracer::new(self.tracer_provider.tracer("checkout-otel"))
+            .with_metrics(CheckoutMetrics::from_provider(&self.meter_provider))
+    }
+
+    fn shutdown(self) -> Result<(), String> {
+        self.tracer_provider.shutdown().map_err(|e| e.to_string())?;
+        self.meter_provider.shutdown().map_err(|e| e.to_string())
+    }
+}
+
+/// Reads one service's metrics back in-process, for the summary.
+struct MetricsTap {
+    exporter: InMemoryMetricExporter,
+    provider: std::sync::OnceLock<SdkMeterProvider>,
+}
+
+impl MetricsTap {
+    fn new() -> Self {
+        MetricsTap {
+            exporter: InMemoryMetricExporter::default(),
+            provider: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn collect(&self) -> Option<ResourceMetrics> {
+        self.provider.get()?.force_flush().ok()?;
+        self.exporter.get_finished_metrics().ok()?.pop()
+    }
+}
