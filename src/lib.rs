@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod error;
+pub mod pii;
 
 pub use error::{Error, Result};
 
