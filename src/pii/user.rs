@@ -312,7 +312,7 @@ fn decode_base64(s: &str) -> std::result::Result<Vec<u8>, String> {
             b'/' | b'_' => 63,
             _ => {
                 wipe(&mut out);
-                return Err("not valid hex or base64".into());
+                return Err("not valid base64".into());
             }
         };
         acc = (acc << 6) | u32::from(v);
