@@ -337,3 +337,32 @@ fn tracing_bridge_messages_are_scrubbed_too() {
         assert!(!dump.contains(secret), "{secret:?} survived");
     }
 }
+
+#[test]
+fn well_formed_user_hashes_are_left_alone() {
+    let (provider, memory, counters) = pipeline(|e| e);
+    let tracer = provider.tracer("redaction-test");
+    // A hash can contain a Luhn-valid run of digits by chance.
+    let hash = format!("4111111111111111{}", "ab".repeat(24));
+    assert_eq!(hash.len(), 64);
+    let mut span = tracer.start("s");
+    span.set_attributes([
+        KeyValue::new("user.hash", hash.clone()),
+        KeyValue::new("request.id", hash.clone()),
+    ]);
+    span.end();
+    let mut other = tracer.start("t");
+    other.set_attribute(KeyValue::new("user.hash", "jane@example.com"));
+    other.end();
+
+    let spans = memory.get_finished_spans().unwrap();
+    let s = span_named(&spans, "s");
+    assert_eq!(attr(&s.attributes, "user.hash"), Some(&string(&hash)));
+    assert_eq!(
+        attr(&s.attributes, "request.id"),
+        Some(&string(&format!("{CARD_MASK}{}", "ab".repeat(24))))
+    );
+    let t = span_named(&spans, "t");
+    assert_eq!(attr(&t.attributes, "user.hash"), Some(&string(EMAIL_MASK)));
+    assert_eq!(counters.masked_values(), 2);
+}

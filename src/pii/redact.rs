@@ -14,7 +14,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::scrub::{ScrubStats, scrub_with_stats};
-use crate::attributes::CONTRACT_ATTRIBUTE_KEYS;
+use super::user::is_user_hash;
+use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, USER_HASH};
 
 /// Default length limit, in characters, of an exported string value. Larger
 /// than [`scrub`](super::scrub)'s default so parameterised queries and stack
@@ -162,15 +163,16 @@ impl Tally {
 /// Wraps a [`SpanExporter`] and scrubs every span before it leaves the
 /// process: a last line of defence behind the PII-safe value types.
 ///
-/// It rewrites every span before handing the batch to the
-/// wrapped exporter:
+/// It rewrites every span before handing the batch to the wrapped exporter:
 ///
 /// - every string attribute value, every element of a string array, on the
 ///   span, its events and its links, the span name, the event names (the
 ///   `tracing` bridge uses a log message as event name) and the error status
 ///   description go through [`scrub`](super::scrub) (cards, emails and phone
 ///   numbers masked; values longer than [`DEFAULT_EXPORT_MAX_CHARS`]
-///   characters truncated);
+///   characters truncated). The one exception is a `user.hash` value that is
+///   a well-formed hash (64 lowercase hex characters): a run of digits in it
+///   could pass for a card number;
 /// - the value of an attribute whose key names a secret, whatever its type
 ///   or content, becomes [`SENSITIVE_VALUE_MASK`] `[REDACTED]`: a key with a
 ///   word (split on `.`, `_`, `-`, case-insensitive) among `password`,
@@ -314,6 +316,10 @@ impl<E> RedactingExporter<E> {
                 continue;
             }
             match &mut kv.value {
+                // A well-formed hash is safe by construction, and a run of
+                // 13+ decimal digits inside it could pass the Luhn check and
+                // be masked as a card, breaking correlation for that user.
+                Value::String(s) if key == USER_HASH && is_user_hash(s.as_str()) => {}
                 Value::String(s) => {
                     if let Some(scrubbed) = self.scrub(s.as_str(), tally) {
                         *s = StringValue::from(scrubbed);

@@ -65,7 +65,9 @@ impl ScrubStats {
 /// unless it is a Luhn-valid 13-19 digit number; amounts (`12.34`,
 /// `1,299.00`); dates and times (`2024-01-15 10:30:45`); IP addresses;
 /// hexadecimal ids. A 13-19 digit number that happens to pass the Luhn check
-/// (one in ten do) is indistinguishable from a card number and is masked.
+/// (one in ten do) is indistinguishable from a card number and is masked,
+/// including a run of 13+ decimal digits inside a hex id (rare: well under
+/// 1% of 32-character hex ids).
 ///
 /// Matches are found left to right; an email wins over a number inside it
 /// (`+4155550123@example.com` is one email).
@@ -130,7 +132,8 @@ pub fn scrub_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubSta
         last: 0,
     };
     let mut pos = 0;
-    let mut token = Token::new();
+    // Made at the first number-like token: most text has none.
+    let mut token = None;
     'outer: while pos < cut {
         // Emails first: a number starting inside an email belongs to the email.
         let email = find_email(text, pos, scan_end);
@@ -379,7 +382,7 @@ fn find_number(
     from: usize,
     limit: usize,
     trigger_end: usize,
-    token: &mut Token,
+    token: &mut Option<Token>,
 ) -> Option<(usize, usize, Kind)> {
     let trigger_end = trigger_end.min(limit);
     let mut i = from;
@@ -417,6 +420,7 @@ fn find_number(
             i += 1;
             continue;
         }
+        let token = token.get_or_insert_with(Token::new);
         tokenize(b, i, limit, token);
         // Cards need 13 digits, phones 8: most tokens (amounts, codes) stop here.
         if token.digits >= 8 {

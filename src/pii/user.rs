@@ -385,6 +385,15 @@ pub fn hash_customer_id(customer_id: &str) -> String {
 // UserRef
 // ---------------------------------------------------------------------------
 
+/// Whether `value` has the shape of a `user.hash` value: exactly
+/// [`USER_HASH_HEX_LEN`] lowercase hex characters.
+pub(crate) fn is_user_hash(value: &str) -> bool {
+    value.len() == USER_HASH_HEX_LEN
+        && value
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A pseudonymised customer: holds only the `user.hash` value, never the id.
 ///
 /// `Debug` and `Display` show the hash.
@@ -415,9 +424,7 @@ impl UserRef {
     /// [`USER_HASH_HEX_LEN`] lowercase hex characters, so a raw id cannot
     /// pass for a hash.
     pub fn from_hash(hash: &str) -> Option<UserRef> {
-        let ok = hash.len() == USER_HASH_HEX_LEN
-            && hash.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-        ok.then(|| UserRef {
+        is_user_hash(hash).then(|| UserRef {
             hash: Arc::from(hash),
         })
     }
