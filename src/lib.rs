@@ -4,8 +4,10 @@
 
 pub mod attributes;
 pub mod error;
+pub mod init;
 
 pub use error::{Error, Result};
+pub use init::{Telemetry, TelemetryBuilder, TelemetryGuard};
 
 /// The OpenTelemetry API crate this crate is built on. Use it rather than
 /// adding your own dependency, so your graph holds one copy.
