@@ -62,7 +62,7 @@
 //! | metric interval | [`metric_export_interval`](TelemetryBuilder::metric_export_interval) | `OTEL_METRIC_EXPORT_INTERVAL` (ms) | 60 s |
 //! | propagators | — | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`) | `tracecontext,baggage` |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
-//! | log filter | — | `RUST_LOG` | `info` |
+//! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
@@ -142,6 +142,9 @@ pub const EXPORTER_INTERNAL_TARGETS: &[&str] = &[
     "opentelemetry_otlp",
     "opentelemetry_http",
 ];
+
+/// The log filter when `RUST_LOG` is unset.
+pub const DEFAULT_LOG_FILTER: &str = "info,opentelemetry=warn,h2=warn,hyper=warn,tonic=warn,tower=warn";
 
 /// The crate's instrumentation scope: name, crate version, semconv schema.
 pub(crate) fn instrumentation_scope() -> InstrumentationScope {
@@ -313,7 +316,7 @@ impl TelemetryBuilder {
     }
 
     /// Whether the subscriber installed by `init` also prints logs (a fmt
-    /// layer filtered by `RUST_LOG`, default `info`). Default `true`; has
+    /// layer filtered by `RUST_LOG`, default [`DEFAULT_LOG_FILTER`]). Default `true`; has
     /// effect only with the tracing bridge on.
     pub fn log_output(mut self, on: bool) -> Self {
         self.log_output = on;
@@ -683,9 +686,15 @@ impl TelemetryGuard {
     fn install_subscriber(&self) -> Result<()> {
         let otel = (!self.config.disabled).then(|| self.tracing_layer());
         let fmt = self.config.log_output.then(|| {
+            // Without RUST_LOG: info, but the SDK's own chatter only from warn.
+            let directives = self
+                .config
+                .rust_log
+                .as_deref()
+                .unwrap_or(DEFAULT_LOG_FILTER);
             let filter = EnvFilter::builder()
                 .with_default_directive(LevelFilter::INFO.into())
-                .parse_lossy(self.config.rust_log.as_deref().unwrap_or_default());
+                .parse_lossy(directives);
             tracing_subscriber::fmt::layer().with_filter(filter)
         });
         let subscriber = tracing_subscriber::registry().with(otel).with(fmt);

@@ -79,7 +79,7 @@ pub(crate) fn run(
     for signal in ["traces", "metrics"] {
         if !finished.contains(&signal) {
             problems.push(format!(
-                "{signal}: {} did not finish within {bound:?} (is the collector hanging?)",
+                "{signal}: {} did not finish within {bound:?} (collector slow, hung or unreachable?)",
                 op.verb()
             ));
         }
@@ -117,13 +117,15 @@ fn spawn_signal(
 }
 
 fn describe(op: Op, o: &Outcome, problems: &mut Vec<String>) {
-    match &o.result {
-        Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
-        Err(e) => problems.push(format!("{}: {} failed: {e}", o.signal, op.verb())),
-    }
     // The SDK reports Ok from a batch processor's shutdown even when the
-    // final export failed: our exporter wrapper counted it.
-    if o.new_failures > 0 {
+    // final export failed, and a vague error from the metric reader: the
+    // failures our exporter wrapper counted say more.
+    if o.new_failures == 0 {
+        match &o.result {
+            Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
+            Err(e) => problems.push(format!("{}: {} failed: {e}", o.signal, op.verb())),
+        }
+    } else {
         problems.push(format!(
             "{}: {} export(s) failed during {}: {}",
             o.signal,
