@@ -50,10 +50,7 @@ fn defaults_are_local_and_spec_valued() {
     assert_eq!(c.shutdown_timeout(), Duration::from_secs(5));
     assert_eq!(res(&c, SERVICE_NAME).as_deref(), Some("checkout-api"));
     assert_eq!(res(&c, SERVICE_INSTANCE_ID).map(|s| s.len()), Some(36));
-    assert_eq!(
-        res(&c, "telemetry.sdk.language").as_deref(),
-        Some("rust")
-    );
+    assert_eq!(res(&c, "telemetry.sdk.language").as_deref(), Some("rust"));
     assert_eq!(res(&c, SERVICE_VERSION), None);
 }
 
@@ -148,7 +145,10 @@ fn endpoint_precedence_builder_then_signal_var_then_generic() {
     assert_eq!(c.traces().unwrap().endpoint(), "http://traces:4317");
     assert_eq!(c.metrics().unwrap().endpoint(), "http://generic:4317");
 
-    let c = env(&vars).endpoint("http://builder:4317").resolve().unwrap();
+    let c = env(&vars)
+        .endpoint("http://builder:4317")
+        .resolve()
+        .unwrap();
     assert_eq!(c.traces().unwrap().endpoint(), "http://builder:4317");
     assert_eq!(c.metrics().unwrap().endpoint(), "http://builder:4317");
 }
@@ -167,7 +167,10 @@ fn http_appends_signal_paths_to_base_but_uses_signal_vars_as_is() {
     let c = env(&[
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/otlp/"),
-        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4318/custom"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://m:4318/custom",
+        ),
     ])
     .resolve()
     .unwrap();
@@ -215,7 +218,10 @@ fn headers_signal_var_replaces_generic_and_builder_wins_per_name() {
     let c = env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic,x-org=acme"),
-        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=traces%3Dsecret"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key=traces%3Dsecret",
+        ),
     ])
     .header("x-team", "checkout")
     .header("Api-Key", "builder")
@@ -231,11 +237,18 @@ fn headers_signal_var_replaces_generic_and_builder_wins_per_name() {
     // Without the builder header, the percent-decoded env value stands.
     let c = env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
-        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=traces%3Dsecret"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key=traces%3Dsecret",
+        ),
     ])
     .resolve()
     .unwrap();
-    assert!(c.traces().unwrap().header_equals("api-key", "traces=secret"));
+    assert!(
+        c.traces()
+            .unwrap()
+            .header_equals("api-key", "traces=secret")
+    );
     // Debug output never shows header values.
     assert!(!format!("{c:?}").contains("secret"));
 }
@@ -442,7 +455,10 @@ fn invalid_endpoints_are_errors_naming_their_source() {
 fn invalid_protocol_is_an_error() {
     for value in ["http/json", "udp", "GRPCC"] {
         match env_err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", value)]) {
-            Error::InvalidProtocol { value: v, source_of } => {
+            Error::InvalidProtocol {
+                value: v,
+                source_of,
+            } => {
                 assert_eq!(v, value);
                 assert_eq!(source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_PROTOCOL"));
             }
@@ -477,11 +493,7 @@ fn invalid_headers_are_errors_that_never_show_the_value() {
         }
         assert!(!err.to_string().contains("secret"), "{err}");
     }
-    match b()
-        .header("x-key", "line\nbreak")
-        .resolve()
-        .unwrap_err()
-    {
+    match b().header("x-key", "line\nbreak").resolve().unwrap_err() {
         Error::InvalidHeaders { source_of, .. } => {
             assert_eq!(source_of, ConfigSource::Builder("header"))
         }
@@ -531,7 +543,10 @@ fn invalid_timeouts_and_intervals_are_errors() {
 fn invalid_sampler_and_sampler_arg_are_errors() {
     for value in ["jaeger_remote", "xray", "sometimes"] {
         match env_err(&[("OTEL_TRACES_SAMPLER", value)]) {
-            Error::InvalidSampler { value: v, source_of } => {
+            Error::InvalidSampler {
+                value: v,
+                source_of,
+            } => {
                 assert_eq!(v, value);
                 assert_eq!(source_of, ConfigSource::Env("OTEL_TRACES_SAMPLER"));
             }
@@ -543,7 +558,10 @@ fn invalid_sampler_and_sampler_arg_are_errors() {
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", value),
         ]) {
-            Error::InvalidSamplerArg { value: v, source_of } => {
+            Error::InvalidSamplerArg {
+                value: v,
+                source_of,
+            } => {
                 assert_eq!(v, value);
                 assert_eq!(source_of, ConfigSource::Env("OTEL_TRACES_SAMPLER_ARG"));
             }
@@ -577,7 +595,10 @@ fn invalid_propagator_bool_and_resource_attributes_are_errors() {
     }
     for value in ["yes", "1", "on"] {
         match env_err(&[("OTEL_SDK_DISABLED", value)]) {
-            Error::InvalidBool { value: v, source_of } => {
+            Error::InvalidBool {
+                value: v,
+                source_of,
+            } => {
                 assert_eq!(v, value);
                 assert_eq!(source_of, ConfigSource::Env("OTEL_SDK_DISABLED"));
             }

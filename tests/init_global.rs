@@ -41,6 +41,9 @@ fn init_installs_provider_propagator_and_bridged_subscriber() {
         get(CHECKOUT_PROCESS).parent_span_id,
         get("http.request").span_context.span_id()
     );
-    assert_eq!(get("http.request").instrumentation_scope.name(), "checkout-otel");
+    assert_eq!(
+        get("http.request").instrumentation_scope.name(),
+        "checkout-otel"
+    );
     guard.shutdown().expect("shutdown");
 }

@@ -137,7 +137,11 @@ fn env_endpoint_and_protocol_are_honoured_and_signal_endpoint_is_used_as_is() {
     emit(&guard);
     guard.force_flush().expect("flush");
     let r = receiver.wait_for(WAIT, |r| r.spans().len() >= 2 && !r.metrics.is_empty());
-    assert!(r.paths.contains(&"/custom/spans".to_owned()), "{:?}", r.paths);
+    assert!(
+        r.paths.contains(&"/custom/spans".to_owned()),
+        "{:?}",
+        r.paths
+    );
     assert!(r.paths.contains(&"/v1/metrics".to_owned()), "{:?}", r.paths);
     assert_eq!(
         r.span(CHECKOUT_PROCESS).expect("span").resource[SERVICE_NAME],

@@ -34,27 +34,33 @@ fn main() -> Result<(), checkout_otel::Error> {
         let root = cx.span();
         root.set_attribute(KeyValue::new(CART_ID, "cart-42"));
         root.set_attribute(KeyValue::new(CART_ITEM_COUNT, 3_i64));
-        tracer.in_span(CART_VALIDATE, |_| std::thread::sleep(Duration::from_millis(3)));
+        tracer.in_span(CART_VALIDATE, |_| {
+            std::thread::sleep(Duration::from_millis(3))
+        });
         tracer.in_span(INVENTORY_RESERVE_BATCH, |_| {
             std::thread::sleep(Duration::from_millis(5))
         });
         // A `tracing` span inside the checkout joins the same trace.
-        tracing::info_span!("payment.fraud_check").in_scope(|| {
-            std::thread::sleep(Duration::from_millis(2))
-        });
+        tracing::info_span!("payment.fraud_check")
+            .in_scope(|| std::thread::sleep(Duration::from_millis(2)));
         tracer
             .span_builder(PAYMENT_PROCESS)
             .with_kind(SpanKind::Client)
             .start(&tracer)
             .end();
-        tracer.in_span(ORDER_CREATE, |_| std::thread::sleep(Duration::from_millis(2)));
+        tracer.in_span(ORDER_CREATE, |_| {
+            std::thread::sleep(Duration::from_millis(2))
+        });
         root.set_status(Status::Ok);
     });
     telemetry
         .meter()
         .u64_counter(METRIC_CHECKOUT_COMPLETED)
         .build()
-        .add(1, &[KeyValue::new(CHECKOUT_STATUS, CheckoutStatus::Success)]);
+        .add(
+            1,
+            &[KeyValue::new(CHECKOUT_STATUS, CheckoutStatus::Success)],
+        );
     tracing::info!("demo checkout done");
 
     // Bounded: returns within 3 s even if the collector hangs or is absent.

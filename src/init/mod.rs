@@ -46,7 +46,7 @@
 //!
 //! Every setting is taken from the builder if set there, else from its
 //! environment variable, else from the default. An invalid value is an
-//! [`Error`](crate::Error) from `init`/`build` naming the variable or builder
+//! [`Error`] from `init`/`build` naming the variable or builder
 //! method, never a panic or a silent default; environment variables are
 //! validated even when the builder overrides them.
 //!
@@ -84,7 +84,7 @@
 //! nest both ways in one trace.
 //!
 //! If a global subscriber already exists, `init` returns
-//! [`Error::SubscriberAlreadySet`](crate::Error::SubscriberAlreadySet)
+//! [`Error::SubscriberAlreadySet`]
 //! rather than fighting it: turn the bridge off and add
 //! [`TelemetryGuard::tracing_layer`] to your own subscriber.
 
@@ -144,7 +144,8 @@ pub const EXPORTER_INTERNAL_TARGETS: &[&str] = &[
 ];
 
 /// The log filter when `RUST_LOG` is unset.
-pub const DEFAULT_LOG_FILTER: &str = "info,opentelemetry=warn,h2=warn,hyper=warn,tonic=warn,tower=warn";
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,opentelemetry=warn,h2=warn,hyper=warn,tonic=warn,tower=warn";
 
 /// The crate's instrumentation scope: name, crate version, semconv schema.
 pub(crate) fn instrumentation_scope() -> InstrumentationScope {

@@ -81,7 +81,11 @@ impl Received {
                     .map(|r| attrs_to_map(&r.attributes))
                     .unwrap_or_default();
                 for ss in &rs.scope_spans {
-                    let scope = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                    let scope = ss
+                        .scope
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default();
                     for span in &ss.spans {
                         out.push(ReceivedSpan {
                             resource: resource.clone(),
@@ -179,9 +183,7 @@ impl Receiver {
     /// the path contains "metrics".
     pub fn http() -> Self {
         Self::start(|listener, state, stop| async move {
-            let app = axum::Router::new()
-                .fallback(http_handler)
-                .with_state(state);
+            let app = axum::Router::new().fallback(http_handler).with_state(state);
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stop.await;
@@ -211,7 +213,9 @@ impl Receiver {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind receiver");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
                 serve(listener, st, stop_rx).await;
             });
         });
