@@ -75,7 +75,23 @@ impl fmt::Debug for ExportRuntime {
 
 #[cfg(feature = "grpc")]
 impl ExportRuntime {
-    pub(crate) fn start() -> Result<Arc<Self>> {
+    /// The process's export runtime, started on first use and shared by
+    /// every guard (a process hosting several services needs one thread,
+    /// not one per service). It stops when the last exporter using it is gone.
+    pub(crate) fn shared() -> Result<Arc<Self>> {
+        static SHARED: Mutex<std::sync::Weak<ExportRuntime>> = Mutex::new(std::sync::Weak::new());
+        let mut slot = SHARED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(runtime) = slot.upgrade() {
+            return Ok(runtime);
+        }
+        let runtime = Self::start()?;
+        *slot = Arc::downgrade(&runtime);
+        Ok(runtime)
+    }
+
+    fn start() -> Result<Arc<Self>> {
         let fail = |reason: String| Error::Exporter {
             signal: "traces and metrics",
             source: opentelemetry_otlp::ExporterBuildError::InternalFailure(reason),

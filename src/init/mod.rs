@@ -529,7 +529,7 @@ fn wrap_exporter<E: SpanExporter + 'static>(
     Tracked::new(exporter, health.clone(), runtime)
 }
 
-/// The private gRPC runtime, started only when a signal exports over gRPC.
+/// The private gRPC runtime, used only when a signal exports over gRPC.
 fn start_runtime_if_needed(config: &TelemetryConfig) -> Result<Option<Arc<ExportRuntime>>> {
     let grpc = [&config.traces, &config.metrics]
         .into_iter()
@@ -537,7 +537,7 @@ fn start_runtime_if_needed(config: &TelemetryConfig) -> Result<Option<Arc<Export
         .any(|s| s.protocol == Protocol::Grpc);
     #[cfg(feature = "grpc")]
     if grpc {
-        return ExportRuntime::start().map(Some);
+        return ExportRuntime::shared().map(Some);
     }
     let _ = grpc;
     Ok(None)
@@ -724,4 +724,18 @@ fn internal_targets_filter() -> Targets {
                 .iter()
                 .map(|t| (*t, LevelFilter::OFF)),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<TelemetryGuard>();
+        send_sync::<TelemetryConfig>();
+        send::<TelemetryBuilder>();
+    }
 }
