@@ -255,6 +255,8 @@ macro_rules! string_enum {
         }
     };
 }
+// Also used by `pii` for its own bounded values (card brand, payment method type).
+pub(crate) use string_enum;
 
 string_enum! {
     /// The step a checkout is in (`checkout.step`, `checkout.failure_step`).

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod error;
+pub mod init;
 pub mod metrics;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -11,6 +12,7 @@ pub mod testing;
 pub mod waterfall;
 
 pub use error::{Error, Result};
+pub use init::{Telemetry, TelemetryBuilder, TelemetryGuard};
 
 /// The OpenTelemetry API crate this crate is built on. Use it rather than
 /// adding your own dependency, so your graph holds one copy.
