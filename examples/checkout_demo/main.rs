@@ -7,7 +7,7 @@
 //! See `--help`.
 
 mod cli;
-mod http;
+mod net;
 mod pipeline;
 mod report;
 mod scenarios;
@@ -23,13 +23,15 @@ async fn main() -> ExitCode {
     let scenarios = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(scenarios)) => scenarios,
         Ok(Command::List) => {
-            for s in scenarios::Scenario::ALL {
-                println!("{}", s.name());
-            }
+            let names: String = scenarios::Scenario::ALL
+                .iter()
+                .map(|s| format!("{}\n", s.name()))
+                .collect();
+            show(&names);
             return ExitCode::SUCCESS;
         }
         Ok(Command::Help) => {
-            print!("{}", cli::usage());
+            show(&cli::usage());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -46,20 +48,35 @@ async fn main() -> ExitCode {
         }
     };
     if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        println!("exporting traces and metrics over OTLP to {endpoint}");
+        show(&format!(
+            "exporting traces and metrics over OTLP to {endpoint}\n"
+        ));
     }
     let mut code = ExitCode::SUCCESS;
     for scenario in scenarios {
-        match scenarios::run(&pipeline, scenario).await {
-            Ok(result) => print!("{}", report::scenario(&result)),
+        let shown = match scenarios::run(&pipeline, scenario).await {
+            Ok(result) => show(&report::scenario(&result)),
             Err(e) => {
                 eprintln!("error: scenario {} failed to run: {e}", scenario.name());
                 code = ExitCode::FAILURE;
+                true
             }
+        };
+        if !shown {
+            break; // stdout closed (`| head`): stop, but still shut down cleanly.
         }
     }
-    print!("{}", report::metrics(pipeline.gateway_metrics().as_ref()));
+    show(&report::metrics(pipeline.gateway_metrics().as_ref()));
     // Flushes every service's telemetry (OTLP included) before exiting.
     pipeline.shutdown().await;
     code
+}
+
+/// Prints to stdout; `false` once stdout is closed.
+fn show(text: &str) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }

@@ -160,10 +160,7 @@ impl ServiceClient {
     /// `PUT {base}{path}` with a JSON body, outside any trace: for seeding
     /// data (the storefront filling a cart, stock being restocked).
     pub async fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<(), CallError> {
-        let request = self
-            .http
-            .put(format!("{}{path}", self.base_url))
-            .json(body);
+        let request = self.http.put(format!("{}{path}", self.base_url)).json(body);
         receive::<serde_json::Value>(request.send().await)
             .await
             .map(drop)
@@ -171,7 +168,13 @@ impl ServiceClient {
 
     /// `GET {base}{path}`, outside any trace.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
-        receive(self.http.get(format!("{}{path}", self.base_url)).send().await).await
+        receive(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .send()
+                .await,
+        )
+        .await
     }
 }
 
@@ -191,7 +194,10 @@ async fn receive<T: DeserializeOwned>(
         return response.json().await.map_err(transport_error);
     }
     let body = response.json().await.unwrap_or_else(|_| {
-        ErrorBody::new(ErrorType::OTHER, format!("HTTP {status} without error body"))
+        ErrorBody::new(
+            ErrorType::OTHER,
+            format!("HTTP {status} without error body"),
+        )
     });
     Err(CallError::Status {
         status: status.as_u16(),

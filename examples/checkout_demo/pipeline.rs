@@ -5,24 +5,18 @@
 
 use std::time::Duration;
 
-use checkout_otel::opentelemetry::global;
-use checkout_otel::opentelemetry::propagation::TextMapCompositePropagator;
-use checkout_otel::opentelemetry::trace::TracerProvider as _;
-use checkout_otel::opentelemetry_sdk::Resource;
-use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
-use checkout_otel::opentelemetry_sdk::metrics::{
-    InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
-};
-use checkout_otel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use checkout_otel::opentelemetry_sdk::trace::{
-    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor,
-};
 use checkout_otel::metrics::CheckoutMetrics;
+use checkout_otel::opentelemetry::global;
+use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
+use checkout_otel::opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
+use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
+use checkout_otel::pii::RedactingExporter;
 use checkout_otel::spans::CheckoutTracer;
 use checkout_otel::waterfall::SpanCollector;
+use checkout_otel::{Telemetry, TelemetryGuard};
 use tokio::task::JoinHandle;
 
-use crate::http::{CallError, ServiceClient, serve};
+use crate::net::{CallError, ServiceClient, serve};
 use crate::services::cart::{Cart, CartLine};
 use crate::services::gateway::{CheckoutRequest, CheckoutResponse, Downstream, Gateway};
 use crate::services::inventory::{Inventory, SetStock, StockLevel};
@@ -49,6 +43,9 @@ pub struct PipelineConfig {
     pub psp_timeout: Duration,
     /// Every service's spans also go here, with their full data (for tests).
     pub span_capture: Option<InMemorySpanExporter>,
+    /// The OTLP collector to export to; `None` leaves it to the
+    /// `OTEL_EXPORTER_OTLP_*` environment variables (no export when unset).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for PipelineConfig {
@@ -60,6 +57,7 @@ impl Default for PipelineConfig {
             slow_psp_latency: Duration::from_millis(1_900),
             psp_timeout: Duration::from_millis(2_500),
             span_capture: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -73,6 +71,7 @@ impl PipelineConfig {
             slow_psp_latency: Duration::from_millis(190),
             psp_timeout: Duration::from_millis(250),
             span_capture: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -88,7 +87,7 @@ pub struct Pipeline {
     pub relay: RelayControl,
     gateway: std::sync::Arc<Gateway>,
     gateway_metrics: MetricsTap,
-    telemetry: Vec<ServiceTelemetry>,
+    telemetry: Vec<TelemetryGuard>,
     tasks: Vec<JoinHandle<()>>,
     _data: tempfile::TempDir,
 }
@@ -96,28 +95,22 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts every service on 127.0.0.1 with a free port.
     pub async fn start(config: PipelineConfig) -> Result<Pipeline, Box<dyn std::error::Error>> {
-        // One propagator for the whole process: W3C trace-context and baggage.
-        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
         let collector = SpanCollector::new();
         let data = tempfile::tempdir()?;
-        let capture = config.span_capture.as_ref();
         let mut telemetry = Vec::new();
         let mut tasks = Vec::new();
         let mut start = |name: &'static str, metrics: Option<&MetricsTap>| {
-            let t = service_telemetry(name, &collector, capture, metrics);
-            let tracer = t.tracer();
+            let t = service_telemetry(name, &config, &collector, metrics)?;
+            let tracer = tracer(&t);
             telemetry.push(t);
-            tracer
+            Ok::<_, checkout_otel::Error>(tracer)
         };
 
         let psp = PspControl::new(config.psp_latency, config.psp_timeout * 4);
         let (psp_url, task) = serve(psp::router(psp.clone())).await?;
         tasks.push(task);
 
-        let (cart_url, task) = serve(cart::router(start("cart", None))).await?;
+        let (cart_url, task) = serve(cart::router(start("cart", None)?)).await?;
         tasks.push(task);
 
         let stock = Inventory::create(&data.path().join("inventory.db"), INITIAL_STOCK)?;
@@ -125,19 +118,20 @@ impl Pipeline {
             stock.clone(),
             Duration::from_secs(1),
         )));
-        let (inventory_url, task) = serve(inventory::router(start("inventory", None), stock)).await?;
+        let (inventory_url, task) =
+            serve(inventory::router(start("inventory", None)?, stock)).await?;
         tasks.push(task);
 
-        let payment_router = payment::router(start("payment", None), psp_url, config.psp_timeout);
+        let payment_router = payment::router(start("payment", None)?, psp_url, config.psp_timeout);
         let (payment_url, task) = serve(payment_router).await?;
         tasks.push(task);
 
         let orders_db = order::create_db(&data.path().join("orders.db"))?;
-        let (order_url, task) = serve(order::router(start("order", None), orders_db)).await?;
+        let (order_url, task) = serve(order::router(start("order", None)?, orders_db)).await?;
         tasks.push(task);
 
         let relay = RelayControl::default();
-        let notification_router = notification::router(start("notification", None), relay.clone());
+        let notification_router = notification::router(start("notification", None)?, relay.clone());
         let (notification_url, task) = serve(notification_router).await?;
         tasks.push(task);
 
@@ -151,8 +145,14 @@ impl Pipeline {
             orders: ServiceClient::new(order_url, timeout),
             notifications: ServiceClient::new(notification_url, timeout),
         };
-        let gateway_metrics = MetricsTap::new();
-        let gateway = Gateway::new(start("gateway", Some(&gateway_metrics)), downstream);
+        let gateway_metrics = MetricsTap::default();
+        let gateway = Gateway::new(start("gateway", Some(&gateway_metrics))?, downstream);
+        // `build` installs nothing globally; the propagator is process-wide,
+        // so it is installed once, here: W3C trace-context and baggage (or
+        // what OTEL_PROPAGATORS says).
+        if let Some(gateway_telemetry) = telemetry.last() {
+            global::set_text_map_propagator(gateway_telemetry.propagator());
+        }
         let (gateway_url, task) = serve(gateway::router(gateway.clone())).await?;
         tasks.push(task);
 
@@ -183,7 +183,8 @@ impl Pipeline {
 
     /// The gateway's metrics as they are now (cumulative).
     pub fn gateway_metrics(&self) -> Option<ResourceMetrics> {
-        self.gateway_metrics.collect()
+        // The gateway's telemetry is the last one started.
+        self.gateway_metrics.collect(self.telemetry.last()?)
     }
 
     /// Stops the services, then flushes and shuts down every service's
@@ -199,7 +200,7 @@ impl Pipeline {
             .collect();
         for s in shutdowns {
             if let Ok(Err(e)) = s.await {
-                eprintln!("telemetry shutdown: {e}");
+                eprintln!("warning: {e}");
             }
         }
     }
@@ -215,7 +216,9 @@ pub struct Storefront {
 
 impl Storefront {
     pub async fn put_cart(&self, cart_id: &str, lines: Vec<CartLine>) -> Result<(), CallError> {
-        self.cart.put(&format!("/carts/{cart_id}"), &Cart { lines }).await
+        self.cart
+            .put(&format!("/carts/{cart_id}"), &Cart { lines })
+            .await
     }
 
     pub async fn set_stock(&self, sku: &str, available: i64) -> Result<(), CallError> {
@@ -239,78 +242,58 @@ impl Storefront {
 // Telemetry of one service
 // ---------------------------------------------------------------------------
 
-/// One service's telemetry: its own `service.name`, spans into the shared
-/// collector (and into `capture`, for tests).
+/// One service's telemetry, as each service would set it up in production:
+/// its own `service.name`, OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, ...) is set, plus, for the demo,
+/// a copy of every span into the shared collector, scrubbed on the way
+/// (the last line of defence, should a value escape the span helpers).
+///
+/// `build` (not `init`): six services share this process, so none of them
+/// installs itself as the global provider.
 fn service_telemetry(
     name: &'static str,
+    config: &PipelineConfig,
     collector: &SpanCollector,
-    capture: Option<&InMemorySpanExporter>,
     metrics: Option<&MetricsTap>,
-) -> ServiceTelemetry {
-    let resource = Resource::builder()
-        .with_service_name(name)
-        .with_attribute(checkout_otel::opentelemetry::KeyValue::new(
-            "deployment.environment.name",
-            "demo",
-        ))
-        .build();
-    let mut tracer_provider = SdkTracerProvider::builder()
-        .with_resource(resource.clone())
-        .with_span_processor(SimpleSpanProcessor::new(collector.exporter()));
-    if let Some(capture) = capture {
-        tracer_provider = tracer_provider.with_span_processor(SimpleSpanProcessor::new(capture.clone()));
+) -> checkout_otel::Result<TelemetryGuard> {
+    let mut builder = Telemetry::builder(name)
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .environment("demo")
+        .tracing_bridge(false)
+        .console_output(false)
+        .shutdown_timeout(Duration::from_secs(3))
+        .with_span_processor(SimpleSpanProcessor::new(RedactingExporter::new(
+            collector.exporter(),
+        )));
+    if let Some(endpoint) = &config.otlp_endpoint {
+        builder = builder.endpoint(endpoint);
     }
-    let mut meter_provider = SdkMeterProvider::builder().with_resource(resource);
+    if let Some(capture) = &config.span_capture {
+        builder = builder.with_span_processor(SimpleSpanProcessor::new(capture.clone()));
+    }
     if let Some(tap) = metrics {
-        meter_provider = meter_provider.with_reader(
-            PeriodicReader::builder(tap.exporter.clone())
-                .with_interval(Duration::from_secs(3600))
-                .build(),
-        );
+        builder = builder.with_metric_reader(PeriodicReader::builder(tap.exporter.clone()).build());
     }
-    let meter_provider = meter_provider.build();
-    if let Some(tap) = metrics {
-        tap.provider.set(meter_provider.clone()).ok();
-    }
-    ServiceTelemetry {
-        tracer_provider: tracer_provider.build(),
-        meter_provider,
-    }
+    builder.build()
 }
 
-struct ServiceTelemetry {
-    tracer_provider: SdkTracerProvider,
-    meter_provider: SdkMeterProvider,
+/// The span helpers' tracer for a service, recording the checkout metrics
+/// on the service's meter.
+fn tracer(telemetry: &TelemetryGuard) -> CheckoutTracer {
+    CheckoutTracer::new(telemetry.sdk_tracer())
+        .with_metrics(CheckoutMetrics::new(&telemetry.meter()))
 }
 
-impl ServiceTelemetry {
-    fn tracer(&self) -> CheckoutTracer {
-        CheckoutTracer::new(self.tracer_provider.tracer("checkout-otel"))
-            .with_metrics(CheckoutMetrics::from_provider(&self.meter_provider))
-    }
-
-    fn shutdown(self) -> Result<(), String> {
-        self.tracer_provider.shutdown().map_err(|e| e.to_string())?;
-        self.meter_provider.shutdown().map_err(|e| e.to_string())
-    }
-}
-
-/// Reads one service's metrics back in-process, for the summary.
+/// Reads the gateway's metrics back in-process, for the summary.
+#[derive(Default)]
 struct MetricsTap {
     exporter: InMemoryMetricExporter,
-    provider: std::sync::OnceLock<SdkMeterProvider>,
 }
 
 impl MetricsTap {
-    fn new() -> Self {
-        MetricsTap {
-            exporter: InMemoryMetricExporter::default(),
-            provider: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn collect(&self) -> Option<ResourceMetrics> {
-        self.provider.get()?.force_flush().ok()?;
+    fn collect(&self, telemetry: &TelemetryGuard) -> Option<ResourceMetrics> {
+        // Makes the periodic reader export now, without waiting for its interval.
+        telemetry.force_flush().ok()?;
         self.exporter.get_finished_metrics().ok()?.pop()
     }
 }

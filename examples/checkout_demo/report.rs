@@ -188,7 +188,11 @@ impl Merged {
             }
             let upto = seen + c as f64;
             if upto >= rank {
-                let lo = if i == 0 { self.min } else { self.bounds[i - 1].max(self.min) };
+                let lo = if i == 0 {
+                    self.min
+                } else {
+                    self.bounds[i - 1].max(self.min)
+                };
                 let hi = self.bounds.get(i).map_or(self.max, |b| b.min(self.max));
                 return lo + (hi - lo) * ((rank - seen) / c as f64);
             }

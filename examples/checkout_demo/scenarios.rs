@@ -79,9 +79,7 @@ impl Scenario {
             Scenario::GatewayTimeout => "the payment gateway never answers; stock released",
             Scenario::GatewayError => "the payment gateway answers 503, twice; stock released",
             Scenario::SlowGateway => "the payment gateway takes two seconds (the article's story)",
-            Scenario::NotificationFailure => {
-                "the mail relay is down; the order is placed anyway"
-            }
+            Scenario::NotificationFailure => "the mail relay is down; the order is placed anyway",
             Scenario::Race => "8 buyers, 3 units left, all at once",
         }
     }
@@ -246,7 +244,10 @@ async fn race(p: &Pipeline) -> Result<ScenarioResult> {
         .collect::<Result<Vec<_>>>()?;
 
     let after = p.storefront.stock(RACE_SKU).await?;
-    let succeeded = runs.iter().filter(|r| r.response.status == "success").count();
+    let succeeded = runs
+        .iter()
+        .filter(|r| r.response.status == "success")
+        .count();
     let out_of_stock = runs
         .iter()
         .filter(|r| r.response.error_type.as_deref() == Some("insufficient_stock"))

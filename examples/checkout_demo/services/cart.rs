@@ -18,7 +18,7 @@ use checkout_otel::spans::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::http::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, TraceParent};
 
 /// One line of a cart: the price is the one the customer saw when adding it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,10 +153,7 @@ impl CartService {
 }
 
 /// Compares every line with the catalogue; returns the total in cents.
-async fn check_prices(
-    verify: &VerifyPricesSpan,
-    cart: &Cart,
-) -> Result<i64, CartError> {
+async fn check_prices(verify: &VerifyPricesSpan, cart: &Cart) -> Result<i64, CartError> {
     tokio::time::sleep(Duration::from_millis(3)).await; // a catalogue lookup
     let mut total = 0;
     for line in &cart.lines {

@@ -24,15 +24,16 @@ use checkout_otel::attributes::{
 };
 use checkout_otel::pii::{self, Currency, Money, PaymentMethod, UserRef};
 use checkout_otel::spans::{
-    CheckoutProcess, CheckoutSpan, CheckoutTracer, ClassifyError, NotificationSend,
-    PaymentProcess,
+    CheckoutProcess, CheckoutSpan, CheckoutTracer, ClassifyError, NotificationSend, PaymentProcess,
 };
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::http::{CallError, ServiceClient, TraceParent};
+use crate::net::{CallError, ServiceClient, TraceParent};
 use crate::services::cart::ValidatedCart;
-use crate::services::inventory::{ReleaseRequest, Released, ReserveLine, ReserveRequest, Reservation};
+use crate::services::inventory::{
+    ReleaseRequest, Released, Reservation, ReserveLine, ReserveRequest,
+};
 use crate::services::notification::{Notification, Sent};
 use crate::services::order::{NewOrder, Order};
 use crate::services::payment::{Payment, PaymentRequest};
@@ -133,6 +134,10 @@ impl CheckoutError {
                 message: body.message,
             },
             "timeout" => CheckoutError::Timeout("payment gateway"),
+            "unavailable" => CheckoutError::Unavailable {
+                service,
+                reason: body.message,
+            },
             _ => CheckoutError::Upstream {
                 service,
                 message: body.message,
@@ -215,7 +220,9 @@ async fn checkout(
         order_id: result.is_ok().then_some(order_id),
         failure_step: outcome.failure_step.map(|s| s.as_str().to_owned()),
         error_type: outcome.error_type.map(|t| t.as_str().to_owned()),
-        message: result.err().map(|e| pii::scrub(&e.to_string()).into_owned()),
+        message: result
+            .err()
+            .map(|e| pii::scrub(&e.to_string()).into_owned()),
         duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
     };
     (status, Json(response))
@@ -231,7 +238,10 @@ impl Gateway {
         req: &CheckoutRequest,
     ) -> Result<(), CheckoutError> {
         let cart = checkout
-            .step(CheckoutStep::ValidatingCart, self.validate_cart(&req.cart_id))
+            .step(
+                CheckoutStep::ValidatingCart,
+                self.validate_cart(&req.cart_id),
+            )
             .await?;
         let total = Money::from_minor(cart.total_minor, Currency::USD);
         checkout.set_total(total);
@@ -241,7 +251,10 @@ impl Gateway {
             .await?;
 
         let paid = checkout
-            .step(CheckoutStep::ProcessingPayment, self.pay(order_id, total, req))
+            .step(
+                CheckoutStep::ProcessingPayment,
+                self.pay(order_id, total, req),
+            )
             .await;
         let payment = match paid {
             Ok(payment) => payment,
@@ -313,7 +326,11 @@ impl Gateway {
             customer_email: req.email.clone(),
         };
         let result = payment
-            .run(self.services.payment.post::<_, Payment>("/payments", &request))
+            .run(
+                self.services
+                    .payment
+                    .post::<_, Payment>("/payments", &request),
+            )
             .await
             .map_err(|e| CheckoutError::from_call("payment", e));
         match &result {

@@ -25,7 +25,7 @@ use checkout_otel::spans::{
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, TraceParent};
 
 /// How long a reservation holds stock if nobody releases it.
 const RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
@@ -217,9 +217,19 @@ impl Inventory {
                 });
             }
             let id = format!("{batch_id}-{}", i + 1);
-            sql(tracer, item.context(), "INSERT", "reservations", INSERT_RESERVATION, |q| {
-                tx.execute(q, params![id, batch_id, line.sku, line.quantity, expires_at])
-            })?;
+            sql(
+                tracer,
+                item.context(),
+                "INSERT",
+                "reservations",
+                INSERT_RESERVATION,
+                |q| {
+                    tx.execute(
+                        q,
+                        params![id, batch_id, line.sku, line.quantity, expires_at],
+                    )
+                },
+            )?;
             item.reserved(&id);
         }
         tx.commit()?;
@@ -243,12 +253,22 @@ impl Inventory {
         let release = || {
             let mut conn = self.open()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            sql(tracer, span.context(), "UPDATE", "stock", RETURN_STOCK, |q| {
-                tx.execute(q, [batch_id])
-            })?;
-            let released = sql(tracer, span.context(), "UPDATE", "reservations", MARK_RELEASED, |q| {
-                tx.execute(q, [batch_id])
-            })?;
+            sql(
+                tracer,
+                span.context(),
+                "UPDATE",
+                "stock",
+                RETURN_STOCK,
+                |q| tx.execute(q, [batch_id]),
+            )?;
+            let released = sql(
+                tracer,
+                span.context(),
+                "UPDATE",
+                "reservations",
+                MARK_RELEASED,
+                |q| tx.execute(q, [batch_id]),
+            )?;
             tx.commit()?;
             Ok(released)
         };
@@ -308,7 +328,10 @@ fn sql<T>(
     query: &'static str,
     run: impl FnOnce(&'static str) -> rusqlite::Result<T>,
 ) -> Result<T, InventoryError> {
-    let span = tracer.start_in(DbQuery::new(db::SQLITE, operation, table).query(query), parent);
+    let span = tracer.start_in(
+        DbQuery::new(db::SQLITE, operation, table).query(query),
+        parent,
+    );
     span.record(run(query).map_err(InventoryError::from))
 }
 

@@ -17,7 +17,7 @@ use checkout_otel::opentelemetry::trace::SpanKind;
 use checkout_otel::spans::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, TraceParent};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -45,7 +45,10 @@ impl SpanSpec for EmailDeliver<'_> {
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
-        attrs.str(attr::NOTIFICATION_CHANNEL, NotificationChannel::Email.as_str());
+        attrs.str(
+            attr::NOTIFICATION_CHANNEL,
+            NotificationChannel::Email.as_str(),
+        );
         attrs.str(attr::PEER_SERVICE, "mail-relay");
     }
     fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
@@ -103,9 +106,12 @@ async fn send(
     TraceParent(parent): TraceParent,
     Json(n): Json<Notification>,
 ) -> Result<Json<Sent>, NotifyError> {
-    let span = svc
-        .tracer
-        .start_in(EmailDeliver { order_id: &n.order_id }, &parent);
+    let span = svc.tracer.start_in(
+        EmailDeliver {
+            order_id: &n.order_id,
+        },
+        &parent,
+    );
     tokio::time::sleep(Duration::from_millis(25)).await; // SMTP round trip
     if svc.relay.is_down() {
         let reply = format!(

@@ -14,7 +14,7 @@ use checkout_otel::spans::{CheckoutTracer, ClassifyError, DbQuery, OrderCreate, 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, TraceParent};
 
 const SCHEMA: &str = "
     CREATE TABLE orders (
@@ -98,7 +98,9 @@ async fn create(
 
 impl OrderService {
     fn insert(&self, parent: &Context, order: &NewOrder) -> Result<(), OrderError> {
-        let span = self.tracer.start_in(OrderCreate::new(&order.order_id), parent);
+        let span = self
+            .tracer
+            .start_in(OrderCreate::new(&order.order_id), parent);
         let insert = || {
             let conn = Connection::open(&self.db)?;
             conn.busy_timeout(Duration::from_secs(5))?;

@@ -15,7 +15,7 @@ use checkout_otel::opentelemetry::Context;
 use checkout_otel::spans::{CheckoutTracer, ClassifyError, PaymentGatewayCall};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, TraceParent};
 use crate::services::psp;
 
 /// What the gateway (our API gateway) asks for.
@@ -120,7 +120,11 @@ async fn pay(
     let mut attempt = 1;
     loop {
         match svc.call_gateway(&parent, &charge, attempt).await {
-            Ok(charge) => return Ok(Json(Payment { charge_id: charge.id })),
+            Ok(charge) => {
+                return Ok(Json(Payment {
+                    charge_id: charge.id,
+                }));
+            }
             Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
                 attempt += 1;
                 tokio::time::sleep(RETRY_BACKOFF).await;

@@ -98,7 +98,11 @@ pub fn router(control: PspControl) -> Router {
 
 async fn charge(State(psp): State<PspControl>, Json(req): Json<ChargeRequest>) -> Response {
     tokio::time::sleep(psp.latency()).await;
-    let digits: String = req.card_number.chars().filter(char::is_ascii_digit).collect();
+    let digits: String = req
+        .card_number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     let card = |c: &str| c.replace(' ', "") == digits;
     if card(cards::TIMEOUT) {
         tokio::time::sleep(psp.hang).await;
@@ -118,7 +122,11 @@ async fn charge(State(psp): State<PspControl>, Json(req): Json<ChargeRequest>) -
         return decline("stolen_card", message);
     }
     if card(cards::SERVER_ERROR) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "upstream acquirer unavailable").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream acquirer unavailable",
+        )
+            .into_response();
     }
     let id = format!("ch_{}", &req.idempotency_key);
     (StatusCode::OK, Json(Charge { id })).into_response()
