@@ -35,7 +35,8 @@ async fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprint!("error: {e}\n\n{}", cli::usage());
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "error: {e}\n\n{}", cli::usage());
             return ExitCode::from(2);
         }
     };

@@ -32,7 +32,8 @@ pub const INITIAL_STOCK: &[(&str, i64)] = &[
     ("sku-kettle-le", 3),
 ];
 
-/// Timings of the simulated world.
+/// How the shop runs: the timings of the simulated world, and where its
+/// telemetry goes besides the waterfalls.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
     /// How long the external payment gateway takes normally.
@@ -86,7 +87,9 @@ pub struct Pipeline {
     pub psp: PspControl,
     pub relay: RelayControl,
     gateway: std::sync::Arc<Gateway>,
+    gateway_telemetry: TelemetryGuard,
     gateway_metrics: MetricsTap,
+    /// The other services' telemetry.
     telemetry: Vec<TelemetryGuard>,
     tasks: Vec<JoinHandle<()>>,
     _data: tempfile::TempDir,
@@ -99,18 +102,20 @@ impl Pipeline {
         let data = tempfile::tempdir()?;
         let mut telemetry = Vec::new();
         let mut tasks = Vec::new();
-        let mut start = |name: &'static str, metrics: Option<&MetricsTap>| {
-            let t = service_telemetry(name, &config, &collector, metrics)?;
+        let mut start = |name: &'static str| {
+            let t = service_telemetry(name, &config, &collector, None)?;
             let tracer = tracer(&t);
             telemetry.push(t);
             Ok::<_, checkout_otel::Error>(tracer)
         };
 
+        // On the timeout card the gateway hangs well past the payment
+        // service's patience.
         let psp = PspControl::new(config.psp_latency, config.psp_timeout * 4);
         let (psp_url, task) = serve(psp::router(psp.clone())).await?;
         tasks.push(task);
 
-        let (cart_url, task) = serve(cart::router(start("cart", None)?)).await?;
+        let (cart_url, task) = serve(cart::router(start("cart")?)).await?;
         tasks.push(task);
 
         let stock = Inventory::create(&data.path().join("inventory.db"), INITIAL_STOCK)?;
@@ -118,20 +123,19 @@ impl Pipeline {
             stock.clone(),
             Duration::from_secs(1),
         )));
-        let (inventory_url, task) =
-            serve(inventory::router(start("inventory", None)?, stock)).await?;
+        let (inventory_url, task) = serve(inventory::router(start("inventory")?, stock)).await?;
         tasks.push(task);
 
-        let payment_router = payment::router(start("payment", None)?, psp_url, config.psp_timeout);
+        let payment_router = payment::router(start("payment")?, psp_url, config.psp_timeout);
         let (payment_url, task) = serve(payment_router).await?;
         tasks.push(task);
 
         let orders_db = order::create_db(&data.path().join("orders.db"))?;
-        let (order_url, task) = serve(order::router(start("order", None)?, orders_db)).await?;
+        let (order_url, task) = serve(order::router(start("order")?, orders_db)).await?;
         tasks.push(task);
 
         let relay = RelayControl::default();
-        let notification_router = notification::router(start("notification", None)?, relay.clone());
+        let notification_router = notification::router(start("notification")?, relay.clone());
         let (notification_url, task) = serve(notification_router).await?;
         tasks.push(task);
 
@@ -146,13 +150,13 @@ impl Pipeline {
             notifications: ServiceClient::new(notification_url, timeout),
         };
         let gateway_metrics = MetricsTap::default();
-        let gateway = Gateway::new(start("gateway", Some(&gateway_metrics))?, downstream);
-        // `build` installs nothing globally; the propagator is process-wide,
-        // so it is installed once, here: W3C trace-context and baggage (or
-        // what OTEL_PROPAGATORS says).
-        if let Some(gateway_telemetry) = telemetry.last() {
-            global::set_text_map_propagator(gateway_telemetry.propagator());
-        }
+        let gateway_telemetry =
+            service_telemetry("gateway", &config, &collector, Some(&gateway_metrics))?;
+        let gateway = Gateway::new(tracer(&gateway_telemetry), downstream);
+        // `build` installs nothing globally, and the propagator is
+        // process-wide: installed once, here. W3C trace-context and baggage
+        // (or what OTEL_PROPAGATORS says).
+        global::set_text_map_propagator(gateway_telemetry.propagator());
         let (gateway_url, task) = serve(gateway::router(gateway.clone())).await?;
         tasks.push(task);
 
@@ -168,6 +172,7 @@ impl Pipeline {
             psp,
             relay,
             gateway,
+            gateway_telemetry,
             gateway_metrics,
             telemetry,
             tasks,
@@ -183,8 +188,7 @@ impl Pipeline {
 
     /// The gateway's metrics as they are now (cumulative).
     pub fn gateway_metrics(&self) -> Option<ResourceMetrics> {
-        // The gateway's telemetry is the last one started.
-        self.gateway_metrics.collect(self.telemetry.last()?)
+        self.gateway_metrics.collect(&self.gateway_telemetry)
     }
 
     /// Stops the services, then flushes and shuts down every service's
@@ -193,9 +197,8 @@ impl Pipeline {
         for task in &self.tasks {
             task.abort();
         }
-        let shutdowns: Vec<_> = self
-            .telemetry
-            .into_iter()
+        let shutdowns: Vec<_> = std::iter::once(self.gateway_telemetry)
+            .chain(self.telemetry)
             .map(|t| tokio::task::spawn_blocking(move || t.shutdown()))
             .collect();
         for s in shutdowns {
@@ -292,8 +295,10 @@ struct MetricsTap {
 
 impl MetricsTap {
     fn collect(&self, telemetry: &TelemetryGuard) -> Option<ResourceMetrics> {
-        // Makes the periodic reader export now, without waiting for its interval.
-        telemetry.force_flush().ok()?;
+        // Makes the periodic reader export now, without waiting for its
+        // interval. An error here is about OTLP export (a collector that is
+        // down), not about this reader: read what it got either way.
+        let _ = telemetry.force_flush();
         self.exporter.get_finished_metrics().ok()?.pop()
     }
 }

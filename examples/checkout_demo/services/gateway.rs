@@ -237,13 +237,12 @@ impl Gateway {
         order_id: &str,
         req: &CheckoutRequest,
     ) -> Result<(), CheckoutError> {
-        let cart = checkout
+        let (cart, total) = checkout
             .step(
                 CheckoutStep::ValidatingCart,
                 self.validate_cart(&req.cart_id),
             )
             .await?;
-        let total = Money::from_minor(cart.total_minor, Currency::USD);
         checkout.set_total(total);
 
         let reservation = checkout
@@ -282,13 +281,18 @@ impl Gateway {
         Ok(())
     }
 
-    async fn validate_cart(&self, cart_id: &str) -> Result<ValidatedCart, CheckoutError> {
+    async fn validate_cart(&self, cart_id: &str) -> Result<(ValidatedCart, Money), CheckoutError> {
         let path = format!("/carts/{cart_id}/validate");
-        self.services
+        let cart: ValidatedCart = self
+            .services
             .cart
             .post(&path, &())
             .await
-            .map_err(|e| CheckoutError::from_call("cart", e))
+            .map_err(|e| CheckoutError::from_call("cart", e))?;
+        let currency = Currency::from_code(&cart.currency)
+            .map_err(|e| CheckoutError::InvalidCart(e.to_string()))?;
+        let total = Money::from_minor(cart.total_minor, currency);
+        Ok((cart, total))
     }
 
     async fn reserve(&self, cart: &ValidatedCart) -> Result<Reservation, CheckoutError> {
