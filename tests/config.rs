@@ -620,3 +620,25 @@ fn invalid_propagator_bool_and_resource_attributes_are_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn user_hash_key_from_builder_or_env_and_bad_keys_are_typed_errors() {
+    let short = "0011";
+    match env(&[("CHECKOUT_OTEL_USER_HASH_KEY", short)]).resolve() {
+        Err(Error::InvalidKey { source_of, reason }) => {
+            assert_eq!(source_of, ConfigSource::Env("CHECKOUT_OTEL_USER_HASH_KEY"));
+            assert!(!reason.contains(short), "the key must not be echoed: {reason}");
+        }
+        other => panic!("expected InvalidKey, got {other:?}"),
+    }
+    // The builder wins over the environment, so a bad env key is not consulted.
+    let good = "ab".repeat(32);
+    let b = env(&[("CHECKOUT_OTEL_USER_HASH_KEY", "not base64 !!")]).user_hash_key(good.clone());
+    assert!(b.resolve().is_ok());
+    match b.user_hash_key("short").resolve() {
+        Err(Error::InvalidKey { source_of, .. }) => {
+            assert_eq!(source_of, ConfigSource::Builder("user_hash_key"))
+        }
+        other => panic!("expected InvalidKey, got {other:?}"),
+    }
+}

@@ -212,3 +212,57 @@ fn two_services_in_one_process_keep_their_own_service_name() {
         "payment-service"
     );
 }
+
+/// What `init` sets up by default: the crate's tracer records the checkout
+/// meter, and PII is scrubbed before spans leave the process.
+#[test]
+fn default_setup_redacts_pii_and_records_the_checkout_meter() {
+    use checkout_otel::attributes::{CheckoutStep, ErrorType};
+    use checkout_otel::spans::{CheckoutProcess, Failure};
+
+    let receiver = Receiver::grpc();
+    let guard = builder("redacting", &receiver.endpoint())
+        .metric_export_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let tracer = guard.tracer();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let checkout = tracer.start(CheckoutProcess::new("cart-1"));
+        // A user-supplied attribute carrying PII, which redaction must catch.
+        checkout.set_attribute(KeyValue::new(
+            "customer.note",
+            "call me at +44 20 7946 0958 or jane.doe@example.com, card 4111 1111 1111 1111",
+        ));
+        let result = checkout
+            .step(CheckoutStep::ProcessingPayment, async {
+                Err::<(), _>(Failure::rejection(
+                    ErrorType::CARD_DECLINED,
+                    "declined for jane.doe@example.com",
+                ))
+            })
+            .await;
+        checkout.finish(&result);
+    });
+    guard.force_flush().unwrap();
+    let r = receiver.wait_for(WAIT, |r| {
+        !r.spans().is_empty()
+            && r.metric_names()
+                .contains(&METRIC_CHECKOUT_COMPLETED.to_owned())
+    });
+    let root = r.span(CHECKOUT_PROCESS).expect("checkout span received");
+    let note = root.attr("customer.note").expect("note attribute kept, masked");
+    assert!(!note.contains("jane.doe@example.com"), "{note}");
+    assert!(!note.contains("4111"), "{note}");
+    assert!(!note.contains("7946"), "{note}");
+    assert_eq!(root.attr("checkout.failure_step").as_deref(), Some("processing_payment"));
+    let counters = guard.redaction_counters().expect("redaction on by default");
+    assert!(counters.masked_values() >= 1);
+    assert_eq!(counters.cards(), 1);
+    assert!(
+        r.metric_names()
+            .contains(&checkout_otel::attributes::METRIC_CHECKOUT_STEP_DURATION.to_owned())
+    );
+}

@@ -276,6 +276,7 @@ pub struct TelemetryConfig {
     pub(crate) span_details: bool,
     pub(crate) console_output: bool,
     pub(crate) rust_log: Option<String>,
+    pub(crate) user_hasher: Option<crate::pii::UserHasher>,
 }
 
 impl TelemetryConfig {
@@ -345,6 +346,7 @@ pub(crate) struct BuilderValues<'a> {
     pub log_output: bool,
     pub span_details: bool,
     pub console_output: bool,
+    pub user_hash_key: Option<&'a str>,
 }
 
 struct Env<'a>(&'a EnvSource);
@@ -489,6 +491,17 @@ pub(crate) fn resolve(b: &BuilderValues<'_>, env: &EnvSource) -> Result<Telemetr
         span_details: b.span_details,
         console_output: b.console_output,
         rust_log: env.get(RUST_LOG),
+        user_hasher: match (b.user_hash_key, env.get(crate::pii::USER_HASH_KEY_ENV)) {
+            (Some(key), _) => Some(crate::pii::UserHasher::parse_from(
+                key,
+                ConfigSource::Builder("user_hash_key"),
+            )?),
+            (None, Some(key)) => Some(crate::pii::UserHasher::parse_from(
+                &key,
+                ConfigSource::Env(crate::pii::USER_HASH_KEY_ENV),
+            )?),
+            (None, None) => None,
+        },
     })
 }
 

@@ -89,7 +89,6 @@
 //! [`TelemetryGuard::tracing_layer`] to your own subscriber.
 
 mod config;
-mod console;
 mod exporters;
 mod shutdown;
 
@@ -122,8 +121,11 @@ pub use config::{
 };
 
 use crate::error::{Error, Result};
+use crate::metrics::CheckoutMetrics;
+use crate::pii::{RedactingExporter, RedactionCounters};
+use crate::spans::CheckoutTracer;
+use crate::waterfall::WaterfallExporter;
 use config::{BuilderValues, EnvSource};
-use console::CompactSpanExporter;
 use exporters::{ExportHealth, ExportRuntime, Tracked};
 
 /// Instrumentation scope name of every span and instrument this crate creates.
@@ -182,6 +184,9 @@ impl Telemetry {
             log_output: true,
             span_details: false,
             console_output: true,
+            redaction: None,
+            redaction_on: true,
+            user_hash_key: None,
             span_processors: Vec::new(),
             metric_readers: Vec::new(),
             env: config::process_env(),
@@ -212,6 +217,10 @@ pub struct TelemetryBuilder {
     log_output: bool,
     span_details: bool,
     console_output: bool,
+    // `Some(allow-list)`: strict redaction, dropping keys outside the contract.
+    redaction: Option<Vec<String>>,
+    redaction_on: bool,
+    user_hash_key: Option<String>,
     span_processors: Vec<AddProcessor>,
     metric_readers: Vec<AddReader>,
     env: EnvSource,
@@ -350,6 +359,38 @@ impl TelemetryBuilder {
         self
     }
 
+    /// PII redaction of every exported span (on by default): string values,
+    /// event attributes and status messages are scrubbed of card numbers,
+    /// emails and phone numbers before they leave the process, by a
+    /// [`RedactingExporter`] around every span
+    /// exporter the set-up creates. Turn it off only when a collector does the
+    /// same (see the README).
+    pub fn redaction(mut self, on: bool) -> Self {
+        self.redaction_on = on;
+        self
+    }
+
+    /// Strict redaction: also drop every attribute whose key is outside the
+    /// telemetry contract and `extra_allowed`.
+    pub fn strict_redaction(
+        mut self,
+        extra_allowed: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.redaction_on = true;
+        self.redaction = Some(extra_allowed.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The key of the `user.hash` pseudonymisation (HMAC-SHA256), in any
+    /// spelling [`UserHasher::parse`](crate::pii::UserHasher::parse) accepts.
+    /// Overrides `CHECKOUT_OTEL_USER_HASH_KEY`. [`init`](Self::init) installs
+    /// it process-wide; every service of a shop must use the same key so a
+    /// customer's hashes correlate across them.
+    pub fn user_hash_key(mut self, key: impl Into<String>) -> Self {
+        self.user_hash_key = Some(key.into());
+        self
+    }
+
     /// Adds a span processor after the exporting one, e.g. an in-memory
     /// exporter for tests. Not added in a disabled (`OTEL_SDK_DISABLED`) set-up.
     pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
@@ -414,6 +455,7 @@ impl TelemetryBuilder {
                 log_output: self.log_output,
                 span_details: self.span_details,
                 console_output: self.console_output,
+                user_hash_key: self.user_hash_key.as_deref(),
             },
             &self.env,
         )
@@ -430,6 +472,9 @@ impl TelemetryBuilder {
     /// subscriber exists (no global is changed then).
     pub fn init(self) -> Result<TelemetryGuard> {
         let guard = self.start()?;
+        if let Some(hasher) = &guard.config.user_hasher {
+            crate::pii::install_user_hasher(hasher.clone());
+        }
         if guard.config.tracing_bridge {
             // First, so that a refusal leaves every other global untouched.
             guard.install_subscriber()?;
@@ -465,10 +510,13 @@ impl TelemetryBuilder {
             let meter_provider = SdkMeterProvider::builder()
                 .with_resource(config.resource.clone())
                 .build();
+            let metrics = CheckoutMetrics::from_provider(&meter_provider);
             return Ok(TelemetryGuard {
                 config,
                 tracer_provider,
                 meter_provider,
+                metrics,
+                redaction: None,
                 trace_health,
                 metric_health,
                 done: false,
@@ -476,6 +524,10 @@ impl TelemetryBuilder {
         }
 
         let runtime = start_runtime_if_needed(&config)?;
+        let redaction = self.redaction_on.then(|| Redaction {
+            allow: self.redaction.clone(),
+            counters: RedactionCounters::default(),
+        });
 
         let mut tracer_builder = SdkTracerProvider::builder()
             .with_sampler(config.sampler.to_sdk())
@@ -495,7 +547,8 @@ impl TelemetryBuilder {
                 None => None,
             };
             if let Some(exporter) = span_exporter {
-                let exporter = wrap_exporter(exporter, &trace_health, runtime.clone());
+                let exporter =
+                    wrap_exporter(exporter, redaction.as_ref(), &trace_health, runtime.clone());
                 tracer_builder = tracer_builder
                     .with_span_processor(BatchSpanProcessor::builder(exporter).build());
             }
@@ -513,7 +566,12 @@ impl TelemetryBuilder {
         let _ = (&runtime, &metric_health);
 
         if config.traces.is_none() && config.console_output {
-            let exporter = wrap_exporter(CompactSpanExporter::default(), &trace_health, None);
+            let exporter = wrap_exporter(
+                WaterfallExporter::new(),
+                redaction.as_ref(),
+                &trace_health,
+                None,
+            );
             tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
         }
         for add in self.span_processors {
@@ -523,10 +581,13 @@ impl TelemetryBuilder {
             meter_builder = add(meter_builder);
         }
 
+        let meter_provider = meter_builder.build();
         Ok(TelemetryGuard {
             config,
             tracer_provider: tracer_builder.build(),
-            meter_provider: meter_builder.build(),
+            metrics: CheckoutMetrics::from_provider(&meter_provider),
+            meter_provider,
+            redaction: redaction.map(|r| r.counters),
             trace_health,
             metric_health,
             done: false,
@@ -534,15 +595,70 @@ impl TelemetryBuilder {
     }
 }
 
-/// Every span exporter the set-up creates passes through here. This is the
-/// seam for exporter wrappers such as PII redaction: wrap `exporter` inside
-/// `Tracked`, so failure accounting sees the export that really happens.
+/// The redaction every span exporter of one guard shares (one set of counters).
+struct Redaction {
+    allow: Option<Vec<String>>,
+    counters: RedactionCounters,
+}
+
+/// Every span exporter the set-up creates passes through here: PII redaction
+/// inside `Tracked`, so failure accounting sees the export that really happens.
 fn wrap_exporter<E: SpanExporter + 'static>(
     exporter: E,
+    redaction: Option<&Redaction>,
     health: &Arc<ExportHealth>,
     runtime: Option<Arc<ExportRuntime>>,
 ) -> impl SpanExporter + 'static {
+    let exporter = match redaction {
+        Some(r) => {
+            let mut redacting = RedactingExporter::new(exporter).with_counters(r.counters.clone());
+            if let Some(allow) = &r.allow {
+                redacting = redacting.strict(allow.iter().cloned());
+            }
+            MaybeRedacted::On(redacting)
+        }
+        None => MaybeRedacted::Off(exporter),
+    };
     Tracked::new(exporter, health.clone(), runtime)
+}
+
+#[derive(Debug)]
+enum MaybeRedacted<E> {
+    On(RedactingExporter<E>),
+    Off(E),
+}
+
+impl<E: SpanExporter> SpanExporter for MaybeRedacted<E> {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            MaybeRedacted::On(e) => e.export(batch).await,
+            MaybeRedacted::Off(e) => e.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            MaybeRedacted::On(e) => e.shutdown_with_timeout(timeout),
+            MaybeRedacted::Off(e) => e.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        match self {
+            MaybeRedacted::On(e) => e.force_flush(),
+            MaybeRedacted::Off(e) => e.force_flush(),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            MaybeRedacted::On(e) => e.set_resource(resource),
+            MaybeRedacted::Off(e) => e.set_resource(resource),
+        }
+    }
 }
 
 /// The private gRPC runtime, used only when a signal exports over gRPC.
@@ -565,6 +681,8 @@ pub struct TelemetryGuard {
     config: TelemetryConfig,
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
+    metrics: CheckoutMetrics,
+    redaction: Option<RedactionCounters>,
     trace_health: Arc<ExportHealth>,
     metric_health: Arc<ExportHealth>,
     done: bool,
@@ -580,6 +698,23 @@ impl fmt::Debug for TelemetryGuard {
 }
 
 impl TelemetryGuard {
+    /// The tracer for the span helpers, with this guard's checkout meter
+    /// attached: spans started from it also record the checkout metrics.
+    pub fn tracer(&self) -> CheckoutTracer {
+        CheckoutTracer::new(self.sdk_tracer()).with_metrics(self.metrics.clone())
+    }
+
+    /// The checkout meter over this guard's meter provider, for recording by hand.
+    pub fn metrics(&self) -> &CheckoutMetrics {
+        &self.metrics
+    }
+
+    /// What PII redaction masked so far in this guard's exported spans;
+    /// `None` when redaction is off.
+    pub fn redaction_counters(&self) -> Option<&RedactionCounters> {
+        self.redaction.as_ref()
+    }
+
     /// A tracer with this crate's instrumentation scope (`checkout-otel`,
     /// crate version), from this guard's provider.
     pub fn sdk_tracer(&self) -> SdkTracer {

@@ -238,6 +238,13 @@ impl<E> RedactingExporter<E> {
         }
     }
 
+    /// Counts into `counters` instead of a fresh set: several exporters of one
+    /// process (OTLP and the console, say) can then report one total.
+    pub fn with_counters(mut self, counters: RedactionCounters) -> Self {
+        self.counters = counters;
+        self
+    }
+
     /// Strict mode: drop attributes whose key is neither in
     /// [`CONTRACT_ATTRIBUTE_KEYS`] nor in `extra_allowed`. Calling it again
     /// adds to the allow-list.

@@ -224,7 +224,7 @@ impl UserHasher {
         }
     }
 
-    fn parse_from(key: &str, source: ConfigSource) -> Result<Self> {
+    pub(crate) fn parse_from(key: &str, source: ConfigSource) -> Result<Self> {
         let key = key.trim();
         if let Some(text) = key.strip_prefix("raw:") {
             return Self::from_key(text.as_bytes(), source);

@@ -36,7 +36,7 @@ use crate::pii::{Money, UserRef};
 ///             Err::<(), _>(Failure::rejection(ErrorType::CARD_DECLINED, "insufficient funds"))
 ///         })
 ///         .await?;
-///     Ok(())
+///     Ok::<(), Failure>(())
 /// }
 /// .await;
 /// let outcome = checkout.finish(&result);
@@ -317,12 +317,8 @@ impl CheckoutSpan {
                         FailureKind::Rejection => CheckoutStatus::Rejected,
                         _ => CheckoutStatus::Failed,
                     };
-                    self.span.fail_with(
-                        failure.error_type,
-                        failure.kind,
-                        &message,
-                        exception_type,
-                    );
+                    self.span
+                        .fail_with(failure.error_type, failure.kind, &message, exception_type);
                     (
                         status,
                         Some(failure.step),

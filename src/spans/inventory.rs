@@ -110,8 +110,10 @@ span_handle! {
 impl ReserveItemSpan {
     /// Records the reservation made (`reservation.id`).
     pub fn reserved(&self, reservation_id: &str) {
-        self.span
-            .set_attribute(KeyValue::new(attr::RESERVATION_ID, reservation_id.to_owned()));
+        self.span.set_attribute(KeyValue::new(
+            attr::RESERVATION_ID,
+            reservation_id.to_owned(),
+        ));
     }
 
     /// Records that only `available` units were in stock: an
@@ -168,7 +170,10 @@ impl SpanSpec for InventoryRelease<'_> {
         SpanKind::Internal
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
-        attrs.str(attr::INVENTORY_RESERVATION_ID, self.reservation_id.to_owned());
+        attrs.str(
+            attr::INVENTORY_RESERVATION_ID,
+            self.reservation_id.to_owned(),
+        );
         attrs.int(attr::INVENTORY_RESERVATIONS_RELEASED, self.item_count);
     }
     fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {

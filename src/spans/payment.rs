@@ -227,16 +227,13 @@ impl GatewayCallSpan {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
         ));
         if let Some(metrics) = &self.metrics {
-            let outcome = self
-                .outcome
-                .lock()
-                .map(|o| *o)
-                .unwrap_or(None)
-                .unwrap_or(if self.span.has_failed() {
+            let outcome = self.outcome.lock().map(|o| *o).unwrap_or(None).unwrap_or(
+                if self.span.has_failed() {
                     PaymentStatus::Failed
                 } else {
                     PaymentStatus::Succeeded
-                });
+                },
+            );
             metrics.record_gateway_call(elapsed, outcome);
         }
         self.span.end();
