@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use checkout_otel::metrics::CheckoutMetrics;
 use checkout_otel::opentelemetry::global;
 use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
 use checkout_otel::opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use checkout_otel::pii::RedactingExporter;
-use checkout_otel::spans::CheckoutTracer;
 use checkout_otel::waterfall::SpanCollector;
 use checkout_otel::{Telemetry, TelemetryGuard};
 use tokio::task::JoinHandle;
@@ -104,7 +102,7 @@ impl Pipeline {
         let mut tasks = Vec::new();
         let mut start = |name: &'static str| {
             let t = service_telemetry(name, &config, &collector, None)?;
-            let tracer = tracer(&t);
+            let tracer = t.tracer();
             telemetry.push(t);
             Ok::<_, checkout_otel::Error>(tracer)
         };
@@ -152,7 +150,7 @@ impl Pipeline {
         let gateway_metrics = MetricsTap::default();
         let gateway_telemetry =
             service_telemetry("gateway", &config, &collector, Some(&gateway_metrics))?;
-        let gateway = Gateway::new(tracer(&gateway_telemetry), downstream);
+        let gateway = Gateway::new(gateway_telemetry.tracer(), downstream);
         // `build` installs nothing globally, and the propagator is
         // process-wide: installed once, here. W3C trace-context and baggage
         // (or what OTEL_PROPAGATORS says).
@@ -246,13 +244,15 @@ impl Storefront {
 // ---------------------------------------------------------------------------
 
 /// One service's telemetry, as each service would set it up in production:
-/// its own `service.name`, OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT`
-/// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, ...) is set, plus, for the demo,
-/// a copy of every span into the shared collector, scrubbed on the way
-/// (the last line of defence, should a value escape the span helpers).
+/// its own `service.name`, OTLP export (PII-redacted by `init`) when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variable) is set, plus,
+/// for the demo, a copy of every span into the shared collector. That
+/// exporter is ours, so we wrap it in the redaction ourselves: the last line
+/// of defence, should a value ever escape the span helpers' scrubbing.
 ///
 /// `build` (not `init`): six services share this process, so none of them
-/// installs itself as the global provider.
+/// installs itself as the global provider. The per-service console
+/// waterfall is off: the demo draws each trace across all services instead.
 fn service_telemetry(
     name: &'static str,
     config: &PipelineConfig,
@@ -278,13 +278,6 @@ fn service_telemetry(
         builder = builder.with_metric_reader(PeriodicReader::builder(tap.exporter.clone()).build());
     }
     builder.build()
-}
-
-/// The span helpers' tracer for a service, recording the checkout metrics
-/// on the service's meter.
-fn tracer(telemetry: &TelemetryGuard) -> CheckoutTracer {
-    CheckoutTracer::new(telemetry.sdk_tracer())
-        .with_metrics(CheckoutMetrics::new(&telemetry.meter()))
 }
 
 /// Reads the gateway's metrics back in-process, for the summary.
