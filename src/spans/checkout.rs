@@ -1,6 +1,5 @@
 //! `checkout.process`: the root of a checkout, with step tracking.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -92,10 +91,8 @@ impl<'a> CheckoutProcess<'a> {
 
 impl SpanSpec for CheckoutProcess<'_> {
     type Span = CheckoutSpan;
-
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::CHECKOUT_PROCESS)
-    }
+    const NAME: &'static str = attr::CHECKOUT_PROCESS;
+    const KIND: SpanKind = SpanKind::Internal;
 
     fn kind(&self) -> SpanKind {
         self.kind.clone()

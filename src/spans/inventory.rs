@@ -1,8 +1,6 @@
 //! Inventory spans: `inventory.reserve_batch`, `inventory.reserve_item`, and
 //! `inventory.release` for reservations undone after a later step failed.
 
-use std::borrow::Cow;
-
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
@@ -27,12 +25,8 @@ impl InventoryReserveBatch {
 
 impl SpanSpec for InventoryReserveBatch {
     type Span = ReserveBatchSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RESERVE_BATCH)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::INVENTORY_RESERVE_BATCH;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.int(attr::INVENTORY_ITEM_COUNT, self.item_count);
     }
@@ -83,12 +77,8 @@ impl<'a> InventoryReserveItem<'a> {
 
 impl SpanSpec for InventoryReserveItem<'_> {
     type Span = ReserveItemSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RESERVE_ITEM)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::INVENTORY_RESERVE_ITEM;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::PRODUCT_ID, self.product_id.to_owned());
         attrs.int(attr::QUANTITY_REQUESTED, self.quantity);
@@ -163,12 +153,8 @@ impl<'a> InventoryRelease<'a> {
 
 impl SpanSpec for InventoryRelease<'_> {
     type Span = TypedSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RELEASE)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::INVENTORY_RELEASE;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(
             attr::INVENTORY_RESERVATION_ID,
