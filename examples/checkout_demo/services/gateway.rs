@@ -347,9 +347,7 @@ impl Gateway {
 
     async fn release(&self, reservation: &Reservation) {
         let path = format!("/reservations/{}/release", reservation.reservation_id);
-        let request = ReleaseRequest {
-            items: reservation.items,
-        };
+        let request = ReleaseRequest {};
         // If this fails the reservation expires on its own; the inventory
         // service recorded the error on its `inventory.release` span.
         let _ = self

@@ -76,9 +76,7 @@ pub struct Reservation {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReleaseRequest {
-    pub items: usize,
-}
+pub struct ReleaseRequest {}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Released {
@@ -247,9 +245,8 @@ impl Inventory {
         tracer: &CheckoutTracer,
         parent: &Context,
         batch_id: &str,
-        items: usize,
     ) -> Result<usize, InventoryError> {
-        let span = tracer.start_in(InventoryRelease::new(batch_id, items), parent);
+        let span = tracer.start_in(InventoryRelease::new(batch_id), parent);
         let release = || {
             let mut conn = self.open()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -270,6 +267,7 @@ impl Inventory {
                 |q| tx.execute(q, [batch_id]),
             )?;
             tx.commit()?;
+            span.released(released);
             Ok(released)
         };
         span.record(release())
@@ -388,9 +386,9 @@ async fn release(
     State(svc): State<InventoryService>,
     Path(id): Path<String>,
     TraceParent(parent): TraceParent,
-    Json(req): Json<ReleaseRequest>,
+    Json(ReleaseRequest {}): Json<ReleaseRequest>,
 ) -> Result<Json<Released>, InventoryError> {
-    let released = blocking(move || svc.db.release(&svc.tracer, &parent, &id, req.items)).await?;
+    let released = blocking(move || svc.db.release(&svc.tracer, &parent, &id)).await?;
     Ok(Json(Released { released }))
 }
 
