@@ -8,8 +8,11 @@ use checkout_otel::attributes as attr;
 use serde_yaml::Value;
 
 fn registry() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/registry/checkout.yaml"))
-        .expect("registry/checkout.yaml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/registry/checkout.yaml"
+    ))
+    .expect("registry/checkout.yaml");
     let doc: Value = serde_yaml::from_str(&text).expect("registry is valid YAML");
     doc["groups"].as_sequence().expect("groups:").clone()
 }
@@ -23,14 +26,22 @@ fn groups_of(kind: &str) -> Vec<Value> {
 
 fn strs(v: &Value) -> Vec<String> {
     v.as_sequence()
-        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn refs(group: &Value) -> Vec<String> {
     group["attributes"]
         .as_sequence()
-        .map(|a| a.iter().filter_map(|x| x["ref"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["ref"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -83,18 +94,31 @@ fn every_reference_resolves_and_every_key_is_used() {
     let mut used = BTreeSet::new();
     for group in registry() {
         for r in refs(&group) {
-            assert!(known.contains(&r), "{:?} references unknown {r}", group["id"]);
+            assert!(
+                known.contains(&r),
+                "{:?} references unknown {r}",
+                group["id"]
+            );
             used.insert(r);
         }
     }
-    assert_eq!(used, known, "keys defined in src/attributes.rs but used by no span, event or metric");
+    assert_eq!(
+        used, known,
+        "keys defined in src/attributes.rs but used by no span, event or metric"
+    );
 }
 
 #[test]
 fn registry_spans_events_and_metrics_match_the_constants() {
     let spans: BTreeSet<String> = groups_of("span")
         .iter()
-        .map(|g| g["id"].as_str().unwrap().trim_start_matches("span.").to_owned())
+        .map(|g| {
+            g["id"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("span.")
+                .to_owned()
+        })
         // Database spans are named after their query (`SELECT stock`).
         .filter(|id| id != "db.client")
         .collect();
@@ -107,7 +131,11 @@ fn registry_spans_events_and_metrics_match_the_constants() {
     assert_eq!(events, set(attr::CONTRACT_EVENT_NAMES));
     for span in groups_of("span") {
         for e in strs(&span["events"]) {
-            assert!(events.contains(&e), "{:?} lists unknown event {e}", span["id"]);
+            assert!(
+                events.contains(&e),
+                "{:?} lists unknown event {e}",
+                span["id"]
+            );
         }
     }
 
@@ -153,6 +181,11 @@ fn readme_documents_every_name() {
         .chain(attr::CONTRACT_METRIC_NAMES)
         .chain(attr::CONTRACT_METRIC_ATTRIBUTE_KEYS)
         .chain(attr::CONTRACT_RESOURCE_KEYS);
-    let missing: Vec<_> = all.filter(|n| !readme.contains(&format!("`{n}`"))).collect();
-    assert!(missing.is_empty(), "README.md does not document {missing:?}");
+    let missing: Vec<_> = all
+        .filter(|n| !readme.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md does not document {missing:?}"
+    );
 }

@@ -7,9 +7,9 @@ use checkout_otel::attributes as attr;
 use checkout_otel::opentelemetry::trace::{SpanKind, TracerProvider as _};
 use checkout_otel::opentelemetry_sdk::propagation::TraceContextPropagator;
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use checkout_otel::pii::{Currency, Money};
 use checkout_otel::propagation;
 use checkout_otel::spans::{CheckoutTracer, OrderCreate, PaymentProcess};
-use checkout_otel::pii::{Currency, Money};
 use tracing_subscriber::layer::SubscriberExt;
 
 fn provider() -> (SdkTracerProvider, InMemorySpanExporter) {
@@ -21,18 +21,19 @@ fn provider() -> (SdkTracerProvider, InMemorySpanExporter) {
 }
 
 fn find<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no span {name} in {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()))
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        panic!(
+            "no span {name} in {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    })
 }
 
 #[test]
 fn typed_span_inside_tracing_request_span_is_its_child_and_vice_versa() {
     let (provider, exporter) = provider();
-    let subscriber = tracing_subscriber::registry().with(
-        checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")),
-    );
+    let subscriber = tracing_subscriber::registry()
+        .with(checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")));
     let tracer = CheckoutTracer::new(provider.tracer("typed"));
     tracing::subscriber::with_default(subscriber, || {
         // What axum + tower-http's TraceLayer creates for a request.
@@ -62,9 +63,8 @@ fn typed_span_inside_tracing_request_span_is_its_child_and_vice_versa() {
 async fn tracing_instrumented_future_parents_typed_spans_across_await() {
     use tracing::Instrument;
     let (provider, exporter) = provider();
-    let subscriber = tracing_subscriber::registry().with(
-        checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")),
-    );
+    let subscriber = tracing_subscriber::registry()
+        .with(checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")));
     let _default = tracing::subscriber::set_default(subscriber);
     let tracer = CheckoutTracer::new(provider.tracer("typed"));
     let handler = async {
@@ -76,7 +76,9 @@ async fn tracing_instrumented_future_parents_typed_spans_across_await() {
         payment
             .run(async {
                 tokio::task::yield_now().await;
-                async {}.instrument(tracing::info_span!("gateway.http")).await;
+                async {}
+                    .instrument(tracing::info_span!("gateway.http"))
+                    .await;
             })
             .await;
     };
@@ -136,7 +138,10 @@ async fn trace_continues_across_a_real_http_hop() {
     let spans = exporter.get_finished_spans().unwrap();
     let client = find(&spans, attr::PAYMENT_PROCESS);
     let server = find(&spans, attr::ORDER_CREATE);
-    assert_eq!(server.span_context.trace_id(), client.span_context.trace_id());
+    assert_eq!(
+        server.span_context.trace_id(),
+        client.span_context.trace_id()
+    );
     assert_eq!(server.parent_span_id, client.span_context.span_id());
     assert!(server.parent_span_is_remote);
 }
@@ -152,6 +157,11 @@ fn extract_without_headers_starts_a_new_trace_and_bad_headers_never_panic() {
     tracer.start_in(OrderCreate::new("o"), &parent).end();
     let spans = exporter.get_finished_spans().unwrap();
     assert_eq!(spans.len(), 1);
-    assert!(spans[0].span_context.trace_id() != checkout_otel::opentelemetry::trace::TraceId::INVALID);
-    assert_eq!(spans[0].parent_span_id, checkout_otel::opentelemetry::trace::SpanId::INVALID);
+    assert!(
+        spans[0].span_context.trace_id() != checkout_otel::opentelemetry::trace::TraceId::INVALID
+    );
+    assert_eq!(
+        spans[0].parent_span_id,
+        checkout_otel::opentelemetry::trace::SpanId::INVALID
+    );
 }

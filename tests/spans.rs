@@ -50,7 +50,11 @@ impl Harness {
 fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     let mut it = span.attributes.iter().filter(|kv| kv.key.as_str() == key);
     let first = it.next().map(|kv| &kv.value);
-    assert!(it.next().is_none(), "attribute {key} set twice on {}", span.name);
+    assert!(
+        it.next().is_none(),
+        "attribute {key} set twice on {}",
+        span.name
+    );
     first
 }
 
@@ -68,10 +72,7 @@ fn i(span: &SpanData, key: &str) -> i64 {
     }
 }
 
-fn event<'a>(
-    span: &'a SpanData,
-    name: &str,
-) -> &'a checkout_otel::opentelemetry::trace::Event {
+fn event<'a>(span: &'a SpanData, name: &str) -> &'a checkout_otel::opentelemetry::trace::Event {
     span.events
         .iter()
         .find(|e| e.name == name)
@@ -119,9 +120,18 @@ fn cart_spans_nest_and_carry_their_attributes() {
         .filter(|e| e.name == attr::EVENT_PRICE_MISMATCH)
         .collect();
     assert_eq!(mismatches.len(), 2);
-    assert_eq!(event_attr(mismatches[0], attr::PRODUCT_ID), Value::from("sku-1"));
-    assert_eq!(event_attr(mismatches[0], attr::PRICE_EXPECTED), Value::I64(1_000));
-    assert_eq!(event_attr(mismatches[0], attr::PRICE_ACTUAL), Value::I64(1_250));
+    assert_eq!(
+        event_attr(mismatches[0], attr::PRODUCT_ID),
+        Value::from("sku-1")
+    );
+    assert_eq!(
+        event_attr(mismatches[0], attr::PRICE_EXPECTED),
+        Value::I64(1_000)
+    );
+    assert_eq!(
+        event_attr(mismatches[0], attr::PRICE_ACTUAL),
+        Value::I64(1_250)
+    );
     assert_eq!(validate.status, Status::Unset);
 }
 
@@ -138,7 +148,8 @@ fn inventory_spans_record_reservations_shortfalls_and_release() {
         short.insufficient_stock(1);
         drop(short);
         batch.reserved("batch-1", 1);
-        let release = h.tracer.start(InventoryRelease::new("batch-1", 1));
+        let release = h.tracer.start(InventoryRelease::new("batch-1"));
+        release.released(1);
         drop(release);
     }
     let batch = h.one(attr::INVENTORY_RESERVE_BATCH);
@@ -152,8 +163,22 @@ fn inventory_spans_record_reservations_shortfalls_and_release() {
         .filter(|s| s.name == attr::INVENTORY_RESERVE_ITEM)
         .collect();
     assert_eq!(items.len(), 2);
-    let ok = items.iter().find(|s| s.attributes.iter().any(|kv| kv.value == Value::from("sku-1"))).unwrap();
-    let short = items.iter().find(|s| s.attributes.iter().any(|kv| kv.value == Value::from("sku-2"))).unwrap();
+    let ok = items
+        .iter()
+        .find(|s| {
+            s.attributes
+                .iter()
+                .any(|kv| kv.value == Value::from("sku-1"))
+        })
+        .unwrap();
+    let short = items
+        .iter()
+        .find(|s| {
+            s.attributes
+                .iter()
+                .any(|kv| kv.value == Value::from("sku-2"))
+        })
+        .unwrap();
     assert_eq!(ok.parent_span_id, batch.span_context.span_id());
     assert_eq!(s(ok, attr::RESERVATION_ID), "res-1");
     assert_eq!(i(ok, attr::QUANTITY_REQUESTED), 2);
@@ -208,11 +233,17 @@ fn payment_spans_are_clients_with_safe_attributes() {
     assert_eq!(s(&payment, attr::PAYMENT_STATUS), "succeeded");
     assert_eq!(s(&payment, attr::PAYMENT_CHARGE_ID), "ch_1");
     let all = format!("{:?}", payment.attributes);
-    assert!(!all.contains("4111111111111111") && !all.contains("4111 1111"), "{all}");
+    assert!(
+        !all.contains("4111111111111111") && !all.contains("4111 1111"),
+        "{all}"
+    );
 
     assert_eq!(s(&call, attr::PEER_SERVICE), "stripe");
     assert_eq!(s(&call, attr::HTTP_REQUEST_METHOD), "POST");
-    assert_eq!(s(&call, attr::URL_FULL), "https://gw.example:8443/v1/charges");
+    assert_eq!(
+        s(&call, attr::URL_FULL),
+        "https://gw.example:8443/v1/charges"
+    );
     assert_eq!(s(&call, attr::SERVER_ADDRESS), "gw.example");
     assert_eq!(i(&call, attr::SERVER_PORT), 8443);
     assert_eq!(i(&call, attr::HTTP_RESPONSE_STATUS_CODE), 200);
@@ -226,20 +257,28 @@ fn payment_spans_are_clients_with_safe_attributes() {
 fn declines_and_gateway_faults_are_classified() {
     let h = harness();
     {
-        let soft = h.tracer.start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
+        let soft = h
+            .tracer
+            .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
         soft.response_status(402);
         soft.declined(
             DeclineCode::from_gateway_code("insufficient-funds"),
             "Insufficient funds on card 4111 1111 1111 1111 for jane@example.com",
         );
         drop(soft);
-        let hard = h.tracer.start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
+        let hard = h
+            .tracer
+            .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
         hard.declined(DeclineCode::from_gateway_code("weird_new_code"), "nope");
         drop(hard);
-        let down = h.tracer.start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
+        let down = h
+            .tracer
+            .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
         down.response_status(503);
         drop(down);
-        let slow = h.tracer.start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
+        let slow = h
+            .tracer
+            .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
         slow.timed_out();
     }
     let calls = h.spans();
@@ -254,9 +293,14 @@ fn declines_and_gateway_faults_are_classified() {
     let Status::Error { description } = &soft.status else {
         panic!("{:?}", soft.status)
     };
-    assert!(!description.contains("4111") && !description.contains("jane@"), "{description}");
+    assert!(
+        !description.contains("4111") && !description.contains("jane@"),
+        "{description}"
+    );
     let exc = event(soft, attr::EXCEPTION_EVENT);
-    let msg = event_attr(exc, attr::EXCEPTION_MESSAGE).as_str().into_owned();
+    let msg = event_attr(exc, attr::EXCEPTION_MESSAGE)
+        .as_str()
+        .into_owned();
     assert!(msg.starts_with("Insufficient funds on card "), "{msg}");
     assert!(!msg.contains("4111") && !msg.contains("jane@"), "{msg}");
 
@@ -324,7 +368,10 @@ fn only_the_first_failure_is_recorded_and_end_is_once() {
     assert_eq!(s(span, attr::ERROR_TYPE), "price_mismatch");
     assert_eq!(span.status, Status::error("first"));
     assert_eq!(
-        span.events.iter().filter(|e| e.name == attr::EXCEPTION_EVENT).count(),
+        span.events
+            .iter()
+            .filter(|e| e.name == attr::EXCEPTION_EVENT)
+            .count(),
         1
     );
     assert!(attr(span, "late").is_none());
@@ -413,7 +460,9 @@ async fn run_checkout(
         checkout
             .step(CheckoutStep::ProcessingPayment, async { r3 })
             .await?;
-        checkout.step(CheckoutStep::CreatingOrder, async { r4 }).await?;
+        checkout
+            .step(CheckoutStep::CreatingOrder, async { r4 })
+            .await?;
         checkout.set_order_id("order-1");
         Ok::<_, CheckoutError>(())
     }
@@ -450,7 +499,10 @@ async fn step_tracking_records_failure_step_and_error_type_for_each_failure() {
             Some("card_declined"),
         ),
         (
-            Some((CheckoutStep::ProcessingPayment, CheckoutError::GatewayTimeout)),
+            Some((
+                CheckoutStep::ProcessingPayment,
+                CheckoutError::GatewayTimeout,
+            )),
             CheckoutStatus::Failed,
             Some(CheckoutStep::ProcessingPayment),
             Some("timeout"),
@@ -516,11 +568,19 @@ async fn step_tracking_records_failure_step_and_error_type_for_each_failure() {
                     StepStatus::Failed
                 };
                 assert_eq!(last.status, expected);
-                // No milestone for the failed step or after it.
-                assert!(
-                    root.events.len() < 4,
-                    "milestones after failure: {:?}",
+                // A milestone for each step before the failed one, none after.
+                let milestones = root
+                    .events
+                    .iter()
+                    .filter(|e| e.name != attr::EXCEPTION_EVENT)
+                    .count();
+                assert_eq!(milestones, outcome.steps.len() - 1, "{:?}", root.events);
+                assert_eq!(
                     root.events
+                        .iter()
+                        .filter(|e| e.name == attr::EXCEPTION_EVENT)
+                        .count(),
+                    1
                 );
             }
         }
@@ -536,7 +596,10 @@ async fn dropped_checkout_is_recorded_as_cancelled_in_its_step() {
             .step(CheckoutStep::ValidatingCart, async { Ok::<_, Failure>(()) })
             .await
             .unwrap();
-        let never = checkout.step(CheckoutStep::ProcessingPayment, std::future::pending::<Result<(), Failure>>());
+        let never = checkout.step(
+            CheckoutStep::ProcessingPayment,
+            std::future::pending::<Result<(), Failure>>(),
+        );
         // The request is cancelled while the payment step runs.
         let _ = tokio::time::timeout(std::time::Duration::from_millis(5), never).await;
         assert_eq!(checkout.current_step(), CheckoutStep::ProcessingPayment);
@@ -640,7 +703,10 @@ async fn instrumented_notification_ends_when_its_work_ends() {
             .start(NotificationSend::new("o", NotificationChannel::Email));
         tokio::spawn(span.instrument_result(async move {
             rx.await.ok();
-            Err::<(), _>(Failure::fault(ErrorType::UNAVAILABLE, "smtp down for bob@example.com"))
+            Err::<(), _>(Failure::fault(
+                ErrorType::UNAVAILABLE,
+                "smtp down for bob@example.com",
+            ))
         }))
     };
     let outcome = checkout.finish(&Ok::<(), Failure>(()));
@@ -655,5 +721,24 @@ async fn instrumented_notification_ends_when_its_work_ends() {
     let root = h.one(attr::CHECKOUT_PROCESS);
     assert_eq!(n.parent_span_id, root.span_context.span_id());
     assert_eq!(n.span_context.trace_id(), root.span_context.trace_id());
-    assert_eq!(root.status, Status::Unset, "notification must not fail the checkout");
+    assert_eq!(
+        root.status,
+        Status::Unset,
+        "notification must not fail the checkout"
+    );
+}
+
+#[test]
+fn item_count_learnt_mid_checkout_is_recorded_once_at_the_end() {
+    let h = harness();
+    let checkout = h.tracer.start(CheckoutProcess::new("cart-late"));
+    checkout.set_item_count(12);
+    checkout.finish(&Ok::<(), Failure>(()));
+    let root = h.one(attr::CHECKOUT_PROCESS);
+    assert_eq!(i(&root, attr::CHECKOUT_ITEM_COUNT), 12);
+
+    let h = harness();
+    let checkout = h.tracer.start(CheckoutProcess::new("cart-unknown"));
+    checkout.finish(&Ok::<(), Failure>(()));
+    assert!(attr(&h.one(attr::CHECKOUT_PROCESS), attr::CHECKOUT_ITEM_COUNT).is_none());
 }

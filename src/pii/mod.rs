@@ -1,13 +1,67 @@
-//! TEMP STUB (not committed)
-#![allow(missing_docs, dead_code)]
-use opentelemetry::KeyValue;
-use std::borrow::Cow;
-pub fn scrub(t: &str) -> Cow<'_, str> { Cow::Borrowed(t) }
-#[derive(Debug, Clone)] pub struct UserRef(String);
-impl UserRef { pub fn new(id: &str) -> Self { UserRef(id.to_string()) } pub fn key_value(&self) -> KeyValue { KeyValue::new("user.hash", self.0.clone()) } }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)] pub struct Currency(&'static str);
-impl Currency { pub const USD: Currency = Currency("USD"); pub fn code(&self) -> &'static str { self.0 } }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)] pub struct Money(i64, Currency);
-impl Money { pub fn from_minor(m: i64, c: Currency) -> Self { Money(m, c) } pub fn parse(_s: &str, c: Currency) -> crate::Result<Self> { Ok(Money(4998, c)) } pub fn minor_units(&self) -> i64 { self.0 } pub fn currency(&self) -> Currency { self.1 } pub fn to_decimal_string(&self) -> String { format!("{}.{:02}", self.0/100, self.0%100) } }
-#[derive(Debug, Clone)] pub enum PaymentMethod { Card }
-impl PaymentMethod { pub fn card_from_number(_n: String) -> crate::Result<Self> { Ok(PaymentMethod::Card) } pub fn key_values(&self) -> impl Iterator<Item = KeyValue> + '_ { std::iter::once(KeyValue::new("payment.method_type", "card")) } }
+//! PII-safe values and redaction: the safe way is the only easy way, and the
+//! exit is checked again.
+//!
+//! - [`UserRef`]: a customer, recorded only as `user.hash`, a keyed
+//!   HMAC-SHA256 of the customer id ([`UserHasher`], key from
+//!   `CHECKOUT_OTEL_USER_HASH_KEY`); [`hash_customer_id`] lets support find a
+//!   customer's traces.
+//! - [`PaymentMethod`]: type, and for cards brand and last four. A full card
+//!   number can be handed over but is never kept.
+//! - [`Money`] and [`Currency`]: integer minor units with an ISO 4217
+//!   currency, checked arithmetic, exact decimal parsing and display.
+//! - [`scrub`]: masks card numbers, emails and phone numbers in free text and
+//!   truncates it; used on every exception and decline message.
+//! - [`RedactingExporter`]: wraps any span exporter and scrubs every string
+//!   attribute, event and status description before export, optionally
+//!   dropping keys outside the telemetry contract.
+//!
+//! ```
+//! use checkout_otel::pii::{
+//!     scrub, Currency, Money, PaymentMethod, UserHasher,
+//! };
+//!
+//! let hasher = UserHasher::from_hex(&"5e".repeat(32))?;
+//! let user = hasher.hash("customer-42");
+//! assert_eq!(user.key_value().key.as_str(), "user.hash");
+//!
+//! let card = PaymentMethod::card_from_number("5555 5555 5555 4444".to_string())?;
+//! assert_eq!(card.to_string(), "card mastercard ****4444");
+//!
+//! let total = Money::parse("42.50", Currency::EUR)?;
+//! assert_eq!(total.minor_units(), 4250);
+//!
+//! assert_eq!(
+//!     scrub("declined: card 5555-5555-5555-4444, contact ops@example.com"),
+//!     "declined: card [REDACTED:card], contact [REDACTED:email]"
+//! );
+//! # Ok::<(), checkout_otel::Error>(())
+//! ```
+
+mod money;
+mod payment_method;
+mod redact;
+mod scrub;
+mod user;
+
+pub use money::{Currency, Money};
+pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
+pub use redact::{
+    DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
+    is_sensitive_key,
+};
+pub use scrub::{
+    CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER, scrub,
+    scrub_with_limit, scrub_with_stats,
+};
+pub use user::{
+    MIN_KEY_BYTES, USER_HASH_HEX_LEN, USER_HASH_KEY_ENV, UserHasher, UserRef, hash_customer_id,
+    install_user_hasher, user_hasher,
+};
+
+/// Overwrites a buffer that held a secret (a key, a card number) before it is
+/// freed. Best effort: `black_box` keeps the compiler from dropping the
+/// writes as dead stores; copies made elsewhere are out of reach.
+pub(crate) fn wipe(buf: &mut [u8]) {
+    buf.fill(0);
+    std::hint::black_box(buf);
+}

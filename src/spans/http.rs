@@ -15,7 +15,11 @@ pub(crate) struct UrlParts<'a> {
 /// Returns `None` for text that is not an absolute URL.
 pub(crate) fn recordable_url(url: &str) -> Option<UrlParts<'_>> {
     let (scheme, rest) = url.split_once("://")?;
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
         return None;
     }
     let rest = rest.split(['?', '#']).next().unwrap_or("");
@@ -44,7 +48,8 @@ pub(crate) fn recordable_url(url: &str) -> Option<UrlParts<'_>> {
     };
     // Most URLs carry nothing to strip: copy them as they are. Otherwise
     // assemble the parts without the formatting machinery (a hot path).
-    let untouched = host_port.len() == authority.len() && scheme.len() + 3 + rest.len() == url.len();
+    let untouched =
+        host_port.len() == authority.len() && scheme.len() + 3 + rest.len() == url.len();
     let full = if untouched {
         url.to_owned()
     } else {
@@ -58,14 +63,29 @@ pub(crate) fn recordable_url(url: &str) -> Option<UrlParts<'_>> {
     Some(UrlParts { full, host, port })
 }
 
+/// The `http.request.method` value: one of the well-known methods, or
+/// `_OTHER` as the semantic conventions ask (an arbitrary method string would
+/// be unbounded).
+pub(crate) fn request_method(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(method))
+        .unwrap_or("_OTHER")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn strips_credentials_query_and_fragment() {
-        let p = recordable_url("https://user:secret@pay.example.com:8443/v1/charges?card=4111111111111111#x")
-            .unwrap();
+        let p = recordable_url(
+            "https://user:secret@pay.example.com:8443/v1/charges?card=4111111111111111#x",
+        )
+        .unwrap();
         assert_eq!(p.full, "https://pay.example.com:8443/v1/charges");
         assert_eq!(p.host, "pay.example.com");
         assert_eq!(p.port, Some(8443));
@@ -86,17 +106,4 @@ mod tests {
         assert_eq!(recordable_url("http://:80/"), None);
         assert_eq!(recordable_url("http://host:notaport/"), None);
     }
-}
-
-/// The `http.request.method` value: one of the well-known methods, or
-/// `_OTHER` as the semantic conventions ask (an arbitrary method string would
-/// be unbounded).
-pub(crate) fn request_method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|known| known.eq_ignore_ascii_case(method))
-        .unwrap_or("_OTHER")
 }

@@ -1,0 +1,647 @@
+//! Configuration: builder > environment > default, and a specific error for
+//! every invalid value. The environment is injected: no `set_var`.
+
+use std::time::Duration;
+
+use checkout_otel::attributes::{
+    DEPLOYMENT_ENVIRONMENT_NAME, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE,
+    SERVICE_VERSION,
+};
+use checkout_otel::error::ConfigSource;
+use checkout_otel::init::{Propagator, Protocol, Sampler, Telemetry, TelemetryConfig};
+use checkout_otel::{Error, TelemetryBuilder};
+use opentelemetry::trace::{Span, Tracer};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
+
+fn b() -> TelemetryBuilder {
+    Telemetry::builder("checkout-api").with_env(Vec::<(String, String)>::new())
+}
+
+fn env(pairs: &[(&str, &str)]) -> TelemetryBuilder {
+    Telemetry::builder("checkout-api").with_env(pairs.iter().map(|(k, v)| (*k, *v)))
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}
+
+fn res(c: &TelemetryConfig, key: &str) -> Option<String> {
+    c.resource()
+        .get(&opentelemetry::Key::from(key.to_owned()))
+        .map(|v| v.as_str().into_owned())
+}
+
+// ---------- defaults ----------
+
+#[test]
+fn defaults_are_local_and_spec_valued() {
+    let c = b().resolve().unwrap();
+    assert!(!c.is_disabled());
+    assert_eq!(c.service_name(), "checkout-api");
+    assert!(c.traces().is_none(), "no endpoint: nothing on the network");
+    assert!(c.metrics().is_none());
+    assert_eq!(c.sampler(), Sampler::ParentBasedAlwaysOn);
+    assert_eq!(
+        c.propagators(),
+        &[Propagator::TraceContext, Propagator::Baggage]
+    );
+    assert_eq!(c.metric_export_interval(), Duration::from_secs(60));
+    assert_eq!(c.shutdown_timeout(), Duration::from_secs(5));
+    assert_eq!(res(&c, SERVICE_NAME).as_deref(), Some("checkout-api"));
+    assert_eq!(res(&c, SERVICE_INSTANCE_ID).map(|s| s.len()), Some(36));
+    assert_eq!(res(&c, "telemetry.sdk.language").as_deref(), Some("rust"));
+    assert_eq!(res(&c, SERVICE_VERSION), None);
+}
+
+#[test]
+fn endpoint_alone_gives_grpc_with_default_timeout() {
+    let c = b().endpoint("http://collector:4317").resolve().unwrap();
+    let t = c.traces().unwrap();
+    assert_eq!(t.protocol(), Protocol::Grpc);
+    assert_eq!(t.endpoint(), "http://collector:4317");
+    assert_eq!(t.timeout(), Duration::from_secs(10));
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://collector:4317");
+}
+
+// ---------- service name and resource ----------
+
+#[test]
+fn builder_name_wins_over_otel_service_name() {
+    let c = env(&[("OTEL_SERVICE_NAME", "from-env")]).resolve().unwrap();
+    assert_eq!(c.service_name(), "checkout-api");
+}
+
+#[test]
+fn empty_builder_name_falls_back_to_env_then_resource_attributes() {
+    let c = Telemetry::builder("")
+        .with_env([
+            ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"),
+        ])
+        .resolve()
+        .unwrap();
+    assert_eq!(c.service_name(), "from-env");
+    assert_eq!(res(&c, SERVICE_NAME).as_deref(), Some("from-env"));
+
+    let c = Telemetry::builder(" ")
+        .with_env([("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs")])
+        .resolve()
+        .unwrap();
+    assert_eq!(c.service_name(), "from-attrs");
+
+    let err = Telemetry::builder("")
+        .with_env(Vec::<(String, String)>::new())
+        .resolve()
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingServiceName), "{err:?}");
+}
+
+#[test]
+fn resource_builder_wins_over_env_attributes_which_win_over_defaults() {
+    let c = env(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.version=0.0.1,deployment.environment.name=dev,team=payments,service.instance.id=pod-7,k8s.pod.name=a%3Db",
+    )])
+    .service_version("1.2.3")
+    .namespace("shop")
+    .resource_attribute("team", "checkout")
+    .resource_attribute("build.number", 42_i64)
+    .resolve()
+    .unwrap();
+    assert_eq!(res(&c, SERVICE_VERSION).as_deref(), Some("1.2.3"));
+    assert_eq!(res(&c, DEPLOYMENT_ENVIRONMENT_NAME).as_deref(), Some("dev"));
+    assert_eq!(res(&c, SERVICE_NAMESPACE).as_deref(), Some("shop"));
+    assert_eq!(res(&c, "team").as_deref(), Some("checkout"));
+    assert_eq!(res(&c, "build.number").as_deref(), Some("42"));
+    assert_eq!(res(&c, SERVICE_INSTANCE_ID).as_deref(), Some("pod-7"));
+    assert_eq!(res(&c, "k8s.pod.name").as_deref(), Some("a=b"));
+}
+
+#[test]
+fn builder_environment_wins_over_env() {
+    let c = env(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment.name=dev",
+    )])
+    .environment("production")
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        res(&c, DEPLOYMENT_ENVIRONMENT_NAME).as_deref(),
+        Some("production")
+    );
+}
+
+// ---------- endpoint ----------
+
+#[test]
+fn endpoint_precedence_builder_then_signal_var_then_generic() {
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4317"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4317"),
+    ];
+    let c = env(&vars).resolve().unwrap();
+    assert_eq!(c.traces().unwrap().endpoint(), "http://traces:4317");
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://generic:4317");
+
+    let c = env(&vars)
+        .endpoint("http://builder:4317")
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().endpoint(), "http://builder:4317");
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://builder:4317");
+}
+
+#[test]
+fn only_a_metrics_endpoint_leaves_traces_local() {
+    let c = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317")])
+        .resolve()
+        .unwrap();
+    assert!(c.traces().is_none());
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://m:4317");
+}
+
+#[test]
+fn http_appends_signal_paths_to_base_but_uses_signal_vars_as_is() {
+    let c = env(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/otlp/"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://m:4318/custom",
+        ),
+    ])
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        c.traces().unwrap().endpoint(),
+        "http://collector:4318/otlp/v1/traces"
+    );
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://m:4318/custom");
+
+    let c = b()
+        .endpoint("http://collector:4318")
+        .protocol(Protocol::HttpProtobuf)
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        c.traces().unwrap().endpoint(),
+        "http://collector:4318/v1/traces"
+    );
+    assert_eq!(
+        c.metrics().unwrap().endpoint(),
+        "http://collector:4318/v1/metrics"
+    );
+}
+
+// ---------- protocol, headers, timeout ----------
+
+#[test]
+fn protocol_precedence_builder_then_signal_var_then_generic_then_grpc() {
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+    ];
+    let c = env(&vars).resolve().unwrap();
+    assert_eq!(c.traces().unwrap().protocol(), Protocol::HttpProtobuf);
+    assert_eq!(c.metrics().unwrap().protocol(), Protocol::Grpc);
+
+    let c = env(&vars).protocol(Protocol::Grpc).resolve().unwrap();
+    assert_eq!(c.traces().unwrap().protocol(), Protocol::Grpc);
+    assert_eq!(c.metrics().unwrap().protocol(), Protocol::Grpc);
+}
+
+#[test]
+fn headers_signal_var_replaces_generic_and_builder_wins_per_name() {
+    let c = env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic,x-org=acme"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key=traces%3Dsecret",
+        ),
+    ])
+    .header("x-team", "checkout")
+    .header("Api-Key", "builder")
+    .resolve()
+    .unwrap();
+    let t = c.traces().unwrap();
+    assert_eq!(sorted(t.header_names()), vec!["api-key", "x-team"]);
+    assert!(t.header_equals("api-key", "builder"));
+    let m = c.metrics().unwrap();
+    assert_eq!(sorted(m.header_names()), vec!["api-key", "x-org", "x-team"]);
+    assert!(m.header_equals("x-org", "acme"));
+
+    // Without the builder header, the percent-decoded env value stands.
+    let c = env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key=traces%3Dsecret",
+        ),
+    ])
+    .resolve()
+    .unwrap();
+    assert!(
+        c.traces()
+            .unwrap()
+            .header_equals("api-key", "traces=secret")
+    );
+    // Debug output never shows header values.
+    assert!(!format!("{c:?}").contains("secret"));
+}
+
+#[test]
+fn timeout_precedence_builder_then_signal_var_then_generic_then_default() {
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "700"),
+    ];
+    let c = env(&vars).resolve().unwrap();
+    assert_eq!(c.traces().unwrap().timeout(), Duration::from_millis(2500));
+    assert_eq!(c.metrics().unwrap().timeout(), Duration::from_millis(700));
+    let c = env(&vars)
+        .timeout(Duration::from_secs(3))
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().timeout(), Duration::from_secs(3));
+    assert_eq!(c.metrics().unwrap().timeout(), Duration::from_secs(3));
+}
+
+// ---------- sampler, interval, propagators, disabled ----------
+
+#[test]
+fn sampler_from_env_with_arg_and_builder_override() {
+    let vars = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    ];
+    assert_eq!(
+        env(&vars).resolve().unwrap().sampler(),
+        Sampler::ParentBasedTraceIdRatio(0.25)
+    );
+    assert_eq!(
+        env(&[("OTEL_TRACES_SAMPLER", "traceidratio")])
+            .resolve()
+            .unwrap()
+            .sampler(),
+        Sampler::TraceIdRatio(1.0),
+        "missing arg defaults to 1.0"
+    );
+    assert_eq!(
+        env(&[("OTEL_TRACES_SAMPLER", "ALWAYS_OFF")])
+            .resolve()
+            .unwrap()
+            .sampler(),
+        Sampler::AlwaysOff
+    );
+    assert_eq!(
+        env(&vars)
+            .sampler(Sampler::AlwaysOn)
+            .resolve()
+            .unwrap()
+            .sampler(),
+        Sampler::AlwaysOn
+    );
+}
+
+#[test]
+fn metric_interval_builder_then_env_then_default() {
+    let vars = [("OTEL_METRIC_EXPORT_INTERVAL", "1500")];
+    assert_eq!(
+        env(&vars).resolve().unwrap().metric_export_interval(),
+        Duration::from_millis(1500)
+    );
+    assert_eq!(
+        env(&vars)
+            .metric_export_interval(Duration::from_secs(7))
+            .resolve()
+            .unwrap()
+            .metric_export_interval(),
+        Duration::from_secs(7)
+    );
+}
+
+#[test]
+fn propagators_from_env() {
+    assert_eq!(
+        env(&[("OTEL_PROPAGATORS", "baggage")])
+            .resolve()
+            .unwrap()
+            .propagators(),
+        &[Propagator::Baggage]
+    );
+    assert!(
+        env(&[("OTEL_PROPAGATORS", "none")])
+            .resolve()
+            .unwrap()
+            .propagators()
+            .is_empty()
+    );
+}
+
+#[test]
+fn installed_propagator_fields_follow_otel_propagators() {
+    use opentelemetry::propagation::TextMapPropagator;
+    let guard = env(&[("OTEL_PROPAGATORS", "tracecontext")])
+        .console_output(false)
+        .build()
+        .unwrap();
+    let fields = |g: &checkout_otel::TelemetryGuard| {
+        let mut f: Vec<_> = g.propagator().fields().map(str::to_owned).collect();
+        f.sort();
+        f
+    };
+    assert_eq!(fields(&guard), vec!["traceparent", "tracestate"]);
+    let guard = b().console_output(false).build().unwrap();
+    assert_eq!(fields(&guard), vec!["baggage", "traceparent", "tracestate"]);
+}
+
+#[test]
+fn empty_env_values_count_as_unset() {
+    let c = env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        ("OTEL_TRACES_SAMPLER", "  "),
+    ])
+    .resolve()
+    .unwrap();
+    assert!(c.traces().is_none());
+    assert_eq!(c.sampler(), Sampler::ParentBasedAlwaysOn);
+}
+
+#[test]
+fn sdk_disabled_gives_a_noop_setup() {
+    let exporter = InMemorySpanExporter::default();
+    let guard = env(&[
+        ("OTEL_SDK_DISABLED", "TRUE"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+    ])
+    .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+    .build()
+    .unwrap();
+    assert!(!guard.is_enabled());
+    assert!(guard.config().is_disabled());
+    let mut span = guard.sdk_tracer().start("checkout.process");
+    assert!(!span.is_recording());
+    span.end();
+    guard.force_flush().unwrap();
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+    assert_eq!(
+        opentelemetry::propagation::TextMapPropagator::fields(&guard.propagator()).count(),
+        0
+    );
+    guard.shutdown().unwrap();
+
+    let c = env(&[("OTEL_SDK_DISABLED", "false")]).resolve().unwrap();
+    assert!(!c.is_disabled());
+}
+
+// ---------- errors ----------
+
+fn env_err(pairs: &[(&str, &str)]) -> Error {
+    // `build` goes through the same resolution: check both agree.
+    let via_build = env(pairs).console_output(false).build().unwrap_err();
+    let via_resolve = env(pairs).resolve().unwrap_err();
+    assert_eq!(via_build.to_string(), via_resolve.to_string());
+    via_resolve
+}
+
+#[test]
+fn invalid_endpoints_are_errors_naming_their_source() {
+    for (value, why) in [
+        ("localhost:4317", "missing scheme"),
+        ("ftp://collector:21", "scheme"),
+        ("http://", "not a valid URL"),
+        ("not a url", "not a valid URL"),
+        ("https://collector:4317", "TLS"),
+    ] {
+        match env_err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", value)]) {
+            Error::InvalidEndpoint {
+                value: v,
+                source_of,
+                reason,
+            } => {
+                assert_eq!(v, value);
+                assert_eq!(source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_ENDPOINT"));
+                assert!(reason.contains(why), "{value}: {reason}");
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    match b().endpoint("collector:4317").resolve().unwrap_err() {
+        Error::InvalidEndpoint { source_of, .. } => {
+            assert_eq!(source_of, ConfigSource::Builder("endpoint"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A bad per-signal variable is reported even when the builder overrides it.
+    match env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "nope")])
+        .endpoint("http://ok:4317")
+        .resolve()
+        .unwrap_err()
+    {
+        Error::InvalidEndpoint { source_of, .. } => assert_eq!(
+            source_of,
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_protocol_is_an_error() {
+    for value in ["http/json", "udp", "GRPCC"] {
+        match env_err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", value)]) {
+            Error::InvalidProtocol {
+                value: v,
+                source_of,
+            } => {
+                assert_eq!(v, value);
+                assert_eq!(source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_PROTOCOL"));
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    match env_err(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift")]) {
+        Error::InvalidProtocol { source_of, .. } => assert_eq!(
+            source_of,
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_headers_are_errors_that_never_show_the_value() {
+    for (value, why) in [
+        ("authorization", "no '='"),
+        ("=token", "empty key"),
+        ("bad key=secret-token", "not a valid header name"),
+        ("x-key=secret%ZZtoken", "percent-encoding"),
+        ("x-key=secret%0Atoken", "not a valid header value"),
+    ] {
+        let err = env_err(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]);
+        match &err {
+            Error::InvalidHeaders { source_of, reason } => {
+                assert_eq!(*source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_HEADERS"));
+                assert!(reason.contains(why), "{value}: {reason}");
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+    match b().header("x-key", "line\nbreak").resolve().unwrap_err() {
+        Error::InvalidHeaders { source_of, .. } => {
+            assert_eq!(source_of, ConfigSource::Builder("header"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_timeouts_and_intervals_are_errors() {
+    for var in [
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+    ] {
+        for value in ["abc", "0", "-5", "1.5", "10s"] {
+            match env_err(&[(var, value)]) {
+                Error::InvalidDuration {
+                    value: v,
+                    source_of,
+                } => {
+                    assert_eq!(v, value);
+                    assert_eq!(source_of, ConfigSource::Env(var));
+                }
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+    }
+    for (builder, method) in [
+        (b().timeout(Duration::ZERO), "timeout"),
+        (
+            b().metric_export_interval(Duration::ZERO),
+            "metric_export_interval",
+        ),
+        (b().shutdown_timeout(Duration::ZERO), "shutdown_timeout"),
+    ] {
+        match builder.resolve().unwrap_err() {
+            Error::InvalidDuration { source_of, .. } => {
+                assert_eq!(source_of, ConfigSource::Builder(method))
+            }
+            other => panic!("{method}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_sampler_and_sampler_arg_are_errors() {
+    for value in ["jaeger_remote", "xray", "sometimes"] {
+        match env_err(&[("OTEL_TRACES_SAMPLER", value)]) {
+            Error::InvalidSampler {
+                value: v,
+                source_of,
+            } => {
+                assert_eq!(v, value);
+                assert_eq!(source_of, ConfigSource::Env("OTEL_TRACES_SAMPLER"));
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    for value in ["1.5", "-0.1", "abc", "NaN"] {
+        match env_err(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", value),
+        ]) {
+            Error::InvalidSamplerArg {
+                value: v,
+                source_of,
+            } => {
+                assert_eq!(v, value);
+                assert_eq!(source_of, ConfigSource::Env("OTEL_TRACES_SAMPLER_ARG"));
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    for s in [
+        Sampler::TraceIdRatio(2.0),
+        Sampler::ParentBasedTraceIdRatio(-1.0),
+        Sampler::TraceIdRatio(f64::NAN),
+    ] {
+        match b().sampler(s).resolve().unwrap_err() {
+            Error::InvalidSamplerArg { source_of, .. } => {
+                assert_eq!(source_of, ConfigSource::Builder("sampler"))
+            }
+            other => panic!("{s:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_propagator_bool_and_resource_attributes_are_errors() {
+    for value in ["b3", "tracecontext,jaeger", "none,baggage"] {
+        assert!(
+            matches!(
+                env_err(&[("OTEL_PROPAGATORS", value)]),
+                Error::InvalidPropagator { .. }
+            ),
+            "{value}"
+        );
+    }
+    for value in ["yes", "1", "on"] {
+        match env_err(&[("OTEL_SDK_DISABLED", value)]) {
+            Error::InvalidBool {
+                value: v,
+                source_of,
+            } => {
+                assert_eq!(v, value);
+                assert_eq!(source_of, ConfigSource::Env("OTEL_SDK_DISABLED"));
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    for value in ["team", "=x", "k=%G1"] {
+        match env_err(&[("OTEL_RESOURCE_ATTRIBUTES", value)]) {
+            Error::InvalidResourceAttributes { source_of, .. } => {
+                assert_eq!(source_of, ConfigSource::Env("OTEL_RESOURCE_ATTRIBUTES"))
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    match b().resource_attribute("", "x").resolve().unwrap_err() {
+        Error::InvalidResourceAttributes { source_of, .. } => {
+            assert_eq!(source_of, ConfigSource::Builder("resource_attribute"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn user_hash_key_from_builder_or_env_and_bad_keys_are_typed_errors() {
+    let short = "0011";
+    match env(&[("CHECKOUT_OTEL_USER_HASH_KEY", short)]).resolve() {
+        Err(Error::InvalidKey { source_of, reason }) => {
+            assert_eq!(source_of, ConfigSource::Env("CHECKOUT_OTEL_USER_HASH_KEY"));
+            assert!(
+                !reason.contains(short),
+                "the key must not be echoed: {reason}"
+            );
+        }
+        other => panic!("expected InvalidKey, got {other:?}"),
+    }
+    // The builder wins over the environment, so a bad env key is not consulted.
+    let good = "ab".repeat(32);
+    let b = env(&[("CHECKOUT_OTEL_USER_HASH_KEY", "not base64 !!")]).user_hash_key(good.clone());
+    assert!(b.resolve().is_ok());
+    match b.user_hash_key("short").resolve() {
+        Err(Error::InvalidKey { source_of, .. }) => {
+            assert_eq!(source_of, ConfigSource::Builder("user_hash_key"))
+        }
+        other => panic!("expected InvalidKey, got {other:?}"),
+    }
+}
