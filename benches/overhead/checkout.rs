@@ -49,7 +49,7 @@ impl Inputs {
         Inputs {
             cart_id: "cart-3b9d41e7".to_owned(),
             order_id: "order-7f3a9c21".to_owned(),
-            user_hash: user.key_value().value.as_str().into_owned(),
+            user_hash: user.hash().to_owned(),
             user,
             total: Money::from_minor(4_998, Currency::USD),
             total_minor: 4_998,

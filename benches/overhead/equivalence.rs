@@ -14,8 +14,8 @@ use checkout_otel::opentelemetry_sdk::metrics::{
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracer, SdkTracerProvider};
 use checkout_otel::spans::CheckoutTracer;
 
-use crate::setup::{block_on, subscriber};
-use crate::{checkout, meter, span};
+use crate::setup::{DEFAULT_LAYER_EXTRAS, block_on, subscriber, subscriber_with_defaults};
+use crate::{checkout, meter, pii, span};
 
 /// A span reduced to what a backend shows: name, kind, parent's name, sorted
 /// attributes and events (with typed values).
@@ -134,6 +134,24 @@ pub fn check_spans() -> Counts {
     });
     same("checkout_trace", &with_crate, "raw", &raw);
     same("checkout_trace", &with_crate, "tracing", &traced);
+    // With the layer's defaults, the same plus location, thread and timing.
+    let mut defaults = capture(|t| {
+        tracing::subscriber::with_default(subscriber_with_defaults(t.clone()), || {
+            block_on(checkout::via_tracing(&i))
+        })
+    });
+    let extra = |kv: &(String, String)| DEFAULT_LAYER_EXTRAS.contains(&kv.0.as_str());
+    let mut extras = 0;
+    for shape in &mut defaults {
+        extras += shape.attributes.iter().filter(|kv| extra(kv)).count();
+        shape.attributes.retain(|kv| !extra(kv));
+        for (_, attributes) in &mut shape.events {
+            extras += attributes.iter().filter(|kv| extra(kv)).count();
+            attributes.retain(|kv| !extra(kv));
+        }
+    }
+    assert!(extras > 0, "the layer's defaults add attributes");
+    same("checkout_trace", &with_crate, "tracing_defaults", &defaults);
     counts(&with_crate)
 }
 
@@ -187,4 +205,36 @@ pub fn check_meter() {
     assert_eq!(with_crate, raw, "meter: raw records something else");
     assert_eq!(with_crate, traced, "meter: tracing records something else");
     assert_eq!(with_crate.len(), 7);
+}
+
+/// Checks the PII inputs: both hashers agree, the messages are 200
+/// characters, one needs nothing and the other has three things to mask, and
+/// the batch goes through the redacting exporter unchanged but for nothing.
+pub fn check_pii() {
+    use checkout_otel::pii::{DEFAULT_MAX_CHARS, scrub, scrub_with_stats};
+    use std::borrow::Cow;
+
+    let crate_hash = pii::pseudonymise(&pii::hasher(), pii::CUSTOMER_ID);
+    assert_eq!(
+        crate_hash.hash(),
+        pii::RawHasher::new().hash(pii::CUSTOMER_ID)
+    );
+
+    assert_eq!(pii::CLEAN_200.chars().count(), 200);
+    assert_eq!(pii::WITH_PII_200.chars().count(), 200);
+    assert!(matches!(scrub(pii::CLEAN_200), Cow::Borrowed(_)));
+    let (_, stats) = scrub_with_stats(pii::WITH_PII_200, DEFAULT_MAX_CHARS);
+    assert_eq!((stats.cards, stats.emails, stats.phones), (1, 1, 1));
+
+    let mut batch = pii::span_batch();
+    assert_eq!(batch.len(), 512);
+    let before = batch.clone();
+    pii::redacting().redact_batch(&mut batch);
+    assert!(
+        batch
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.attributes == b.attributes),
+        "the checkout trace is PII-free by construction: redaction changes nothing"
+    );
 }

@@ -10,35 +10,123 @@
 //! Run with `cargo bench --bench overhead`, then turn the results into the
 //! ratio table with `python3 tools/bench_ratios.py`.
 //!
-//! For a profiler, `OVERHEAD_PROFILE=<group>/<side>:<iterations>` runs one
-//! case that many times and exits, without criterion (for example under
-//! `valgrind --tool=callgrind`).
+//! Two modes skip criterion:
+//! - `OVERHEAD_PROFILE=<group>/<side>:<iterations>` runs one case that many
+//!   times and exits (for `valgrind --tool=callgrind` or `perf record`);
+//! - `OVERHEAD_AB=<group>` alternates the sides of a group in short rounds
+//!   and prints each side's fastest and median round: a quick comparison that
+//!   holds up on a busy machine, since every side sees the same interference.
 
 mod checkout;
 mod equivalence;
 mod meter;
+mod pii;
 mod setup;
 mod span;
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
+use checkout_otel::opentelemetry_sdk::trace::SpanData;
 use checkout_otel::spans::CheckoutTracer;
-use criterion::Criterion;
+use criterion::{BatchSize, Criterion};
 
-use crate::setup::{Mode, block_on, provider, sdk_tracer, subscriber};
+use crate::setup::{Mode, block_on, provider, sdk_tracer, subscriber, subscriber_with_defaults};
+
+/// How a case runs.
+enum Run {
+    /// The closure is the measured work.
+    Plain(Box<dyn FnMut()>),
+    /// `setup` makes the input outside the measurement; `routine` consumes it.
+    Batched(
+        Box<dyn FnMut() -> Vec<SpanData>>,
+        Box<dyn FnMut(Vec<SpanData>)>,
+    ),
+}
 
 /// One measured side of a group.
 struct Case {
     group: &'static str,
     side: &'static str,
-    run: Box<dyn FnMut()>,
+    run: Run,
+    /// The subscriber a `tracing` side runs under, made the default for the
+    /// thread around the measurement (not inside it).
+    dispatch: Option<tracing::Dispatch>,
+}
+
+impl Case {
+    /// Runs `iterations` times; returns the time spent in the measured part.
+    fn time(&mut self, iterations: u32) -> Duration {
+        let _default = self.dispatch.as_ref().map(tracing::dispatcher::set_default);
+        match &mut self.run {
+            Run::Plain(f) => {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    f();
+                }
+                start.elapsed()
+            }
+            Run::Batched(setup, routine) => {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let input = setup();
+                    let start = Instant::now();
+                    routine(input);
+                    total += start.elapsed();
+                }
+                total
+            }
+        }
+    }
+}
+
+struct Cases(Vec<Case>);
+
+impl Cases {
+    fn plain(&mut self, group: &'static str, side: &'static str, f: impl FnMut() + 'static) {
+        self.0.push(Case {
+            group,
+            side,
+            run: Run::Plain(Box::new(f)),
+            dispatch: None,
+        });
+    }
+
+    fn traced(
+        &mut self,
+        group: &'static str,
+        side: &'static str,
+        subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+        f: impl FnMut() + 'static,
+    ) {
+        self.0.push(Case {
+            group,
+            side,
+            run: Run::Plain(Box::new(f)),
+            dispatch: Some(tracing::Dispatch::new(subscriber)),
+        });
+    }
+
+    fn batched(
+        &mut self,
+        group: &'static str,
+        side: &'static str,
+        setup: impl FnMut() -> Vec<SpanData> + 'static,
+        routine: impl FnMut(Vec<SpanData>) + 'static,
+    ) {
+        self.0.push(Case {
+            group,
+            side,
+            run: Run::Batched(Box::new(setup), Box::new(routine)),
+            dispatch: None,
+        });
+    }
 }
 
 /// Every case, in report order. What a case needs (providers, subscribers,
-/// inputs) is built here, outside the measured closure.
+/// inputs) is built here, outside the measurement.
 fn cases() -> Vec<Case> {
-    let mut cases = Vec::new();
-    let mut add = |group, side, run: Box<dyn FnMut()>| cases.push(Case { group, side, run });
+    let mut c = Cases(Vec::new());
 
     for (group, mode) in [
         ("span_sampled", Mode::Sampled),
@@ -49,135 +137,140 @@ fn cases() -> Vec<Case> {
         let tracer = sdk_tracer(&provider);
         let typed = CheckoutTracer::new(tracer.clone());
         let i = span::Inputs::new();
-        add(
-            group,
-            "crate",
-            Box::new(move || span::with_crate(black_box(&typed), black_box(&i))),
-        );
+        c.plain(group, "crate", move || {
+            span::with_crate(black_box(&typed), black_box(&i))
+        });
         let (t, i) = (tracer.clone(), span::Inputs::new());
-        add(
-            group,
-            "raw",
-            Box::new(move || span::raw(black_box(&t), black_box(&i))),
-        );
-        let (dispatch, i) = (tracing_dispatch(subscriber(tracer)), span::Inputs::new());
-        add(
-            group,
-            "tracing",
-            Box::new(move || {
-                tracing::dispatcher::with_default(&dispatch, || span::via_tracing(black_box(&i)))
-            }),
-        );
+        c.plain(group, "raw", move || {
+            span::raw(black_box(&t), black_box(&i))
+        });
+        let i = span::Inputs::new();
+        c.traced(group, "tracing", subscriber(tracer), move || {
+            span::via_tracing(black_box(&i))
+        });
     }
 
     let provider = provider(Mode::Sampled);
     let tracer = sdk_tracer(&provider);
     let typed = CheckoutTracer::new(tracer.clone());
     let i = checkout::Inputs::new();
-    add(
-        "checkout_trace",
-        "crate",
-        Box::new(move || block_on(checkout::with_crate(black_box(&typed), black_box(&i)))),
-    );
+    c.plain("checkout_trace", "crate", move || {
+        block_on(checkout::with_crate(black_box(&typed), black_box(&i)))
+    });
     let (t, i) = (tracer.clone(), checkout::Inputs::new());
-    add(
-        "checkout_trace",
-        "raw",
-        Box::new(move || block_on(checkout::raw(black_box(&t), black_box(&i)))),
-    );
-    let (dispatch, i) = (
-        tracing_dispatch(subscriber(tracer)),
-        checkout::Inputs::new(),
-    );
-    add(
+    c.plain("checkout_trace", "raw", move || {
+        block_on(checkout::raw(black_box(&t), black_box(&i)))
+    });
+    let i = checkout::Inputs::new();
+    c.traced(
         "checkout_trace",
         "tracing",
-        Box::new(move || {
-            tracing::dispatcher::with_default(&dispatch, || {
-                block_on(checkout::via_tracing(black_box(&i)))
-            })
-        }),
+        subscriber(tracer.clone()),
+        move || block_on(checkout::via_tracing(black_box(&i))),
+    );
+    // Not a like-for-like side (it records more): shows what the layer's
+    // defaults cost.
+    let i = checkout::Inputs::new();
+    c.traced(
+        "checkout_trace",
+        "tracing_defaults",
+        subscriber_with_defaults(tracer),
+        move || block_on(checkout::via_tracing(black_box(&i))),
     );
 
     // Each side has its own meter provider, kept alive by its closure.
-    let p = meter::provider();
+    let (p, d) = (meter::provider(), meter::Durations::new());
     let metrics = meter::crate_metrics(&p);
-    let d = meter::Durations::new();
-    add(
-        "meter_checkout",
-        "crate",
-        Box::new(move || {
-            let _ = &p;
-            meter::with_crate(black_box(&metrics), black_box(&d))
-        }),
-    );
-    let p = meter::provider();
+    c.plain("meter_checkout", "crate", move || {
+        let _ = &p;
+        meter::with_crate(black_box(&metrics), black_box(&d))
+    });
+    let (p, d) = (meter::provider(), meter::Durations::new());
     let raw = meter::raw_instruments(&p);
+    c.plain("meter_checkout", "raw", move || {
+        let _ = &p;
+        meter::raw(black_box(&raw), black_box(&d))
+    });
     let d = meter::Durations::new();
-    add(
-        "meter_checkout",
-        "raw",
-        Box::new(move || {
-            let _ = &p;
-            meter::raw(black_box(&raw), black_box(&d))
-        }),
-    );
-    let (dispatch, d) = (
-        tracing_dispatch(meter::subscriber(meter::provider())),
-        meter::Durations::new(),
-    );
-    add(
+    c.traced(
         "meter_checkout",
         "tracing",
-        Box::new(move || {
-            tracing::dispatcher::with_default(&dispatch, || meter::via_tracing(black_box(&d)))
-        }),
+        meter::subscriber(meter::provider()),
+        move || meter::via_tracing(black_box(&d)),
     );
 
-    cases
-}
+    let hasher = pii::hasher();
+    c.plain("pseudonymise", "crate", move || {
+        drop(pii::pseudonymise(
+            black_box(&hasher),
+            black_box(pii::CUSTOMER_ID),
+        ))
+    });
+    let raw = pii::RawHasher::new();
+    c.plain("pseudonymise", "raw", move || {
+        drop(raw.hash(black_box(pii::CUSTOMER_ID)))
+    });
 
-fn tracing_dispatch(
-    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
-) -> tracing::Dispatch {
-    tracing::Dispatch::new(subscriber)
+    c.plain("scrub_200", "clean", || {
+        drop(checkout_otel::pii::scrub(black_box(pii::CLEAN_200)))
+    });
+    c.plain("scrub_200", "with_pii", || {
+        drop(checkout_otel::pii::scrub(black_box(pii::WITH_PII_200)))
+    });
+
+    let batch = pii::span_batch();
+    let exporter = pii::redacting();
+    let input = batch.clone();
+    c.batched(
+        "redacting_exporter",
+        "crate",
+        move || input.clone(),
+        move |b| pii::export(&exporter, b),
+    );
+    c.batched(
+        "redacting_exporter",
+        "raw",
+        move || batch.clone(),
+        |b| pii::export(&setup::NoopExporter, b),
+    );
+
+    c.0
 }
 
 /// `OVERHEAD_PROFILE=<group>/<side>:<iterations>`: run one case, no criterion.
 fn profile(spec: &str, cases: &mut [Case]) {
     let (id, n) = spec.rsplit_once(':').unwrap_or((spec, "100000"));
-    let n: u64 = n.parse().expect("OVERHEAD_PROFILE iterations");
+    let n: u32 = n.parse().expect("OVERHEAD_PROFILE iterations");
     let case = cases
         .iter_mut()
         .find(|c| format!("{}/{}", c.group, c.side) == id)
         .unwrap_or_else(|| panic!("no case {id}"));
-    for _ in 0..n {
-        (case.run)();
-    }
+    case.time(n);
 }
 
-/// `OVERHEAD_AB=<group>`: alternate the sides of a group in short rounds and
-/// print each side's fastest and median round, a quick comparison that holds
-/// up on a busy machine (every side sees the same interference).
+/// `OVERHEAD_AB=<group>`: alternate the sides of a group, 41 rounds.
 fn alternate(group: &str, cases: &mut [Case]) {
     const ROUNDS: usize = 41;
-    const ITERS: u32 = 2_000;
     let mut sides: Vec<&mut Case> = cases.iter_mut().filter(|c| c.group == group).collect();
     assert!(!sides.is_empty(), "no group {group}");
+    // About 2 ms per side and round.
+    let iterations: Vec<u32> = sides
+        .iter_mut()
+        .map(|c| {
+            let once = c.time(10).as_nanos().max(1) / 10;
+            (2_000_000 / once).clamp(1, 100_000) as u32
+        })
+        .collect();
     let mut times = vec![Vec::with_capacity(ROUNDS); sides.len()];
     for _ in 0..ROUNDS {
-        for (case, times) in sides.iter_mut().zip(&mut times) {
-            let start = std::time::Instant::now();
-            for _ in 0..ITERS {
-                (case.run)();
-            }
-            times.push(start.elapsed().as_nanos() as f64 / f64::from(ITERS));
+        for ((case, n), times) in sides.iter_mut().zip(&iterations).zip(&mut times) {
+            times.push(case.time(*n).as_nanos() as f64 / f64::from(*n));
         }
     }
     for (case, times) in sides.iter().zip(&mut times) {
         times.sort_by(f64::total_cmp);
         println!(
-            "{}/{}: min {:.0} ns, median {:.0} ns",
+            "{}/{}: fastest {:.0} ns, median {:.0} ns",
             case.group,
             case.side,
             times[0],
@@ -199,6 +292,7 @@ fn main() {
 
     let trace = equivalence::check_spans();
     equivalence::check_meter();
+    equivalence::check_pii();
     eprintln!(
         "equivalence checked: checkout trace of {} spans, {} attributes, {} events on every side",
         trace.spans, trace.attributes, trace.events
@@ -212,7 +306,13 @@ fn main() {
         let (now, later) = rest.split_at_mut(len);
         let mut g = c.benchmark_group(group);
         for case in now {
-            g.bench_function(case.side, |b| b.iter(&mut case.run));
+            let _default = case.dispatch.as_ref().map(tracing::dispatcher::set_default);
+            match &mut case.run {
+                Run::Plain(f) => g.bench_function(case.side, |b| b.iter(&mut *f)),
+                Run::Batched(setup, routine) => g.bench_function(case.side, |b| {
+                    b.iter_batched(&mut *setup, &mut *routine, BatchSize::LargeInput)
+                }),
+            };
         }
         g.finish();
         rest = later;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use checkout_otel::init::Telemetry;
 use checkout_otel::opentelemetry::trace::TracerProvider as _;
 use checkout_otel::opentelemetry_sdk::error::OTelSdkResult;
 use checkout_otel::opentelemetry_sdk::trace::{
@@ -30,7 +31,7 @@ pub enum Mode {
     Sampled,
     /// Not sampled: `AlwaysOff`, with the same processor.
     Unsampled,
-    /// `OTEL_SDK_DISABLED=true`: what the crate's disabled set-up builds.
+    /// `OTEL_SDK_DISABLED=true`: the provider of the crate's disabled set-up.
     Disabled,
 }
 
@@ -45,11 +46,20 @@ pub fn provider(mode: Mode) -> SdkTracerProvider {
             .with_sampler(Sampler::AlwaysOff)
             .with_span_processor(SimpleSpanProcessor::new(NoopExporter))
             .build(),
-        // The disabled set-up of `init` (OTEL_SDK_DISABLED=true): a provider
-        // with the AlwaysOff sampler and no processor at all.
-        Mode::Disabled => SdkTracerProvider::builder()
-            .with_sampler(Sampler::AlwaysOff)
-            .build(),
+        // What `init` builds for OTEL_SDK_DISABLED=true (an AlwaysOff
+        // provider without processors).
+        Mode::Disabled => {
+            let guard = Telemetry::builder("bench")
+                .with_env([("OTEL_SDK_DISABLED", "true")])
+                .build()
+                .expect("a disabled set-up");
+            assert!(!guard.is_enabled());
+            let provider = guard.tracer_provider().clone();
+            // Dropping the guard would shut the provider down: it lives for
+            // the whole run.
+            std::mem::forget(guard);
+            provider
+        }
     }
 }
 
@@ -72,6 +82,24 @@ pub fn subscriber(tracer: SdkTracer) -> impl tracing::Subscriber + Send + Sync {
             .with_tracked_inactivity(false),
     )
 }
+
+/// The same layer with tracing-opentelemetry's defaults, as most users
+/// write it: every span also gets its source location, thread and
+/// busy/idle times, which the other sides do not record.
+pub fn subscriber_with_defaults(tracer: SdkTracer) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer))
+}
+
+/// The attributes tracing-opentelemetry's defaults add.
+pub const DEFAULT_LAYER_EXTRAS: [&str; 7] = [
+    "code.file.path",
+    "code.module.name",
+    "code.line.number",
+    "thread.id",
+    "thread.name",
+    "busy_ns",
+    "idle_ns",
+];
 
 /// Runs a future that never waits (every future in these benches is ready at
 /// once) to completion on this thread. All sides go through it.

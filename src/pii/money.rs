@@ -260,11 +260,6 @@ impl Currency {
     pub const fn exponent(&self) -> u8 {
         self.exponent
     }
-
-    /// Minor units per major unit (USD 100, JPY 1).
-    fn scale(self) -> u64 {
-        10u64.pow(u32::from(self.exponent))
-    }
 }
 
 fn invalid_currency(code: &str) -> Error {
@@ -442,17 +437,34 @@ impl Money {
     /// decimals: `"12.34"`, `"-0.05"`, JPY `"1234"`, BHD `"1.234"`. This is
     /// the value of `payment.amount` and `checkout.total`.
     pub fn to_decimal_string(&self) -> String {
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let magnitude = self.minor.unsigned_abs();
-        let scale = self.currency.scale();
-        let (major, fraction) = (magnitude / scale, magnitude % scale);
-        match self.currency.exponent {
-            0 => format!("{sign}{major}"),
-            width => format!(
-                "{sign}{major}.{fraction:0width$}",
-                width = usize::from(width)
-            ),
+        // Written digit by digit, right to left: this runs for every payment
+        // and checkout span, and `format!` with a padded fraction costs more
+        // than all their other attributes together.
+        let exponent = usize::from(self.currency.exponent);
+        let mut magnitude = self.minor.unsigned_abs();
+        // 20 digits of u64::MAX, leading zeros up to the exponent, '.', '-'.
+        let mut buf = [0u8; 48];
+        let mut at = buf.len();
+        let mut digits = 0;
+        loop {
+            if digits == exponent && exponent > 0 {
+                at -= 1;
+                buf[at] = b'.';
+            }
+            at -= 1;
+            buf[at] = b'0' + (magnitude % 10) as u8;
+            magnitude /= 10;
+            digits += 1;
+            if magnitude == 0 && digits > exponent {
+                break;
+            }
         }
+        if self.minor < 0 {
+            at -= 1;
+            buf[at] = b'-';
+        }
+        // Only ASCII digits, '.' and '-' were written: never invalid UTF-8.
+        String::from_utf8(buf[at..].to_vec()).unwrap_or_default()
     }
 
     /// `payment.amount` (exact decimal), `payment.amount_minor` and
@@ -492,6 +504,49 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit writer agrees with `format!` for every exponent in
+    /// use, at the edges of `i64` and around every power of ten.
+    #[test]
+    fn decimal_string_matches_format() {
+        fn reference(m: Money) -> String {
+            let sign = if m.minor < 0 { "-" } else { "" };
+            let magnitude = m.minor.unsigned_abs();
+            let scale = 10u64.pow(u32::from(m.currency.exponent()));
+            let (major, fraction) = (magnitude / scale, magnitude % scale);
+            match m.currency.exponent {
+                0 => format!("{sign}{major}"),
+                width => format!(
+                    "{sign}{major}.{fraction:0width$}",
+                    width = usize::from(width)
+                ),
+            }
+        }
+        let mut values = vec![
+            0,
+            1,
+            -1,
+            5,
+            -5,
+            99,
+            100,
+            4_998,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ];
+        let mut p: i64 = 1;
+        while let Some(next) = p.checked_mul(10) {
+            values.extend([p - 1, p, p + 1, -p, next / 3]);
+            p = next;
+        }
+        for currency in [Currency::JPY, Currency::USD, Currency::BHD] {
+            for &minor in &values {
+                let m = Money::from_minor(minor, currency);
+                assert_eq!(m.to_decimal_string(), reference(m), "{minor} {currency}");
+            }
+        }
+    }
 
     #[test]
     fn table_is_sorted_unique_and_consts_agree() {

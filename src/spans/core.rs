@@ -577,8 +577,11 @@ impl TypedSpan {
     /// Ends the span now. Later calls, and the drop, do nothing.
     pub fn end(&self) {
         // Ending reads the clock and locks the span: do it once, and not at
-        // all for a span that records nothing.
-        if !self.ended.swap(true, Ordering::AcqRel) {
+        // all for a span that records nothing. A plain load and store, not a
+        // swap: two threads racing to end the same span both reach the SDK,
+        // which ends a span once anyway.
+        if !self.ended.load(Ordering::Acquire) {
+            self.ended.store(true, Ordering::Release);
             self.apply(Op::End);
         }
     }

@@ -22,7 +22,7 @@ pub(crate) fn recordable_url(url: &str) -> Option<UrlParts<'_>> {
     {
         return None;
     }
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
