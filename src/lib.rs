@@ -67,16 +67,24 @@
 //! # }
 //! ```
 //!
+#![doc = include_str!("../docs/adoption-rustdoc.md")]
+//!
 //! # Feature flags
 //!
 //! - `grpc` (default): OTLP over gRPC (tonic).
 //! - `http-proto` (default): OTLP over HTTP/protobuf.
 //! - `testing`: `testing::TestTelemetry` and span/metric queries for tests.
+//! - `reqwest`: `http_client::OtelMiddleware`, traced and propagating
+//!   reqwest calls (reqwest-middleware).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attributes;
 pub mod error;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod http_client;
+pub mod http_server;
 pub mod init;
 pub mod metrics;
 pub mod pii;
