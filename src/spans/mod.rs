@@ -75,7 +75,7 @@ pub use self::core::{
 pub use self::db::DbQuery;
 pub use self::http::{HttpClientCall, HttpClientSpan};
 pub use self::inventory::{
-    InventoryRelease, InventoryReserveBatch, InventoryReserveItem, ReserveBatchSpan,
+    InventoryRelease, InventoryReserveBatch, InventoryReserveItem, ReleaseSpan, ReserveBatchSpan,
     ReserveItemSpan,
 };
 pub use self::order::{NotificationSend, OrderCreate};
