@@ -21,6 +21,10 @@
 //!   as the last line of defence.
 //! - **A prewired meter** ([`metrics`]): checkout counters and duration
 //!   histograms per checkout and per step, with bounded attributes only.
+//! - **Both ends of HTTP** ([`http_server`], `http_client`): the request span
+//!   of an axum / tower-http server continues the caller's `traceparent`, and
+//!   a reqwest middleware (feature `reqwest`) traces outgoing calls as HTTP
+//!   `CLIENT` spans and propagates the trace.
 //! - **A waterfall of each trace in the terminal** ([`waterfall`]) and a test
 //!   kit for your own instrumentation (module `testing`, feature `testing`).
 //!

@@ -135,11 +135,11 @@ impl<'a> HttpClientCall<'a> {
 
 impl SpanSpec for HttpClientCall<'_> {
     type Span = HttpClientSpan;
+    /// The registry's group name; the span itself is named after its method.
+    const NAME: &'static str = "http.client";
+    const KIND: SpanKind = SpanKind::Client;
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(span_name_of_method(request_method(self.method)))
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Client
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::HTTP_REQUEST_METHOD, request_method(self.method));
