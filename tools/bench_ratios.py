@@ -2,13 +2,18 @@
 """Turn the criterion results of `cargo bench --bench overhead` into the
 ratio table of docs/readme-benchmarks.md.
 
-Reads the median point estimate of every `<group>/<side>/new/estimates.json`
-under criterion's output directory, so every figure of a row comes from the
-same run. Prints a Markdown table, then the machine it ran on.
+Reads the median point estimate of every `<group>/<side>/<run>/estimates.json`
+under criterion's output directory. Every ratio is computed within one run
+(the sides of a group are measured back to back), then, over several runs,
+the table shows the median of the per-run ratios and their range.
 
     cargo bench --bench overhead
-    python3 tools/bench_ratios.py            # table on stdout
-    python3 tools/bench_ratios.py --check    # exit status 1 if a target is missed
+    python3 tools/bench_ratios.py                      # the last run ("new")
+
+    for r in 1 2 3 4 5; do cargo bench --bench overhead -- --save-baseline run$r; done
+    python3 tools/bench_ratios.py --runs run1,run2,run3,run4,run5
+
+    python3 tools/bench_ratios.py --check              # exit status 1 if a target is missed
 
 Standard library only.
 """
@@ -17,27 +22,28 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-# (group, label, numerator side, denominator side or None, limit, kind)
-# kind "ratio": numerator median / denominator median <= limit
-# kind "abs":   numerator median (ns) < limit
-# kind "info":  shown, no target
+# label, group, numerator side, denominator side, target, kind, third column side
+# kind "ratio": median(numerator) / median(denominator) <= target
+# kind "abs":   median(numerator) in ns < target
+# kind "info":  reported, no target
 ROWS = [
-    ("span_sampled", "one span, sampled", "crate", "raw", 1.0, "ratio"),
-    ("span_unsampled", "one span, not sampled", "crate", "raw", 0.5, "ratio"),
-    ("span_disabled", "one span, SDK disabled", "crate", "raw", None, "info"),
-    ("checkout_trace", "checkout trace (11 spans)", "crate", "tracing", 0.3, "ratio"),
-    ("meter_checkout", "meter, one checkout", "crate", "raw", 0.5, "ratio"),
-    ("pseudonymise", "pseudonymise a user id", "crate", "raw", None, "info"),
-    ("scrub_200", "scrub 200 chars, clean", "clean", None, 300.0, "abs"),
-    ("scrub_200", "scrub 200 chars, with PII", "with_pii", None, None, "info"),
-    ("redacting_exporter", "redacting exporter, batch", "crate", "raw", None, "info"),
+    ("one span, sampled", "span_sampled", "crate", "raw", 1.0, "ratio", "tracing"),
+    ("one span, not sampled", "span_unsampled", "crate", "raw", 0.5, "ratio", "tracing"),
+    ("one span, SDK disabled", "span_disabled", "crate", "raw", None, "info", "tracing"),
+    ("checkout trace, 11 spans", "checkout_trace", "crate", "tracing", 0.3, "ratio", "tracing"),
+    ("checkout trace, vs tracing-opentelemetry defaults", "checkout_trace", "crate", "tracing_defaults", None, "info", "tracing_defaults"),
+    ("checkout trace, vs raw", "checkout_trace", "crate", "raw", None, "info", "tracing"),
+    ("meter, one checkout", "meter_checkout", "crate", "raw", 0.5, "ratio", "tracing"),
+    ("pseudonymise a user id", "pseudonymise", "crate", "raw", None, "info", None),
+    ("scrub 200 chars, clean", "scrub_200", "clean", None, 300.0, "abs", None),
+    ("scrub 200 chars, with PII", "scrub_200", "with_pii", None, None, "info", None),
+    ("redacting exporter, 512 spans", "redacting_exporter", "crate", "raw", None, "info", None),
 ]
-
-SIDES = ("crate", "raw", "tracing")
 
 
 def criterion_dir(arg):
@@ -49,8 +55,8 @@ def criterion_dir(arg):
     return Path(__file__).resolve().parent.parent / "target" / "criterion"
 
 
-def median_ns(root, group, side):
-    path = root / group / side / "new" / "estimates.json"
+def median_ns(root, group, side, run):
+    path = root / group / side / run / "estimates.json"
     try:
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"]
@@ -90,38 +96,56 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--criterion-dir", help="criterion output (default: $CARGO_TARGET_DIR/criterion or target/criterion)")
+    parser.add_argument("--runs", default="new", help="comma-separated criterion baselines (default: new, the last run)")
     parser.add_argument("--check", action="store_true", help="exit with status 1 if a target is missed or missing")
     args = parser.parse_args()
     root = criterion_dir(args.criterion_dir)
+    runs = [r for r in args.runs.split(",") if r]
     if not root.is_dir():
         sys.exit(f"no criterion results in {root}: run `cargo bench --bench overhead` first")
 
+    multi = len(runs) > 1
     print("| case | crate | raw | tracing | ratio | target | |")
     print("|---|--:|--:|--:|--:|--:|---|")
     failed = False
-    for group, label, num, den, limit, kind in ROWS:
-        times = {side: median_ns(root, group, side) for side in SIDES + (num,)}
-        if kind == "abs" or num not in SIDES:
-            cells = [fmt_time(times[num]), "–", "–"]
+    for label, group, num, den, limit, kind, third in ROWS:
+        def med(side):
+            if side is None:
+                return None
+            values = [v for v in (median_ns(root, group, side, r) for r in runs) if v is not None]
+            return statistics.median(values) if values else None
+
+        if kind == "abs" or num not in ("crate",):
+            cells = [fmt_time(med(num)), "–", "–"]
         else:
-            cells = [fmt_time(times[s]) for s in SIDES]
+            cells = [fmt_time(med("crate")), fmt_time(med("raw")), fmt_time(med(third))]
+
         ratio, target, verdict = "–", "–", ""
-        if kind in ("ratio", "info") and den and times[num] is not None and times[den]:
-            value = times[num] / times[den]
-            ratio = f"{num}/{den} {value:.2f}"
-            if kind == "ratio":
-                target = f"≤ {limit:.1f}"
-                verdict = "pass" if value <= limit else "**miss**"
-        elif kind == "abs" and times[num] is not None:
+        if den:
+            per_run = []
+            for r in runs:
+                a, b = median_ns(root, group, num, r), median_ns(root, group, den, r)
+                if a is not None and b:
+                    per_run.append(a / b)
+            if per_run:
+                value = statistics.median(per_run)
+                spread = f" ({min(per_run):.2f}–{max(per_run):.2f})" if multi else ""
+                ratio = f"{num}/{den} {value:.2f}{spread}"
+                if kind == "ratio":
+                    target = f"≤ {limit:.1f}"
+                    verdict = "pass" if value <= limit else "**miss**"
+            elif kind == "ratio":
+                verdict = "not run"
+        elif kind == "abs":
+            value = med(num)
             target = f"< {limit:.0f} ns"
-            verdict = "pass" if times[num] < limit else "**miss**"
-        if times[num] is None:
-            verdict = "not run" if kind != "info" else ""
+            verdict = "not run" if value is None else ("pass" if value < limit else "**miss**")
         if kind != "info" and verdict != "pass":
             failed = True
         print(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {ratio} | {target} | {verdict} |")
     print()
-    print(f"Medians of one run on {machine()}.")
+    runs_text = f"{len(runs)} runs ({', '.join(runs)}): medians, ratio = median of the per-run ratios (range)" if multi else f"one run ({runs[0]})"
+    print(f"{runs_text}; {machine()}.")
     if args.check and failed:
         sys.exit(1)
 

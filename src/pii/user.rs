@@ -189,8 +189,15 @@ impl UserHasher {
     /// characters. The id is hashed exactly as given (no trimming or case
     /// folding), so pass it the same way everywhere.
     pub fn hash(&self, customer_id: &str) -> UserRef {
+        // Hex on the stack, then one allocation for the shared string (a
+        // `String` first would cost a second allocation and a copy).
+        let mut mac = self.mac.clone();
+        mac.update(customer_id.as_bytes());
+        let mut hex = [0u8; USER_HASH_HEX_LEN];
+        hex_lower_into(&mac.finalize().into_bytes(), &mut hex);
         UserRef {
-            hash: Arc::from(self.hash_hex(customer_id.as_bytes()).as_str()),
+            // Only ASCII hex digits were written: never invalid UTF-8.
+            hash: Arc::from(std::str::from_utf8(&hex).unwrap_or_default()),
         }
     }
 
@@ -255,13 +262,19 @@ fn invalid(source_of: ConfigSource, reason: String) -> Error {
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
+    let mut hex = vec![0u8; bytes.len() * 2];
+    hex_lower_into(bytes, &mut hex);
+    hex.into_iter().map(char::from).collect()
+}
+
+/// Writes the lowercase hex of `bytes` into the start of `out` (which holds
+/// at least twice as many bytes; any extra bytes are left as they are).
+fn hex_lower_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    for (&b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
-    s
 }
 
 fn decode_hex(s: &str) -> std::result::Result<Vec<u8>, String> {
