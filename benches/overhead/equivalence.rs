@@ -155,10 +155,11 @@ pub fn check_spans() -> Counts {
     counts(&with_crate)
 }
 
-/// Every data point a side recorded: (metric, sorted attributes, count).
-fn capture_metrics(
-    run: impl FnOnce(&SdkMeterProvider),
-) -> Vec<(String, Vec<(String, String)>, u64)> {
+/// A data point: metric name, sorted attributes, count (or sum for counters).
+type Point = (String, Vec<(String, String)>, u64);
+
+/// Every data point a side recorded.
+fn capture_metrics(run: impl FnOnce(&SdkMeterProvider)) -> Vec<Point> {
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
         .with_reader(
