@@ -627,7 +627,10 @@ fn user_hash_key_from_builder_or_env_and_bad_keys_are_typed_errors() {
     match env(&[("CHECKOUT_OTEL_USER_HASH_KEY", short)]).resolve() {
         Err(Error::InvalidKey { source_of, reason }) => {
             assert_eq!(source_of, ConfigSource::Env("CHECKOUT_OTEL_USER_HASH_KEY"));
-            assert!(!reason.contains(short), "the key must not be echoed: {reason}");
+            assert!(
+                !reason.contains(short),
+                "the key must not be echoed: {reason}"
+            );
         }
         other => panic!("expected InvalidKey, got {other:?}"),
     }

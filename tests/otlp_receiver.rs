@@ -253,11 +253,16 @@ fn default_setup_redacts_pii_and_records_the_checkout_meter() {
                 .contains(&METRIC_CHECKOUT_COMPLETED.to_owned())
     });
     let root = r.span(CHECKOUT_PROCESS).expect("checkout span received");
-    let note = root.attr("customer.note").expect("note attribute kept, masked");
+    let note = root
+        .attr("customer.note")
+        .expect("note attribute kept, masked");
     assert!(!note.contains("jane.doe@example.com"), "{note}");
     assert!(!note.contains("4111"), "{note}");
     assert!(!note.contains("7946"), "{note}");
-    assert_eq!(root.attr("checkout.failure_step").as_deref(), Some("processing_payment"));
+    assert_eq!(
+        root.attr("checkout.failure_step").as_deref(),
+        Some("processing_payment")
+    );
     let counters = guard.redaction_counters().expect("redaction on by default");
     assert!(counters.masked_values() >= 1);
     assert_eq!(counters.cards(), 1);
