@@ -406,6 +406,34 @@ impl ErrorType {
     /// Anything not classified more precisely. Per the semantic conventions.
     pub const OTHER: ErrorType = ErrorType("_OTHER");
 
+    /// Every error type defined here.
+    pub const KNOWN: &'static [ErrorType] = &[
+        ErrorType::INSUFFICIENT_STOCK,
+        ErrorType::PRICE_MISMATCH,
+        ErrorType::INVALID_CART,
+        ErrorType::CARD_DECLINED,
+        ErrorType::TIMEOUT,
+        ErrorType::UPSTREAM_ERROR,
+        ErrorType::UNAVAILABLE,
+        ErrorType::INVALID_REQUEST,
+        ErrorType::DATABASE,
+        ErrorType::CANCELLED,
+        ErrorType::OTHER,
+    ];
+
+    /// The error type defined here whose value is `value` (for example one
+    /// received from another service), or `None`. Never allocates, so a
+    /// string from the wire cannot become a new metric value.
+    ///
+    /// ```
+    /// use checkout_otel::attributes::ErrorType;
+    /// assert_eq!(ErrorType::from_known("timeout"), Some(ErrorType::TIMEOUT));
+    /// assert_eq!(ErrorType::from_known("anything else"), None);
+    /// ```
+    pub fn from_known(value: &str) -> Option<ErrorType> {
+        ErrorType::KNOWN.iter().copied().find(|e| e.0 == value)
+    }
+
     /// An error type of your own. Keep the set of values small and fixed:
     /// it becomes a metric attribute.
     pub const fn new(value: &'static str) -> Self {

@@ -148,7 +148,8 @@ fn inventory_spans_record_reservations_shortfalls_and_release() {
         short.insufficient_stock(1);
         drop(short);
         batch.reserved("batch-1", 1);
-        let release = h.tracer.start(InventoryRelease::new("batch-1", 1));
+        let release = h.tracer.start(InventoryRelease::new("batch-1"));
+        release.released(1);
         drop(release);
     }
     let batch = h.one(attr::INVENTORY_RESERVE_BATCH);
@@ -725,4 +726,19 @@ async fn instrumented_notification_ends_when_its_work_ends() {
         Status::Unset,
         "notification must not fail the checkout"
     );
+}
+
+#[test]
+fn item_count_learnt_mid_checkout_is_recorded_once_at_the_end() {
+    let h = harness();
+    let checkout = h.tracer.start(CheckoutProcess::new("cart-late"));
+    checkout.set_item_count(12);
+    checkout.finish(&Ok::<(), Failure>(()));
+    let root = h.one(attr::CHECKOUT_PROCESS);
+    assert_eq!(i(&root, attr::CHECKOUT_ITEM_COUNT), 12);
+
+    let h = harness();
+    let checkout = h.tracer.start(CheckoutProcess::new("cart-unknown"));
+    checkout.finish(&Ok::<(), Failure>(()));
+    assert!(attr(&h.one(attr::CHECKOUT_PROCESS), attr::CHECKOUT_ITEM_COUNT).is_none());
 }

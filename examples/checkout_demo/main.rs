@@ -1,71 +1,83 @@
-//! checkout_demo: for now, sets up telemetry in one call and emits one small
-//! checkout trace and a metric. Later issues grow it into the full
-//! multi-service pipeline.
+//! `cargo run --example checkout_demo`: the article's checkout, for real.
 //!
-//! ```text
-//! cargo run --example checkout_demo
-//! ```
-//! prints one compact line per span on stderr (nothing touches the network).
-//! With `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317` (and optionally
-//! `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` with port 4318) the trace goes
-//! to that collector instead. Exit never waits longer than the shutdown bound,
-//! even when nothing listens there.
+//! Six services, each with its own `service.name`, call each other over HTTP
+//! on loopback with W3C trace context, so each checkout is one trace across
+//! all of them. Each scenario prints its outcome, its trace id and the
+//! waterfall of its trace; the run ends with the gateway's checkout metrics.
+//! See `--help`.
 
-use std::time::Duration;
+mod cli;
+mod net;
+mod pipeline;
+mod report;
+mod scenarios;
+mod services;
 
-use checkout_otel::attributes::{
-    CART_ID, CART_ITEM_COUNT, CART_VALIDATE, CHECKOUT_PROCESS, CHECKOUT_STATUS, CheckoutStatus,
-    INVENTORY_RESERVE_BATCH, METRIC_CHECKOUT_COMPLETED, ORDER_CREATE, PAYMENT_PROCESS,
-};
-use checkout_otel::init::Telemetry;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use std::process::ExitCode;
 
-fn main() -> Result<(), checkout_otel::Error> {
-    let telemetry = Telemetry::builder("checkout-demo")
-        .service_version(env!("CARGO_PKG_VERSION"))
-        .environment("demo")
-        .shutdown_timeout(Duration::from_secs(3))
-        .init()?;
-    let tracer = telemetry.sdk_tracer();
+use crate::cli::Command;
+use crate::pipeline::{Pipeline, PipelineConfig};
 
-    tracing::info!("starting a demo checkout");
-    tracer.in_span(CHECKOUT_PROCESS, |cx| {
-        let root = cx.span();
-        root.set_attribute(KeyValue::new(CART_ID, "cart-42"));
-        root.set_attribute(KeyValue::new(CART_ITEM_COUNT, 3_i64));
-        tracer.in_span(CART_VALIDATE, |_| {
-            std::thread::sleep(Duration::from_millis(3))
-        });
-        tracer.in_span(INVENTORY_RESERVE_BATCH, |_| {
-            std::thread::sleep(Duration::from_millis(5))
-        });
-        // A `tracing` span inside the checkout joins the same trace.
-        tracing::info_span!("payment.fraud_check")
-            .in_scope(|| std::thread::sleep(Duration::from_millis(2)));
-        tracer
-            .span_builder(PAYMENT_PROCESS)
-            .with_kind(SpanKind::Client)
-            .start(&tracer)
-            .end();
-        tracer.in_span(ORDER_CREATE, |_| {
-            std::thread::sleep(Duration::from_millis(2))
-        });
-        root.set_status(Status::Ok);
-    });
-    telemetry
-        .meter()
-        .u64_counter(METRIC_CHECKOUT_COMPLETED)
-        .build()
-        .add(
-            1,
-            &[KeyValue::new(CHECKOUT_STATUS, CheckoutStatus::Success)],
-        );
-    tracing::info!("demo checkout done");
+#[tokio::main]
+async fn main() -> ExitCode {
+    let scenarios = match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(scenarios)) => scenarios,
+        Ok(Command::List) => {
+            let names: String = scenarios::Scenario::ALL
+                .iter()
+                .map(|s| format!("{}\n", s.name()))
+                .collect();
+            show(&names);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Help) => {
+            show(&cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr(), "error: {e}\n\n{}", cli::usage());
+            return ExitCode::from(2);
+        }
+    };
 
-    // Bounded: returns within 3 s even if the collector hangs or is absent.
-    if let Err(e) = telemetry.shutdown() {
-        eprintln!("warning: {e}");
+    let pipeline = match Pipeline::start(PipelineConfig::default()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: could not start the services: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        show(&format!(
+            "exporting traces and metrics over OTLP to {endpoint}\n"
+        ));
     }
-    Ok(())
+    let mut code = ExitCode::SUCCESS;
+    for scenario in scenarios {
+        let shown = match scenarios::run(&pipeline, scenario).await {
+            Ok(result) => show(&report::scenario(&result)),
+            Err(e) => {
+                eprintln!("error: scenario {} failed to run: {e}", scenario.name());
+                code = ExitCode::FAILURE;
+                true
+            }
+        };
+        if !shown {
+            break; // stdout closed (`| head`): stop, but still shut down cleanly.
+        }
+    }
+    show(&report::metrics(pipeline.gateway_metrics().as_ref()));
+    // Flushes every service's telemetry (OTLP included) before exiting.
+    pipeline.shutdown().await;
+    code
+}
+
+/// Prints to stdout; `false` once stdout is closed.
+fn show(text: &str) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }

@@ -115,7 +115,8 @@ use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{
     SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanExporter, SpanProcessor,
@@ -202,12 +203,14 @@ impl Telemetry {
             redaction_on: true,
             user_hash_key: None,
             span_processors: Vec::new(),
+            metric_readers: Vec::new(),
             env: config::process_env(),
         }
     }
 }
 
 type AddProcessor = Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+type AddReader = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
 
 /// Configures and starts telemetry. See the [module docs](self) for the
 /// precedence of builder, environment and defaults.
@@ -235,6 +238,7 @@ pub struct TelemetryBuilder {
     redaction_on: bool,
     user_hash_key: Option<String>,
     span_processors: Vec<AddProcessor>,
+    metric_readers: Vec<AddReader>,
     env: EnvSource,
 }
 
@@ -263,6 +267,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("tracing_span_details", &self.span_details)
             .field("console_output", &self.console_output)
             .field("extra_span_processors", &self.span_processors.len())
+            .field("extra_metric_readers", &self.metric_readers.len())
             .finish_non_exhaustive()
     }
 }
@@ -419,6 +424,16 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Adds a metric reader next to the exporting one, e.g. a
+    /// [`PeriodicReader`] over an in-memory exporter, to read the metrics
+    /// back in-process (a test, a summary at exit); [`TelemetryGuard::force_flush`]
+    /// makes it export. Not added in a disabled (`OTEL_SDK_DISABLED`) set-up.
+    pub fn with_metric_reader<E: PushMetricExporter>(mut self, reader: PeriodicReader<E>) -> Self {
+        self.metric_readers
+            .push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
     /// Reads environment variables through `lookup` instead of the process
     /// environment: for tests (setting process variables is racy across
     /// parallel tests) and for hosts that keep configuration elsewhere.
@@ -547,12 +562,10 @@ impl TelemetryBuilder {
         let mut tracer_builder = SdkTracerProvider::builder()
             .with_sampler(config.sampler.to_sdk())
             .with_resource(config.resource.clone());
-        #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(unused_mut))]
         let mut meter_builder = SdkMeterProvider::builder().with_resource(config.resource.clone());
 
         #[cfg(any(feature = "grpc", feature = "http-proto"))]
         {
-            use opentelemetry_sdk::metrics::PeriodicReader;
             use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
             // Both exporters first, so a failure leaves no processor thread behind.
             let span_exporter = match &config.traces {
@@ -603,6 +616,9 @@ impl TelemetryBuilder {
         }
         for add in self.span_processors {
             tracer_builder = add(tracer_builder);
+        }
+        for add in self.metric_readers {
+            meter_builder = add(meter_builder);
         }
 
         let meter_provider = meter_builder.build();

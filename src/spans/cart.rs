@@ -1,6 +1,5 @@
 //! Cart spans: `cart.validate`, `cart.fetch_contents`, `cart.verify_prices`.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use opentelemetry::KeyValue;
@@ -25,12 +24,8 @@ impl<'a> CartValidate<'a> {
 
 impl SpanSpec for CartValidate<'_> {
     type Span = TypedSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::CART_VALIDATE)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::CART_VALIDATE;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::CART_ID, self.cart_id.to_owned());
     }
@@ -54,12 +49,8 @@ impl<'a> CartFetchContents<'a> {
 
 impl SpanSpec for CartFetchContents<'_> {
     type Span = FetchContentsSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::CART_FETCH_CONTENTS)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::CART_FETCH_CONTENTS;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::CART_ID, self.cart_id.to_owned());
     }
@@ -98,12 +89,8 @@ impl CartVerifyPrices {
 
 impl SpanSpec for CartVerifyPrices {
     type Span = VerifyPricesSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::CART_VERIFY_PRICES)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::CART_VERIFY_PRICES;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.int(attr::CART_ITEM_COUNT, self.item_count);
     }

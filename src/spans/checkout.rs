@@ -1,14 +1,14 @@
 //! `checkout.process`: the root of a checkout, with step tracking.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{FutureExt, SpanKind};
 
-use super::core::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
+use super::core::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan, saturating_i64};
 use crate::attributes::{
     self as attr, CheckoutStatus, CheckoutStep, ErrorType, FailureKind, StepStatus,
 };
@@ -48,7 +48,7 @@ pub struct CheckoutProcess<'a> {
     cart_id: &'a str,
     user: Option<&'a UserRef>,
     total: Option<Money>,
-    item_count: u64,
+    item_count: Option<u64>,
     kind: SpanKind,
 }
 
@@ -59,7 +59,7 @@ impl<'a> CheckoutProcess<'a> {
             cart_id,
             user: None,
             total: None,
-            item_count: 0,
+            item_count: None,
             kind: SpanKind::Internal,
         }
     }
@@ -76,9 +76,10 @@ impl<'a> CheckoutProcess<'a> {
         self
     }
 
-    /// Number of items (`checkout.item_count`, and the metrics' size bucket).
+    /// Number of items (`checkout.item_count`, and the metrics' size
+    /// bucket). When it is known only later, use [`CheckoutSpan::set_item_count`].
     pub fn item_count(mut self, item_count: usize) -> Self {
-        self.item_count = item_count as u64;
+        self.item_count = Some(item_count as u64);
         self
     }
 
@@ -92,10 +93,8 @@ impl<'a> CheckoutProcess<'a> {
 
 impl SpanSpec for CheckoutProcess<'_> {
     type Span = CheckoutSpan;
-
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::CHECKOUT_PROCESS)
-    }
+    const NAME: &'static str = attr::CHECKOUT_PROCESS;
+    const KIND: SpanKind = SpanKind::Internal;
 
     fn kind(&self) -> SpanKind {
         self.kind.clone()
@@ -103,7 +102,6 @@ impl SpanSpec for CheckoutProcess<'_> {
 
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::CART_ID, self.cart_id.to_owned());
-        attrs.int(attr::CHECKOUT_ITEM_COUNT, self.item_count);
         if let Some(user) = self.user {
             attrs.push(user.key_value());
         }
@@ -116,7 +114,7 @@ impl SpanSpec for CheckoutProcess<'_> {
         CheckoutSpan {
             span,
             started: Instant::now(),
-            item_count: self.item_count,
+            item_count: AtomicU64::new(self.item_count.unwrap_or(ITEM_COUNT_UNSET)),
             metrics: tracer.metrics().cloned(),
             state: Mutex::new(State {
                 current: CheckoutStep::Initiated,
@@ -195,7 +193,8 @@ struct State {
 pub struct CheckoutSpan {
     span: TypedSpan,
     started: Instant,
-    item_count: u64,
+    // Recorded when the checkout ends, so it can be learnt mid-checkout.
+    item_count: AtomicU64,
     metrics: Option<CheckoutMetrics>,
     state: Mutex<State>,
 }
@@ -264,6 +263,14 @@ impl CheckoutSpan {
         result
     }
 
+    /// Sets the number of items when it is known only after the span
+    /// started (for example after the cart was validated). Recorded as
+    /// `checkout.item_count` when the checkout ends, and used for the
+    /// metrics' size bucket.
+    pub fn set_item_count(&self, item_count: usize) {
+        self.item_count.store(item_count as u64, Ordering::Relaxed);
+    }
+
     /// Records the order id once it is known (`order.id`).
     pub fn set_order_id(&self, order_id: &str) {
         self.span
@@ -328,7 +335,15 @@ impl CheckoutSpan {
                 }
             }
         };
+        let item_count = match self.item_count.load(Ordering::Relaxed) {
+            ITEM_COUNT_UNSET => None,
+            n => Some(n),
+        };
         if self.span.is_recording() {
+            if let Some(n) = item_count {
+                self.span
+                    .set_attribute(KeyValue::new(attr::CHECKOUT_ITEM_COUNT, saturating_i64(n)));
+            }
             let step = failure_step.unwrap_or(CheckoutStep::Complete);
             self.span
                 .set_attribute(KeyValue::new(attr::CHECKOUT_STEP, step.as_str()));
@@ -340,7 +355,7 @@ impl CheckoutSpan {
             }
         }
         if let Some(metrics) = &self.metrics {
-            metrics.record_checkout(status, self.item_count, duration, error_type);
+            metrics.record_checkout(status, item_count.unwrap_or(0), duration, error_type);
         }
         self.span.end();
         CheckoutOutcome {
@@ -384,6 +399,8 @@ impl Drop for CheckoutSpan {
         self.conclude(Some(error));
     }
 }
+
+const ITEM_COUNT_UNSET: u64 = u64::MAX;
 
 fn milestone(step: CheckoutStep) -> Option<&'static str> {
     match step {

@@ -221,7 +221,6 @@ pub(crate) fn saturating_i64(value: u64) -> i64 {
 /// parenting, failure recording and end-once behaviour.
 ///
 /// ```
-/// use std::borrow::Cow;
 /// use checkout_otel::opentelemetry::trace::SpanKind;
 /// use checkout_otel::spans::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 ///
@@ -229,8 +228,8 @@ pub(crate) fn saturating_i64(value: u64) -> i64 {
 ///
 /// impl SpanSpec for FraudCheck<'_> {
 ///     type Span = TypedSpan;
-///     fn name(&self) -> Cow<'static, str> { Cow::Borrowed("fraud.check") }
-///     fn kind(&self) -> SpanKind { SpanKind::Internal }
+///     const NAME: &'static str = "fraud.check";
+///     const KIND: SpanKind = SpanKind::Internal;
 ///     fn attributes(&self, attrs: &mut Attrs<'_>) {
 ///         attrs.str("fraud.rule_set", self.rule_set.to_owned());
 ///     }
@@ -247,10 +246,21 @@ pub trait SpanSpec {
     type Span;
 
     /// The span name (a constant of [`crate::attributes`] for the contract's spans).
-    fn name(&self) -> Cow<'static, str>;
+    const NAME: &'static str;
 
     /// The span kind.
-    fn kind(&self) -> SpanKind;
+    const KIND: SpanKind;
+
+    /// The name of this span: [`SpanSpec::NAME`] unless the name depends on
+    /// the values (database spans are named after their query).
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(Self::NAME)
+    }
+
+    /// The kind of this span: [`SpanSpec::KIND`] unless it depends on the values.
+    fn kind(&self) -> SpanKind {
+        Self::KIND
+    }
 
     /// Writes the span's start attributes. Not called when the span is not
     /// recording, so it may allocate freely.

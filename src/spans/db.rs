@@ -60,11 +60,11 @@ impl DbQuery {
 
 impl SpanSpec for DbQuery {
     type Span = TypedSpan;
+    /// The registry's group name; the span itself is named after its query.
+    const NAME: &'static str = "db.client";
+    const KIND: SpanKind = SpanKind::Client;
     fn name(&self) -> Cow<'static, str> {
         Cow::Owned(format!("{} {}", self.operation, self.collection))
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Client
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::DB_SYSTEM_NAME, self.system);

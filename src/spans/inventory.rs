@@ -1,8 +1,6 @@
 //! Inventory spans: `inventory.reserve_batch`, `inventory.reserve_item`, and
 //! `inventory.release` for reservations undone after a later step failed.
 
-use std::borrow::Cow;
-
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
@@ -27,12 +25,8 @@ impl InventoryReserveBatch {
 
 impl SpanSpec for InventoryReserveBatch {
     type Span = ReserveBatchSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RESERVE_BATCH)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::INVENTORY_RESERVE_BATCH;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.int(attr::INVENTORY_ITEM_COUNT, self.item_count);
     }
@@ -83,12 +77,8 @@ impl<'a> InventoryReserveItem<'a> {
 
 impl SpanSpec for InventoryReserveItem<'_> {
     type Span = ReserveItemSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RESERVE_ITEM)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::INVENTORY_RESERVE_ITEM;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::PRODUCT_ID, self.product_id.to_owned());
         attrs.int(attr::QUANTITY_REQUESTED, self.quantity);
@@ -144,39 +134,47 @@ impl ReserveItemSpan {
 }
 
 /// Starts `inventory.release`: undoing a reservation after a later step
-/// (usually the payment) failed. The compensation is visible in the trace.
+/// (usually the payment) failed. The compensation is visible in the trace;
+/// record how many lines it returned with [`ReleaseSpan::released`].
 #[derive(Debug, Clone, Copy)]
 pub struct InventoryRelease<'a> {
     reservation_id: &'a str,
-    item_count: u64,
 }
 
 impl<'a> InventoryRelease<'a> {
-    /// Releasing reservation `reservation_id` of `item_count` lines.
-    pub fn new(reservation_id: &'a str, item_count: usize) -> Self {
-        InventoryRelease {
-            reservation_id,
-            item_count: item_count as u64,
-        }
+    /// Releasing reservation `reservation_id`.
+    pub fn new(reservation_id: &'a str) -> Self {
+        InventoryRelease { reservation_id }
     }
 }
 
 impl SpanSpec for InventoryRelease<'_> {
-    type Span = TypedSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::INVENTORY_RELEASE)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    type Span = ReleaseSpan;
+    const NAME: &'static str = attr::INVENTORY_RELEASE;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(
             attr::INVENTORY_RESERVATION_ID,
             self.reservation_id.to_owned(),
         );
-        attrs.int(attr::INVENTORY_RESERVATIONS_RELEASED, self.item_count);
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
-        span
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> ReleaseSpan {
+        ReleaseSpan { span }
+    }
+}
+
+span_handle! {
+    /// The `inventory.release` span.
+    ReleaseSpan {}
+}
+
+impl ReleaseSpan {
+    /// Records how many lines went back to stock
+    /// (`inventory.reservations_released`). Call once.
+    pub fn released(&self, lines: usize) {
+        self.span.set_attribute(KeyValue::new(
+            attr::INVENTORY_RESERVATIONS_RELEASED,
+            saturating_i64(lines as u64),
+        ));
     }
 }

@@ -73,7 +73,7 @@ pub use self::core::{
 };
 pub use self::db::DbQuery;
 pub use self::inventory::{
-    InventoryRelease, InventoryReserveBatch, InventoryReserveItem, ReserveBatchSpan,
+    InventoryRelease, InventoryReserveBatch, InventoryReserveItem, ReleaseSpan, ReserveBatchSpan,
     ReserveItemSpan,
 };
 pub use self::order::{NotificationSend, OrderCreate};

@@ -1,8 +1,6 @@
 //! `order.create`, and `notification.send`: fire-and-forget, still in the
 //! checkout's trace, never failing the checkout.
 
-use std::borrow::Cow;
-
 use opentelemetry::trace::SpanKind;
 
 use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
@@ -23,12 +21,8 @@ impl<'a> OrderCreate<'a> {
 
 impl SpanSpec for OrderCreate<'_> {
     type Span = TypedSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::ORDER_CREATE)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Internal
-    }
+    const NAME: &'static str = attr::ORDER_CREATE;
+    const KIND: SpanKind = SpanKind::Internal;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
     }
@@ -72,12 +66,8 @@ impl<'a> NotificationSend<'a> {
 
 impl SpanSpec for NotificationSend<'_> {
     type Span = TypedSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::NOTIFICATION_SEND)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Producer
-    }
+    const NAME: &'static str = attr::NOTIFICATION_SEND;
+    const KIND: SpanKind = SpanKind::Producer;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
         attrs.str(attr::NOTIFICATION_CHANNEL, self.channel.as_str());

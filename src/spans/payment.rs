@@ -1,6 +1,5 @@
 //! Payment spans: `payment.process` and `payment.gateway_call`, both `CLIENT`.
 
-use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -45,12 +44,8 @@ impl<'a> PaymentProcess<'a> {
 
 impl SpanSpec for PaymentProcess<'_> {
     type Span = PaymentSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::PAYMENT_PROCESS)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Client
-    }
+    const NAME: &'static str = attr::PAYMENT_PROCESS;
+    const KIND: SpanKind = SpanKind::Client;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
         attrs.str(attr::PAYMENT_AMOUNT, self.amount.to_decimal_string());
@@ -122,12 +117,8 @@ impl<'a> PaymentGatewayCall<'a> {
 
 impl SpanSpec for PaymentGatewayCall<'_> {
     type Span = GatewayCallSpan;
-    fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(attr::PAYMENT_GATEWAY_CALL)
-    }
-    fn kind(&self) -> SpanKind {
-        SpanKind::Client
-    }
+    const NAME: &'static str = attr::PAYMENT_GATEWAY_CALL;
+    const KIND: SpanKind = SpanKind::Client;
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::PEER_SERVICE, self.peer_service.to_owned());
         attrs.str(

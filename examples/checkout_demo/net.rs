@@ -1,0 +1,214 @@
+//! HTTP plumbing every service shares: serving on a free loopback port,
+//! continuing the caller's trace on the server side, and calling the next
+//! service with the current trace context injected.
+
+use std::convert::Infallible;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use checkout_otel::attributes::ErrorType;
+use checkout_otel::opentelemetry::Context;
+use checkout_otel::propagation;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Serves `router` on 127.0.0.1 with a port the OS picks (so a port in use
+/// is never a problem) and returns the base URL and the server task.
+pub async fn serve(router: Router) -> std::io::Result<(String, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        // Only ends with the process (or when the pipeline aborts the task).
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((format!("http://{addr}"), task))
+}
+
+/// The caller's trace context, read from the W3C `traceparent`,
+/// `tracestate` and `baggage` headers: the parent of the spans a handler
+/// starts. Without those headers, spans started in it begin a new trace.
+///
+/// ```ignore
+/// async fn handler(TraceParent(parent): TraceParent, Json(req): Json<Req>) { .. }
+/// ```
+pub struct TraceParent(pub Context);
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceParent {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(TraceParent(propagation::extract(&parts.headers)))
+    }
+}
+
+/// The error body every service answers with: a low-cardinality
+/// `error_type` the caller can act on, a human message, and details for the
+/// errors that have them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error_type: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error_type: error_type.as_str().to_owned(),
+            message: message.into(),
+            ..ErrorBody::default()
+        }
+    }
+
+    /// The response carrying this body.
+    pub fn into_response(self, status: StatusCode) -> Response {
+        (status, Json(self)).into_response()
+    }
+}
+
+/// Why a call to another service did not return what we asked for.
+#[derive(Debug)]
+pub enum CallError {
+    /// The service answered with an error status.
+    Status { status: u16, body: ErrorBody },
+    /// No answer in time.
+    Timeout,
+    /// Could not connect, or the answer was unreadable.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Status { status, body } => {
+                write!(f, "HTTP {status}: {} ({})", body.message, body.error_type)
+            }
+            CallError::Timeout => f.write_str("timed out"),
+            CallError::Unreachable(reason) => write!(f, "unreachable: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A client for one service, sending the current trace context with every
+/// request so that the service's spans join the caller's trace.
+#[derive(Debug, Clone)]
+pub struct ServiceClient {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl ServiceClient {
+    /// A client for the service at `base_url`, giving up after `timeout`.
+    pub fn new(base_url: impl Into<String>, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        ServiceClient {
+            base_url: base_url.into(),
+            http,
+        }
+    }
+
+    /// `POST {base}{path}` with a JSON body, inside the current trace.
+    pub async fn post<B, T>(&self, path: &str, body: &B) -> Result<T, CallError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .headers(trace_headers())
+            .json(body);
+        receive(request.send().await).await
+    }
+
+    /// `POST {base}{path}` for an API that answers with the same body type
+    /// whatever the status (the checkout's outcome): returns the status and body.
+    pub async fn post_for_outcome<B, T>(&self, path: &str, body: &B) -> Result<(u16, T), CallError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .headers(trace_headers())
+            .json(body);
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.map_err(transport_error)?))
+    }
+
+    /// `PUT {base}{path}` with a JSON body, outside any trace: for seeding
+    /// data (the storefront filling a cart, stock being restocked).
+    pub async fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<(), CallError> {
+        let request = self.http.put(format!("{}{path}", self.base_url)).json(body);
+        receive::<serde_json::Value>(request.send().await)
+            .await
+            .map(drop)
+    }
+
+    /// `GET {base}{path}`, outside any trace.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
+        receive(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .send()
+                .await,
+        )
+        .await
+    }
+}
+
+/// `traceparent` (and `tracestate`, `baggage`) of the current context.
+fn trace_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    propagation::inject_current(&mut headers);
+    headers
+}
+
+async fn receive<T: DeserializeOwned>(
+    response: reqwest::Result<reqwest::Response>,
+) -> Result<T, CallError> {
+    let response = response.map_err(transport_error)?;
+    let status = response.status();
+    if status.is_success() {
+        return response.json().await.map_err(transport_error);
+    }
+    let body = response.json().await.unwrap_or_else(|_| {
+        ErrorBody::new(
+            ErrorType::OTHER,
+            format!("HTTP {status} without error body"),
+        )
+    });
+    Err(CallError::Status {
+        status: status.as_u16(),
+        body,
+    })
+}
+
+fn transport_error(e: reqwest::Error) -> CallError {
+    if e.is_timeout() {
+        CallError::Timeout
+    } else {
+        CallError::Unreachable(e.to_string())
+    }
+}
