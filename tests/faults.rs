@@ -82,8 +82,9 @@ fn expected_spans(outcomes: &[(u64, Outcome)]) -> usize {
 }
 
 /// Checkouts one at a time, each flushed, until one reaches the collector:
-/// how long export took to resume. Checkouts that ran before that may have
-/// been exported on a connection that was still being re-established.
+/// how long export took to resume, and the next checkout number. The
+/// figures say how many attempts that took (1: the very first export after
+/// the collector came back got through).
 fn wait_until_export_resumes(shop: &Shop, rotel: &Rotel, first: u64) -> (Duration, u64) {
     let start = Instant::now();
     let mut n = first;
@@ -136,6 +137,7 @@ fn collector_down_at_start_then_started(protocol: Protocol) {
     // The collector comes up on the configured port: export resumes.
     let rotel = Rotel::start_on(&bin, Verbosity::Detailed, grpc, http);
     let (resumed_after, next) = wait_until_export_resumes(&shop, &rotel, 1_000);
+    let attempts = next - 1_000;
     let (up, up_latency) = run(&shop, next..next + 20);
     assert_unaffected(&up);
     assert!(shop.flush().is_empty(), "{protocol}: {:?}", shop.flush());
@@ -156,7 +158,8 @@ fn collector_down_at_start_then_started(protocol: Protocol) {
 
     eprintln!(
         "FIGURE down-at-start/{protocol}: mean checkout {down_latency:?} while down, {up_latency:?} after start; \
-         export resumed {resumed_after:?} after the collector started; every span of the next 20 checkouts arrived"
+         export resumed {resumed_after:?} after the collector started (checkout {attempts} after it was up was the first exported); \
+         every span of the next 20 checkouts arrived"
     );
     print_stats(&format!("down-at-start/{protocol}"), &after);
     assert!(shop.shutdown().is_empty());
@@ -202,6 +205,7 @@ fn collector_killed_mid_run(protocol: Protocol) {
 
     rotel.restart();
     let (resumed_after, next) = wait_until_export_resumes(&shop, &rotel, 1_000);
+    let attempts = next - 1_000;
     let (after, _) = run(&shop, next..next + 20);
     assert_unaffected(&after);
     assert!(shop.flush().is_empty(), "{protocol}: {:?}", shop.flush());
@@ -218,7 +222,8 @@ fn collector_killed_mid_run(protocol: Protocol) {
 
     eprintln!(
         "FIGURE killed/{protocol}: mean checkout {healthy_latency:?} healthy, {outage_latency:?} with the collector dead; \
-         {} spans failed (counted, reported by flush); export resumed {resumed_after:?} after restart",
+         {} spans failed (counted, reported by flush); export resumed {resumed_after:?} after restart \
+         (checkout {attempts} after it was up was the first exported)",
         outage.failed
     );
     print_stats(&format!("killed/{protocol}"), &stats);
