@@ -82,6 +82,8 @@ pub const USER_HASH: &str = semconv::USER_HASH;
 pub const HTTP_REQUEST_METHOD: &str = semconv::HTTP_REQUEST_METHOD;
 /// `http.response.status_code`.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = semconv::HTTP_RESPONSE_STATUS_CODE;
+/// `http.route`: the matched route template on server spans (`/orders/{id}`).
+pub const HTTP_ROUTE: &str = semconv::HTTP_ROUTE;
 /// `url.full`, with query string and credentials removed.
 pub const URL_FULL: &str = semconv::URL_FULL;
 /// `server.address`.
@@ -549,6 +551,7 @@ pub const CONTRACT_ATTRIBUTE_KEYS: &[&str] = &[
     USER_HASH,
     HTTP_REQUEST_METHOD,
     HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
     URL_FULL,
     SERVER_ADDRESS,
     SERVER_PORT,

@@ -21,6 +21,10 @@
 //!   as the last line of defence.
 //! - **A prewired meter** ([`metrics`]): checkout counters and duration
 //!   histograms per checkout and per step, with bounded attributes only.
+//! - **Both ends of HTTP** ([`http_server`], `http_client`): the request span
+//!   of an axum / tower-http server continues the caller's `traceparent`, and
+//!   a reqwest middleware (feature `reqwest`) traces outgoing calls as HTTP
+//!   `CLIENT` spans and propagates the trace.
 //! - **A waterfall of each trace in the terminal** ([`waterfall`]) and a test
 //!   kit for your own instrumentation (module `testing`, feature `testing`).
 //!
@@ -67,16 +71,24 @@
 //! # }
 //! ```
 //!
+#![doc = include_str!("../docs/adoption-rustdoc.md")]
+//!
 //! # Feature flags
 //!
 //! - `grpc` (default): OTLP over gRPC (tonic).
 //! - `http-proto` (default): OTLP over HTTP/protobuf.
 //! - `testing`: `testing::TestTelemetry` and span/metric queries for tests.
+//! - `reqwest`: `http_client::OtelMiddleware`, traced and propagating
+//!   reqwest calls (reqwest-middleware).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attributes;
 pub mod error;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod http_client;
+pub mod http_server;
 pub mod init;
 pub mod metrics;
 pub mod pii;

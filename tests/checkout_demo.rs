@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use checkout_otel::attributes as attr;
-use checkout_otel::opentelemetry::trace::{SpanId, Status};
+use checkout_otel::opentelemetry::trace::{SpanId, SpanKind, Status};
 use checkout_otel::opentelemetry::{KeyValue, Value};
 use checkout_otel::opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
@@ -369,10 +369,15 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
         assert_eq!(payment.service, "gateway");
         for (i, call) in calls.iter().enumerate() {
             assert_eq!(call.service, "payment");
-            assert_eq!(
-                call.data.parent_span_id,
-                payment.data.span_context.span_id()
-            );
+            // gateway's payment.process -> its HTTP CLIENT span (the
+            // OtelMiddleware) -> the payment service's gateway call.
+            let hop = spans
+                .iter()
+                .find(|sp| sp.data.span_context.span_id() == call.data.parent_span_id)
+                .expect("the gateway call's parent is in the trace");
+            assert_eq!(hop.data.name, "POST");
+            assert_eq!(hop.data.span_kind, SpanKind::Client);
+            assert_eq!(hop.data.parent_span_id, payment.data.span_context.span_id());
             assert_eq!(call.attr(attr::PAYMENT_ATTEMPT), Some((i + 1).to_string()));
             assert_eq!(
                 call.attr(attr::PEER_SERVICE).as_deref(),

@@ -1,6 +1,7 @@
 //! HTTP plumbing every service shares: serving on a free loopback port,
 //! continuing the caller's trace on the server side, and calling the next
-//! service with the current trace context injected.
+//! service through the crate's `OtelMiddleware` (a CLIENT span per call, with
+//! the trace context injected).
 
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
@@ -12,10 +13,12 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use checkout_otel::CheckoutTracer;
 use checkout_otel::attributes::ErrorType;
+use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::opentelemetry::Context;
 use checkout_otel::propagation;
-use reqwest::header::HeaderMap;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -105,24 +108,39 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// A client for one service, sending the current trace context with every
-/// request so that the service's spans join the caller's trace.
+/// A client for one service. A traced client ([`ServiceClient::traced`])
+/// records a CLIENT span for every `post` and sends the trace context, so
+/// the service's spans join the caller's trace.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
     base_url: String,
-    http: reqwest::Client,
+    http: ClientWithMiddleware,
+    // Seeding and lookups are not part of any checkout: never traced.
+    plain: reqwest::Client,
 }
 
 impl ServiceClient {
-    /// A client for the service at `base_url`, giving up after `timeout`.
+    /// An untraced client for the service at `base_url`, giving up after `timeout`.
     pub fn new(base_url: impl Into<String>, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+        let plain = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .unwrap_or_default();
         ServiceClient {
             base_url: base_url.into(),
-            http,
+            http: ClientBuilder::new(plain.clone()).build(),
+            plain,
+        }
+    }
+
+    /// A client whose `post` calls are traced with `tracer`.
+    pub fn traced(base_url: impl Into<String>, timeout: Duration, tracer: CheckoutTracer) -> Self {
+        let client = ServiceClient::new(base_url, timeout);
+        ServiceClient {
+            http: ClientBuilder::new(client.plain.clone())
+                .with(OtelMiddleware::new(tracer))
+                .build(),
+            ..client
         }
     }
 
@@ -135,7 +153,6 @@ impl ServiceClient {
         let request = self
             .http
             .post(format!("{}{path}", self.base_url))
-            .headers(trace_headers())
             .json(body);
         receive(request.send().await).await
     }
@@ -150,9 +167,8 @@ impl ServiceClient {
         let request = self
             .http
             .post(format!("{}{path}", self.base_url))
-            .headers(trace_headers())
             .json(body);
-        let response = request.send().await.map_err(transport_error)?;
+        let response = request.send().await.map_err(middleware_error)?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.map_err(transport_error)?))
     }
@@ -160,8 +176,11 @@ impl ServiceClient {
     /// `PUT {base}{path}` with a JSON body, outside any trace: for seeding
     /// data (the storefront filling a cart, stock being restocked).
     pub async fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<(), CallError> {
-        let request = self.http.put(format!("{}{path}", self.base_url)).json(body);
-        receive::<serde_json::Value>(request.send().await)
+        let request = self
+            .plain
+            .put(format!("{}{path}", self.base_url))
+            .json(body);
+        receive::<serde_json::Value>(request.send().await.map_err(Into::into))
             .await
             .map(drop)
     }
@@ -169,26 +188,20 @@ impl ServiceClient {
     /// `GET {base}{path}`, outside any trace.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
         receive(
-            self.http
+            self.plain
                 .get(format!("{}{path}", self.base_url))
                 .send()
-                .await,
+                .await
+                .map_err(Into::into),
         )
         .await
     }
 }
 
-/// `traceparent` (and `tracestate`, `baggage`) of the current context.
-fn trace_headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    propagation::inject_current(&mut headers);
-    headers
-}
-
 async fn receive<T: DeserializeOwned>(
-    response: reqwest::Result<reqwest::Response>,
+    response: reqwest_middleware::Result<reqwest::Response>,
 ) -> Result<T, CallError> {
-    let response = response.map_err(transport_error)?;
+    let response = response.map_err(middleware_error)?;
     let status = response.status();
     if status.is_success() {
         return response.json().await.map_err(transport_error);
@@ -203,6 +216,13 @@ async fn receive<T: DeserializeOwned>(
         status: status.as_u16(),
         body,
     })
+}
+
+fn middleware_error(e: reqwest_middleware::Error) -> CallError {
+    match e {
+        reqwest_middleware::Error::Reqwest(e) => transport_error(e),
+        other => CallError::Unreachable(other.to_string()),
+    }
 }
 
 fn transport_error(e: reqwest::Error) -> CallError {

@@ -140,17 +140,19 @@ impl Pipeline {
         // The gateway waits for the payment service, which may wait for the
         // external gateway twice (a retry) before giving up.
         let timeout = config.psp_timeout * 3;
-        let downstream = Downstream {
-            cart: ServiceClient::new(cart_url.clone(), timeout),
-            inventory: ServiceClient::new(inventory_url.clone(), timeout),
-            payment: ServiceClient::new(payment_url, timeout),
-            orders: ServiceClient::new(order_url, timeout),
-            notifications: ServiceClient::new(notification_url, timeout),
-        };
         let gateway_metrics = MetricsTap::default();
         let gateway_telemetry =
             service_telemetry("gateway", &config, &collector, Some(&gateway_metrics))?;
-        let gateway = Gateway::new(gateway_telemetry.tracer(), downstream);
+        let tracer = gateway_telemetry.tracer();
+        let client = |url: &str| ServiceClient::traced(url, timeout, tracer.clone());
+        let downstream = Downstream {
+            cart: client(&cart_url),
+            inventory: client(&inventory_url),
+            payment: client(&payment_url),
+            orders: client(&order_url),
+            notifications: client(&notification_url),
+        };
+        let gateway = Gateway::new(tracer.clone(), downstream);
         // `build` installs nothing globally, and the propagator is
         // process-wide: installed once, here. W3C trace-context and baggage
         // (or what OTEL_PROPAGATORS says).

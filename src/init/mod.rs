@@ -927,6 +927,10 @@ fn internal_targets_filter() -> Targets {
                 .iter()
                 .map(|t| (*t, LevelFilter::OFF)),
         )
+        // Targets match by prefix, so `tower` alone would also silence
+        // tower-http's request spans (`tower_http::trace`): the service's own
+        // server spans, which must stay the parents of its typed spans.
+        .with_target("tower_http", LevelFilter::TRACE)
 }
 
 #[cfg(test)]

@@ -1,4 +1,14 @@
-//! URL handling shared by every HTTP client span: what may be recorded of a URL.
+//! HTTP spans: what may be recorded of a URL and a method, the HTTP
+//! `CLIENT` span ([`HttpClientCall`]) and the `error.type` of a status code.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
+
+use super::core::{Attrs, CheckoutTracer, SpanSpec, span_handle};
+use crate::attributes::{self as attr, ErrorType, FailureKind};
 
 /// The recordable parts of a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +75,136 @@ pub(crate) fn request_method(method: &str) -> &'static str {
         .unwrap_or("_OTHER")
 }
 
+/// The `error.type` of an HTTP status code: the code as a string
+/// (`"404"`, `"503"`) for 400..=599, as the semantic conventions ask;
+/// [`ErrorType::OTHER`] for anything else.
+pub(crate) fn status_error_type(status: u16) -> ErrorType {
+    // `ErrorType` holds only `&'static str`, so the 200 strings live in a
+    // table built once.
+    static CODES: OnceLock<Box<[String]>> = OnceLock::new();
+    let codes = CODES.get_or_init(|| (400..=599u16).map(|c| c.to_string()).collect());
+    match status
+        .checked_sub(400)
+        .and_then(|i| codes.get(usize::from(i)))
+    {
+        Some(code) => ErrorType::new(code.as_str()),
+        None => ErrorType::OTHER,
+    }
+}
+
+/// The semantic conventions' name of an HTTP span without a route: the
+/// method, or `HTTP` for a method outside the well-known set.
+pub(crate) fn span_name_of_method(method: &'static str) -> &'static str {
+    if method == "_OTHER" { "HTTP" } else { method }
+}
+
+/// Starts an HTTP `CLIENT` span for an outgoing request, as the semantic
+/// conventions describe it: named after the method (`POST`), with
+/// `http.request.method`, `url.full` (without credentials, query or
+/// fragment, which routinely carry tokens and customer data),
+/// `server.address` and `server.port`.
+///
+/// [`OtelMiddleware`](crate::http_client::OtelMiddleware) (feature `reqwest`)
+/// starts these for every reqwest call; start one by hand for any other
+/// client and inject its context into the request with
+/// [`propagation::inject`](crate::propagation::inject).
+///
+/// ```
+/// use checkout_otel::spans::{CheckoutTracer, HttpClientCall};
+///
+/// let tracer = CheckoutTracer::global();
+/// let call = tracer.start(HttpClientCall::new("GET", "http://inventory:8080/stock/sku-1?token=abc"));
+/// let mut headers = http::HeaderMap::new();
+/// checkout_otel::propagation::inject(call.context(), &mut headers);
+/// // ... send the request with `headers` ...
+/// call.response_status(200);
+/// call.end();
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct HttpClientCall<'a> {
+    method: &'a str,
+    url: &'a str,
+}
+
+impl<'a> HttpClientCall<'a> {
+    /// A `method` request (`"POST"`) to `url`.
+    pub fn new(method: &'a str, url: &'a str) -> Self {
+        HttpClientCall { method, url }
+    }
+}
+
+impl SpanSpec for HttpClientCall<'_> {
+    type Span = HttpClientSpan;
+    /// The registry's group name; the span itself is named after its method.
+    const NAME: &'static str = "http.client";
+    const KIND: SpanKind = SpanKind::Client;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(span_name_of_method(request_method(self.method)))
+    }
+    fn attributes(&self, attrs: &mut Attrs<'_>) {
+        attrs.str(attr::HTTP_REQUEST_METHOD, request_method(self.method));
+        if let Some(url) = recordable_url(self.url) {
+            attrs.str(attr::SERVER_ADDRESS, url.host.to_owned());
+            if let Some(port) = url.port {
+                attrs.int(attr::SERVER_PORT, u64::from(port));
+            }
+            attrs.str(attr::URL_FULL, url.full);
+        }
+    }
+    fn wrap(self, span: super::TypedSpan, _: &CheckoutTracer) -> HttpClientSpan {
+        HttpClientSpan { span }
+    }
+}
+
+span_handle! {
+    /// An HTTP `CLIENT` span (see [`HttpClientCall`]).
+    HttpClientSpan {}
+}
+
+impl HttpClientSpan {
+    /// Records the response's status code (`http.response.status_code`).
+    ///
+    /// A client span fails on 4xx and 5xx, as the semantic conventions ask,
+    /// with `error.type` the status code (`"404"`); `failure.kind` is
+    /// `rejection` for 4xx (the callee refused the request) and `fault` for
+    /// 5xx.
+    pub fn response_status(&self, status: u16) {
+        self.span.set_attribute(KeyValue::new(
+            attr::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status),
+        ));
+        if status >= 400 {
+            let kind = if status < 500 {
+                FailureKind::Rejection
+            } else {
+                FailureKind::Fault
+            };
+            self.span.fail_with(
+                status_error_type(status),
+                kind,
+                &format!("HTTP {status}"),
+                HTTP_STATUS_EXCEPTION,
+            );
+        }
+    }
+
+    /// Records a request that got no response: a fault with `error_type`
+    /// (for example [`ErrorType::TIMEOUT`] or [`ErrorType::UNAVAILABLE`]) and
+    /// `message` (scrubbed before it is recorded; keep URLs out of it).
+    pub fn transport_error(
+        &self,
+        error_type: ErrorType,
+        message: &str,
+        exception_type: &'static str,
+    ) {
+        self.span
+            .fail_with(error_type, FailureKind::Fault, message, exception_type);
+    }
+}
+
+/// `exception.type` of a failure derived from an HTTP status code.
+const HTTP_STATUS_EXCEPTION: &str = "http_status";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +227,16 @@ mod tests {
         let p = recordable_url("http://[::1]:9000/x?y=1").unwrap();
         assert_eq!((p.host, p.port), ("::1", Some(9000)));
         assert_eq!(p.full, "http://[::1]:9000/x");
+    }
+
+    #[test]
+    fn status_error_types_are_the_code_for_errors_only() {
+        assert_eq!(status_error_type(400).as_str(), "400");
+        assert_eq!(status_error_type(404).as_str(), "404");
+        assert_eq!(status_error_type(599).as_str(), "599");
+        assert_eq!(status_error_type(399), ErrorType::OTHER);
+        assert_eq!(status_error_type(600), ErrorType::OTHER);
+        assert_eq!(status_error_type(0), ErrorType::OTHER);
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! | [`OrderCreate`] | `order.create` | INTERNAL |
 //! | [`NotificationSend`] | `notification.send` | PRODUCER |
 //! | [`DbQuery`] | `{operation} {table}` | CLIENT |
+//! | [`HttpClientCall`] | `{method}` (`GET`, `POST`) | CLIENT |
 //!
 //! Values reach spans only through the PII types: users as `user.hash`
 //! ([`UserRef`](crate::pii::UserRef)), payment methods as type, brand and last
@@ -72,6 +73,7 @@ pub use self::core::{
     Attrs, CheckoutTracer, ClassifyError, Failure, Instrumented, SCOPE_NAME, SpanSpec, TypedSpan,
 };
 pub use self::db::DbQuery;
+pub use self::http::{HttpClientCall, HttpClientSpan};
 pub use self::inventory::{
     InventoryRelease, InventoryReserveBatch, InventoryReserveItem, ReleaseSpan, ReserveBatchSpan,
     ReserveItemSpan,

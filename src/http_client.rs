@@ -1,0 +1,126 @@
+//! Traced outgoing HTTP calls with reqwest (cargo feature `reqwest`).
+//!
+//! [`OtelMiddleware`] is a [`reqwest_middleware`] middleware: every request
+//! sent through the client gets an HTTP `CLIENT` span
+//! ([`HttpClientCall`]: named after the method, with `http.request.method`,
+//! `url.full` without credentials, query or fragment, `server.address`,
+//! `server.port`, `http.response.status_code`, and `error.type` on failure),
+//! and carries the span's W3C `traceparent` (and `baggage`) so the callee
+//! continues the trace. The span is a child of the current context: the
+//! typed span or `tracing` span the call is made in.
+//!
+//! It exists because `reqwest-tracing` does not support this crate's
+//! OpenTelemetry version; it adds no TLS stack of its own (enable one on your
+//! `reqwest` dependency if you call `https://` URLs).
+//!
+//! ```
+//! use checkout_otel::http_client::{OtelMiddleware, reqwest_middleware::ClientBuilder};
+//! use checkout_otel::spans::CheckoutTracer;
+//!
+//! # fn main() -> checkout_otel::Result<()> {
+//! # let telemetry = checkout_otel::Telemetry::builder("checkout-api").console_output(false).build()?;
+//! // `telemetry` is the guard from `Telemetry::builder(..).init()`.
+//! let client = ClientBuilder::new(reqwest::Client::new())
+//!     .with(OtelMiddleware::new(telemetry.tracer()))
+//!     .build();
+//! // client.post("http://inventory:8080/reservations").json(&body).send().await?
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Middleware order matters: put retries *before* it
+//! (`.with(retry).with(OtelMiddleware::new(..))`) for one span per attempt.
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::attributes::ErrorType;
+use crate::propagation;
+use crate::spans::{CheckoutTracer, HttpClientCall, HttpClientSpan};
+
+/// The reqwest-middleware crate this module implements; use this re-export
+/// so your graph holds the version the middleware was built for.
+pub use reqwest_middleware;
+
+/// A reqwest middleware that traces each request as an HTTP `CLIENT` span
+/// and propagates the trace to the callee (see the [module docs](self)).
+#[derive(Debug, Clone, Default)]
+pub struct OtelMiddleware {
+    tracer: CheckoutTracer,
+}
+
+impl OtelMiddleware {
+    /// A middleware starting its spans with `tracer` (`telemetry.tracer()`).
+    /// [`OtelMiddleware::default`] uses the global tracer provider.
+    pub fn new(tracer: CheckoutTracer) -> Self {
+        OtelMiddleware { tracer }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for OtelMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let span = self.tracer.start(HttpClientCall::new(
+            request.method().as_str(),
+            request.url().as_str(),
+        ));
+        propagation::inject(span.context(), request.headers_mut());
+        // Run the rest of the stack inside the span, so spans below are its children.
+        let result = span.run(next.run(request, extensions)).await;
+        match &result {
+            Ok(response) => span.response_status(response.status().as_u16()),
+            Err(error) => record_transport_error(&span, error),
+        }
+        span.end();
+        result
+    }
+}
+
+/// A request without a response: `error.type` `timeout`, `unavailable`
+/// (could not connect) or `_OTHER`.
+fn record_transport_error(span: &HttpClientSpan, error: &reqwest_middleware::Error) {
+    let (error_type, exception_type) = match error {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => {
+            (ErrorType::TIMEOUT, "reqwest::Error")
+        }
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => {
+            (ErrorType::UNAVAILABLE, "reqwest::Error")
+        }
+        reqwest_middleware::Error::Reqwest(_) => (ErrorType::OTHER, "reqwest::Error"),
+        reqwest_middleware::Error::Middleware(_) => (ErrorType::OTHER, "middleware"),
+    };
+    span.transport_error(error_type, &describe(error), exception_type);
+}
+
+/// The error's message without its URL: reqwest's own message names the
+/// full URL, query string included, so only the causes below it are kept.
+fn describe(error: &reqwest_middleware::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = match error {
+        reqwest_middleware::Error::Reqwest(e) => std::error::Error::source(e),
+        // Another middleware's error: its own message carries no URL of ours.
+        reqwest_middleware::Error::Middleware(e) => Some(e.as_ref()),
+    };
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let kind = match error {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => "request timed out",
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => "could not connect",
+        reqwest_middleware::Error::Reqwest(_) => "request failed",
+        reqwest_middleware::Error::Middleware(_) => "middleware failed",
+    };
+    if causes.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {}", causes.join(": "))
+    }
+}
