@@ -87,6 +87,17 @@ pub enum Error {
         source_of: ConfigSource,
     },
 
+    /// An export queue size that is not a positive whole number of spans.
+    #[error(
+        "invalid span queue size {value:?} from {source_of}: expected a positive whole number of spans"
+    )]
+    InvalidQueueSize {
+        /// The rejected value.
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+    },
+
     /// An unknown sampler name.
     #[error(
         "invalid sampler {value:?} from {source_of}: expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"

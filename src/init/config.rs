@@ -58,6 +58,8 @@ pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 /// `OTEL_METRIC_EXPORT_INTERVAL`.
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `OTEL_BSP_MAX_QUEUE_SIZE`, the span export queue's capacity.
+pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 /// `RUST_LOG`, the filter of the log output.
 pub const RUST_LOG: &str = "RUST_LOG";
 
@@ -67,6 +69,8 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default upper bound on `shutdown()`, `force_flush()` and drop of the guard.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default capacity of the span export queue (the specification's 2048).
+pub const DEFAULT_SPAN_QUEUE_SIZE: usize = 2048;
 
 /// Where the set-up reads environment variables from.
 pub(crate) type EnvSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -271,6 +275,7 @@ pub struct TelemetryConfig {
     pub(crate) propagators: Vec<Propagator>,
     pub(crate) metric_export_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) span_queue_size: usize,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
     pub(crate) span_details: bool,
@@ -326,6 +331,13 @@ impl TelemetryConfig {
     pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
     }
+
+    /// How many finished spans may wait for export; beyond that they are
+    /// dropped and counted (see
+    /// [`TelemetryGuard::span_export_stats`](super::TelemetryGuard::span_export_stats)).
+    pub fn span_queue_size(&self) -> usize {
+        self.span_queue_size
+    }
 }
 
 /// What the builder holds, as seen by resolution.
@@ -342,6 +354,7 @@ pub(crate) struct BuilderValues<'a> {
     pub sampler: Option<Sampler>,
     pub metric_export_interval: Option<Duration>,
     pub shutdown_timeout: Option<Duration>,
+    pub span_queue_size: Option<usize>,
     pub tracing_bridge: bool,
     pub log_output: bool,
     pub span_details: bool,
@@ -473,6 +486,21 @@ pub(crate) fn resolve(b: &BuilderValues<'_>, env: &EnvSource) -> Result<Telemetr
         None => DEFAULT_SHUTDOWN_TIMEOUT,
     };
 
+    let env_queue = env
+        .get(OTEL_BSP_MAX_QUEUE_SIZE)
+        .map(|v| parse_queue_size(&v, ConfigSource::Env(OTEL_BSP_MAX_QUEUE_SIZE)))
+        .transpose()?;
+    let span_queue_size = match b.span_queue_size {
+        Some(0) => {
+            return Err(Error::InvalidQueueSize {
+                value: "0".to_owned(),
+                source_of: ConfigSource::Builder("span_queue_size"),
+            });
+        }
+        Some(n) => n,
+        None => env_queue.unwrap_or(DEFAULT_SPAN_QUEUE_SIZE),
+    };
+
     let traces = resolve_signal(b, &env, &TRACES)?;
     let metrics = resolve_signal(b, &env, &METRICS)?;
 
@@ -486,6 +514,7 @@ pub(crate) fn resolve(b: &BuilderValues<'_>, env: &EnvSource) -> Result<Telemetr
         propagators,
         metric_export_interval,
         shutdown_timeout,
+        span_queue_size,
         tracing_bridge: b.tracing_bridge,
         log_output: b.log_output,
         span_details: b.span_details,
@@ -745,6 +774,16 @@ fn parse_millis(value: &str, source_of: ConfigSource) -> Result<Duration> {
     match value.trim().parse::<u64>() {
         Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
         _ => Err(Error::InvalidDuration {
+            value: value.to_owned(),
+            source_of,
+        }),
+    }
+}
+
+fn parse_queue_size(value: &str, source_of: ConfigSource) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::InvalidQueueSize {
             value: value.to_owned(),
             source_of,
         }),

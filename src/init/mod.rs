@@ -59,6 +59,7 @@
 //! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` | none |
 //! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 s |
 //! | sampler | [`sampler`](TelemetryBuilder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+//! | span queue | [`span_queue_size`](TelemetryBuilder::span_queue_size) | `OTEL_BSP_MAX_QUEUE_SIZE` | [`DEFAULT_SPAN_QUEUE_SIZE`] (2048) |
 //! | metric interval | [`metric_export_interval`](TelemetryBuilder::metric_export_interval) | `OTEL_METRIC_EXPORT_INTERVAL` (ms) | 60 s |
 //! | propagators | — | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`) | `tracecontext,baggage` |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
@@ -68,7 +69,17 @@
 //! appended; a per-signal variable is used exactly as given, as the
 //! OpenTelemetry specification says. Endpoints must be `http://` URLs: this
 //! build carries no TLS stack, so send to a local collector or agent.
-//! `OTEL_BSP_*` batch settings are read by the SDK itself.
+//! The other `OTEL_BSP_*` batch settings are read by the SDK itself.
+//!
+//! # When the collector cannot keep up
+//!
+//! Finished spans wait in a bounded queue ([`span_queue_size`](TelemetryBuilder::span_queue_size))
+//! for the exporter's thread; the request path never waits for export. When
+//! the queue is full, new spans are dropped, never buffered without bound.
+//! Every span is accounted for in [`TelemetryGuard::span_export_stats`]
+//! (queued, dropped, exported, failed), and spans dropped since the previous
+//! report make [`TelemetryGuard::force_flush`] and
+//! [`TelemetryGuard::shutdown`] return an error that says how many.
 //!
 //! # The tracing bridge
 //!
@@ -90,6 +101,7 @@
 
 mod config;
 mod exporters;
+mod queue;
 mod shutdown;
 
 use std::collections::HashMap;
@@ -117,8 +129,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub use config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
+    DEFAULT_SPAN_QUEUE_SIZE, OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
 };
+pub use queue::SpanExportStats;
 
 use crate::error::{Error, Result};
 use crate::metrics::CheckoutMetrics;
@@ -127,6 +140,7 @@ use crate::spans::CheckoutTracer;
 use crate::waterfall::WaterfallExporter;
 use config::{BuilderValues, EnvSource};
 use exporters::{ExportHealth, ExportRuntime, Tracked};
+use queue::QueueCounters;
 
 /// Instrumentation scope name of every span and instrument this crate creates.
 pub const INSTRUMENTATION_SCOPE_NAME: &str = "checkout-otel";
@@ -180,6 +194,7 @@ impl Telemetry {
             sampler: None,
             metric_export_interval: None,
             shutdown_timeout: None,
+            span_queue_size: None,
             tracing_bridge: true,
             log_output: true,
             span_details: false,
@@ -213,6 +228,7 @@ pub struct TelemetryBuilder {
     sampler: Option<Sampler>,
     metric_export_interval: Option<Duration>,
     shutdown_timeout: Option<Duration>,
+    span_queue_size: Option<usize>,
     tracing_bridge: bool,
     log_output: bool,
     span_details: bool,
@@ -245,6 +261,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("sampler", &self.sampler)
             .field("metric_export_interval", &self.metric_export_interval)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("span_queue_size", &self.span_queue_size)
             .field("tracing_bridge", &self.tracing_bridge)
             .field("log_output", &self.log_output)
             .field("tracing_span_details", &self.span_details)
@@ -359,6 +376,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// How many finished spans may wait for the OTLP exporter (default 2048,
+    /// or `OTEL_BSP_MAX_QUEUE_SIZE`). When the queue is full, new spans are
+    /// dropped and counted, never waited for. Must not be zero.
+    pub fn span_queue_size(mut self, spans: usize) -> Self {
+        self.span_queue_size = Some(spans);
+        self
+    }
+
     /// PII redaction of every exported span (on by default): string values,
     /// event attributes and status messages are scrubbed of card numbers,
     /// emails and phone numbers before they leave the process, by a
@@ -451,6 +476,7 @@ impl TelemetryBuilder {
                 sampler: self.sampler,
                 metric_export_interval: self.metric_export_interval,
                 shutdown_timeout: self.shutdown_timeout,
+                span_queue_size: self.span_queue_size,
                 tracing_bridge: self.tracing_bridge,
                 log_output: self.log_output,
                 span_details: self.span_details,
@@ -501,6 +527,9 @@ impl TelemetryBuilder {
         let config = self.resolve()?;
         let trace_health = Arc::new(ExportHealth::default());
         let metric_health = Arc::new(ExportHealth::default());
+        // Replaced by the real queue's counters when spans go over OTLP.
+        #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(unused_mut))]
+        let mut span_queue = Arc::new(QueueCounters::default());
 
         if config.disabled {
             let tracer_provider = SdkTracerProvider::builder()
@@ -519,6 +548,7 @@ impl TelemetryBuilder {
                 redaction: None,
                 trace_health,
                 metric_health,
+                span_queue,
                 done: false,
             });
         }
@@ -536,7 +566,7 @@ impl TelemetryBuilder {
 
         #[cfg(any(feature = "grpc", feature = "http-proto"))]
         {
-            use opentelemetry_sdk::trace::BatchSpanProcessor;
+            use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
             // Both exporters first, so a failure leaves no processor thread behind.
             let span_exporter = match &config.traces {
                 Some(cfg) => Some(exporters::span_exporter(cfg, runtime.as_ref())?),
@@ -549,8 +579,18 @@ impl TelemetryBuilder {
             if let Some(exporter) = span_exporter {
                 let exporter =
                     wrap_exporter(exporter, redaction.as_ref(), &trace_health, runtime.clone());
+                // The SDK's queue gets the same capacity as ours, so only
+                // `Bounded` ever drops, and counts it.
+                span_queue = Arc::new(QueueCounters::new(config.span_queue_size));
+                let batch = BatchConfigBuilder::default()
+                    .with_max_queue_size(config.span_queue_size)
+                    .build();
+                let processor = BatchSpanProcessor::new(
+                    queue::Dequeue::new(exporter, span_queue.clone()),
+                    batch,
+                );
                 tracer_builder = tracer_builder
-                    .with_span_processor(BatchSpanProcessor::builder(exporter).build());
+                    .with_span_processor(queue::Bounded::new(processor, span_queue.clone()));
             }
             if let Some(exporter) = metric_exporter {
                 let exporter = Tracked::new(exporter, metric_health.clone(), runtime.clone());
@@ -590,6 +630,7 @@ impl TelemetryBuilder {
             redaction: redaction.map(|r| r.counters),
             trace_health,
             metric_health,
+            span_queue,
             done: false,
         })
     }
@@ -685,6 +726,7 @@ pub struct TelemetryGuard {
     redaction: Option<RedactionCounters>,
     trace_health: Arc<ExportHealth>,
     metric_health: Arc<ExportHealth>,
+    span_queue: Arc<QueueCounters>,
     done: bool,
 }
 
@@ -707,6 +749,13 @@ impl TelemetryGuard {
     /// The checkout meter over this guard's meter provider, for recording by hand.
     pub fn metrics(&self) -> &CheckoutMetrics {
         &self.metrics
+    }
+
+    /// What became of the spans sent to the OTLP exporter so far: queued,
+    /// dropped because the queue was full, exported, failed. All zero when
+    /// spans are not exported over OTLP.
+    pub fn span_export_stats(&self) -> SpanExportStats {
+        self.span_queue.stats()
     }
 
     /// What PII redaction masked so far in this guard's exported spans;
@@ -808,8 +857,9 @@ impl TelemetryGuard {
     /// Exports everything buffered, within the shutdown bound.
     ///
     /// # Errors
-    /// [`Error::Shutdown`] if the bound was exceeded or an export failed
-    /// (the SDK alone would report success for some failed exports).
+    /// [`Error::Shutdown`] if the bound was exceeded, an export failed (the
+    /// SDK alone would report success for some failed exports), or spans were
+    /// dropped from a full queue since the previous flush or shutdown.
     pub fn force_flush(&self) -> Result<()> {
         self.bounded(shutdown::Op::Flush)
     }
@@ -818,7 +868,8 @@ impl TelemetryGuard {
     /// bound whatever the collector does.
     ///
     /// # Errors
-    /// [`Error::Shutdown`] naming each signal that failed or overran.
+    /// [`Error::Shutdown`] naming each signal that failed or overran, and
+    /// how many spans were dropped from a full queue since the previous flush.
     pub fn shutdown(mut self) -> Result<()> {
         self.done = true;
         self.bounded(shutdown::Op::Shutdown)
@@ -832,6 +883,7 @@ impl TelemetryGuard {
             &self.meter_provider,
             &self.trace_health,
             &self.metric_health,
+            &self.span_queue,
         )
     }
 

@@ -16,6 +16,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::exporters::ExportHealth;
+use super::queue::QueueCounters;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,7 @@ pub(crate) fn run(
     meter_provider: &SdkMeterProvider,
     trace_health: &Arc<ExportHealth>,
     metric_health: &Arc<ExportHealth>,
+    span_queue: &QueueCounters,
 ) -> Result<()> {
     let deadline = Instant::now() + bound;
     let (tx, rx) = mpsc::channel::<Outcome>();
@@ -83,6 +85,13 @@ pub(crate) fn run(
                 op.verb()
             ));
         }
+    }
+    let dropped = span_queue.take_new_drops();
+    if dropped > 0 {
+        problems.push(format!(
+            "traces: {dropped} span(s) dropped because the export queue ({} spans) was full (collector slow or unreachable?)",
+            span_queue.capacity()
+        ));
     }
     if problems.is_empty() {
         Ok(())
