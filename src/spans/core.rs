@@ -116,7 +116,8 @@ impl CheckoutTracer {
         spec.wrap(span, self)
     }
 
-    /// Starts a span with attributes filled in only when it is recording.
+    /// Starts a span, building its attributes only if it is (or is expected
+    /// to be) recording.
     ///
     /// This is the single place every helper goes through. The attributes go
     /// where a hand-written span puts them, into the builder (one vector, seen
@@ -456,6 +457,8 @@ impl TypedSpan {
         let mut live = self.lock_live();
         self.cx.get_or_init(|| match live.take() {
             Some(span) => self.parent.with_span(span),
+            // A span that records nothing: its ids are all a context needs.
+            // (The method keeps the span context as it is; it is not remote.)
             None => self
                 .parent
                 .with_remote_span_context(self.span_context.clone()),
