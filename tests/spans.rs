@@ -394,6 +394,98 @@ fn unsampled_spans_record_nothing_and_cost_no_attributes() {
     assert!(exporter.get_finished_spans().unwrap().is_empty());
 }
 
+/// Roots are started with their attributes in the builder while the
+/// tracer's last root was sampled, and bare (attributes set afterwards, only
+/// if recording) after an unsampled one. Whatever the guess, a recorded span
+/// carries all its attributes and an unsampled one none, and a child of an
+/// unsampled root is not recorded.
+#[test]
+fn sampling_guesses_never_lose_or_leak_attributes() {
+    use checkout_otel::opentelemetry::KeyValue;
+    use checkout_otel::opentelemetry::trace::{Link, TraceId, TraceState};
+    use checkout_otel::opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+    use std::sync::{Arc, Mutex};
+
+    /// Samples roots by a script, children like their parent; remembers how
+    /// many attributes each root decision saw.
+    #[derive(Debug, Clone)]
+    struct Script(Arc<Mutex<(Vec<bool>, Vec<usize>)>>);
+    impl ShouldSample for Script {
+        fn should_sample(
+            &self,
+            parent: Option<&Context>,
+            _: TraceId,
+            _: &str,
+            _: &SpanKind,
+            attributes: &[KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            use checkout_otel::opentelemetry::trace::TraceContextExt as _;
+            let parent_sc = parent.map(|cx| cx.span().span_context().clone());
+            let sample = match parent_sc.filter(|sc| sc.is_valid()) {
+                Some(sc) => sc.is_sampled(),
+                None => {
+                    let mut state = self.0.lock().unwrap();
+                    state.1.push(attributes.len());
+                    state.0.remove(0)
+                }
+            };
+            SamplingResult {
+                decision: if sample {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            }
+        }
+    }
+
+    let script = Script(Arc::new(Mutex::new((
+        vec![true, false, true, true],
+        Vec::new(),
+    ))));
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(script.clone())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let tracer = CheckoutTracer::new(provider.tracer("script"));
+    for order in ["o-1", "o-2", "o-3", "o-4"] {
+        let span = tracer.start(PaymentProcess::new(order, usd(4_998)));
+        let _in = span.enter();
+        tracer.start(OrderCreate::new(order)).end();
+        drop(_in);
+        span.end();
+    }
+    let spans = exporter.get_finished_spans().unwrap();
+    let mut recorded: Vec<(String, String)> = spans
+        .iter()
+        .map(|span| (span.name.to_string(), s(span, attr::ORDER_ID)))
+        .collect();
+    recorded.sort();
+    assert_eq!(
+        recorded,
+        [
+            ("order.create", "o-1"),
+            ("order.create", "o-3"),
+            ("order.create", "o-4"),
+            ("payment.process", "o-1"),
+            ("payment.process", "o-3"),
+            ("payment.process", "o-4"),
+        ]
+        .map(|(n, o)| (n.to_owned(), o.to_owned()))
+    );
+    for span in spans.iter().filter(|s| s.name == attr::PAYMENT_PROCESS) {
+        assert_eq!(span.attributes.len(), 4, "{:?}", span.attributes);
+        assert_eq!(s(span, attr::PAYMENT_AMOUNT), "49.98");
+    }
+    // The guess: with the builder after a sampled root, bare after the
+    // unsampled one, with the builder again once a root was sampled.
+    assert_eq!(script.0.lock().unwrap().1, [4, 4, 0, 4]);
+}
+
 #[derive(Debug, thiserror::Error)]
 enum CheckoutError {
     #[error("price changed for {0}")]
