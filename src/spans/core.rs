@@ -399,6 +399,12 @@ pub trait SpanSpec {
     /// Writes the span's start attributes. Called only when the span is
     /// expected to be recorded (see [`CheckoutTracer::start`]), so it may
     /// allocate freely: a span that is not sampled does not pay for it.
+    ///
+    /// The sampler sees these attributes when the span was expected to be
+    /// recorded (a child of a sampled parent, or a root while the tracer's
+    /// previous root was recorded). The SDK's samplers decide on trace ids and
+    /// parents only; a custom sampler that decides on attributes should not
+    /// rely on seeing them for the first root after an unsampled one.
     fn attributes(&self, attrs: &mut Attrs<'_>);
 
     /// Wraps the started span into [`SpanSpec::Span`].
