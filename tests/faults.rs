@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use checkout_otel::attributes::{CHECKOUT_PROCESS, CheckoutStatus};
 use checkout_otel::init::{Protocol, SpanExportStats, TelemetryBuilder};
 use common::rotel::{Collected, Rotel, Verbosity, free_port, rotel_or_skip};
+use common::rss_kib;
 use common::shop::{self, Kind, Outcome, Shop};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -292,20 +293,6 @@ fn hung_collector_shutdown_is_bounded_grpc() {
 #[test]
 fn hung_collector_shutdown_is_bounded_http() {
     hung_collector(Protocol::HttpProtobuf);
-}
-
-/// Current and peak resident memory of this process, in KiB.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 #[test]

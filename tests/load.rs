@@ -23,23 +23,10 @@ use std::time::{Duration, Instant};
 use checkout_otel::attributes::CheckoutStatus;
 use checkout_otel::init::Protocol;
 use common::rotel::{Rotel, Verbosity, rotel_or_skip};
+use common::rss_kib;
 use common::shop::{self, Kind, Shop};
 
 const CHECKOUTS: u64 = 10_000;
-
-/// Current and peak resident memory of this process, in KiB.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 /// CPU time this thread has run, from `/proc/thread-self/schedstat`: the
 /// request path's own cost, apart from the exporter threads and the
