@@ -100,6 +100,31 @@ pub mod testing;
 pub mod waterfall;
 
 pub use error::{Error, Result};
+
+/// The names a checkout service uses most, in one import:
+/// `use checkout_otel::prelude::*;`.
+///
+/// ```
+/// use checkout_otel::prelude::*;
+///
+/// let tracer = CheckoutTracer::global();
+/// let total = Money::parse("12.50", Currency::EUR).unwrap();
+/// let checkout = tracer.start(CheckoutProcess::new("cart-1").total(total));
+/// checkout.finish(&Ok::<(), Failure>(()));
+/// ```
+pub mod prelude {
+    pub use crate::attributes::{
+        CheckoutStep, DeclineCode, ErrorType, FailureKind, NotificationChannel,
+    };
+    pub use crate::init::{Telemetry, TelemetryGuard};
+    pub use crate::pii::{Currency, Money, PaymentMethod, UserRef};
+    pub use crate::spans::{
+        CartFetchContents, CartValidate, CartVerifyPrices, CheckoutProcess, CheckoutTracer,
+        ClassifyError, DbQuery, Failure, InventoryRelease, InventoryReserveBatch,
+        InventoryReserveItem, NotificationSend, OrderCreate, PaymentGatewayCall, PaymentProcess,
+        SpanSpec, TypedSpan,
+    };
+}
 pub use init::{Telemetry, TelemetryBuilder, TelemetryGuard};
 pub use spans::CheckoutTracer;
 
