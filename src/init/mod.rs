@@ -31,10 +31,10 @@
 //! # Where spans go
 //!
 //! * **No endpoint configured** (neither [`TelemetryBuilder::endpoint`] nor
-//!   an `OTEL_EXPORTER_OTLP_*ENDPOINT` variable): each finished span is
-//!   printed as one compact line on stderr
-//!   (`[service] trace_id span_id parent=… name kind duration status`), and
-//!   metrics are aggregated in-process only. Nothing touches the network.
+//!   an `OTEL_EXPORTER_OTLP_*ENDPOINT` variable): each trace is printed on
+//!   stderr as a [waterfall](crate::waterfall) when its local root span
+//!   ends (PII redacted like any export), and metrics are aggregated
+//!   in-process only. Nothing touches the network.
 //! * **Endpoint configured**: traces and metrics go over OTLP, gRPC by
 //!   default (collector port 4317) or HTTP/protobuf (port 4318), through a
 //!   batch span processor and a periodic metric reader.
@@ -362,8 +362,9 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Whether finished spans are printed to stderr when no endpoint is
-    /// configured (default `true`). Ignored when exporting over OTLP.
+    /// Whether each finished trace is printed to stderr as a waterfall when
+    /// no endpoint is configured (default `true`). Ignored when exporting
+    /// over OTLP.
     pub fn console_output(mut self, on: bool) -> Self {
         self.console_output = on;
         self
