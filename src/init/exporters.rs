@@ -330,6 +330,12 @@ fn grpc_parts(
         })?
         .timeout(cfg.timeout)
         .connect_timeout(cfg.timeout);
+    #[cfg(feature = "tls")]
+    let endpoint = if endpoint.uri().scheme_str() == Some("https") {
+        grpc_tls(endpoint, cfg, signal)?
+    } else {
+        endpoint
+    };
     let channel = {
         let _enter = runtime.handle.enter();
         endpoint.connect_lazy()
@@ -367,6 +373,44 @@ fn grpc_parts(
     Ok((channel, interceptor))
 }
 
+/// TLS for an `https://` gRPC endpoint: rustls, trusting the configured CA
+/// bundle or else the system's trust store (loaded here, once, so a system
+/// without any root certificate is an error from `init`).
+#[cfg(all(feature = "grpc", feature = "tls"))]
+fn grpc_tls(
+    endpoint: tonic::transport::Endpoint,
+    cfg: &OtlpSignalConfig,
+    signal: &'static str,
+) -> Result<tonic::transport::Endpoint> {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let tls = ClientTlsConfig::new().timeout(cfg.timeout);
+    let tls = match &cfg.ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(&ca.pem)),
+        None => tls.with_native_roots(),
+    };
+    endpoint.tls_config(tls).map_err(|e| Error::Exporter {
+        signal,
+        source: opentelemetry_otlp::ExporterBuildError::InternalFailure(format!(
+            "could not configure TLS: {}",
+            error_chain(&e)
+        )),
+    })
+}
+
+/// An error and its sources, `: `-separated (tonic's transport errors say
+/// little at the top level).
+#[cfg(all(feature = "grpc", feature = "tls"))]
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// A blocking reqwest client that sets our headers on every request, after
 /// the SDK has added whatever it read from the process environment.
 #[cfg(feature = "http-proto")]
@@ -378,13 +422,30 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
     };
     // reqwest's blocking client must not be created inside an async context,
     // and `init` may be called from one: build it on a short-lived thread.
+    // With `tls`, an `https://` endpoint uses reqwest's rustls, trusting
+    // exactly the configured CA bundle, else the system's trust store.
+    #[cfg(feature = "tls")]
+    let ca = match &cfg.ca {
+        Some(ca) => Some(reqwest::Certificate::from_pem_bundle(&ca.pem).map_err(|e| {
+            Error::InvalidCertificate {
+                source_of: ca.source_of.clone(),
+                reason: e.to_string(),
+            }
+        })?),
+        None => None,
+    };
     let client = std::thread::Builder::new()
         .name("checkout-otel-http-client".into())
         .spawn(move || {
-            reqwest::blocking::Client::builder()
+            let builder = reqwest::blocking::Client::builder()
                 .timeout(timeout)
-                .connect_timeout(timeout)
-                .build()
+                .connect_timeout(timeout);
+            #[cfg(feature = "tls")]
+            let builder = match ca {
+                Some(certs) => builder.tls_certs_only(certs),
+                None => builder,
+            };
+            builder.build()
         })
         .map_err(|e| fail(format!("could not spawn a thread: {e}")))?
         .join()

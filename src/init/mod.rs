@@ -204,6 +204,8 @@ impl Telemetry {
             user_hash_key: None,
             span_processors: Vec::new(),
             metric_readers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls_ca: None,
             env: config::process_env(),
         }
     }
@@ -239,13 +241,15 @@ pub struct TelemetryBuilder {
     user_hash_key: Option<String>,
     span_processors: Vec<AddProcessor>,
     metric_readers: Vec<AddReader>,
+    #[cfg(feature = "tls")]
+    tls_ca: Option<config::TlsCa>,
     env: EnvSource,
 }
 
 impl fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TelemetryBuilder")
-            .field("service_name", &self.service_name)
+        let mut d = f.debug_struct("TelemetryBuilder");
+        d.field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
             .field("namespace", &self.namespace)
@@ -267,8 +271,10 @@ impl fmt::Debug for TelemetryBuilder {
             .field("tracing_span_details", &self.span_details)
             .field("console_output", &self.console_output)
             .field("extra_span_processors", &self.span_processors.len())
-            .field("extra_metric_readers", &self.metric_readers.len())
-            .finish_non_exhaustive()
+            .field("extra_metric_readers", &self.metric_readers.len());
+        #[cfg(feature = "tls")]
+        d.field("tls_ca", &self.tls_ca);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -324,6 +330,27 @@ impl TelemetryBuilder {
     /// The timeout of one export request (and of connecting). Must not be zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Trusts exactly these PEM-encoded CA certificates (one or more
+    /// `CERTIFICATE` blocks) for `https://` endpoints, instead of the system's
+    /// trust store; e.g. the private CA in front of your collector. Replaces
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (and its per-signal variants) and
+    /// [`tls_ca_file`](Self::tls_ca_file). Checked by `init`: bytes without a
+    /// well-formed certificate are [`Error::InvalidCertificate`].
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca = Some(config::TlsCa::Pem(pem.into().into()));
+        self
+    }
+
+    /// Like [`tls_ca_certificate_pem`](Self::tls_ca_certificate_pem), with the
+    /// PEM bundle read from `path` by `init` (a missing or unreadable file is
+    /// [`Error::InvalidCertificate`]).
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca = Some(config::TlsCa::File(path.into()));
         self
     }
 
@@ -482,6 +509,8 @@ impl TelemetryBuilder {
                 span_details: self.span_details,
                 console_output: self.console_output,
                 user_hash_key: self.user_hash_key.as_deref(),
+                #[cfg(feature = "tls")]
+                tls_ca: self.tls_ca.as_ref(),
             },
             &self.env,
         )
