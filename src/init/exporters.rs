@@ -36,15 +36,30 @@ use crate::error::{Error, Result};
 pub(crate) struct ExportHealth {
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Why the HTTP client's last request failed: the OTLP HTTP exporter
+    /// reports every transport failure as "network error", which hides the
+    /// cause (connection refused, an untrusted certificate, ...).
+    transport_error: Mutex<Option<String>>,
 }
 
 impl ExportHealth {
     fn record(&self, result: &OTelSdkResult) {
+        let detail = self.transport_error.lock().ok().and_then(|mut d| d.take());
         if let Err(e) = result {
             self.failures.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.last_error.lock() {
-                *last = Some(e.to_string());
+                *last = Some(match detail {
+                    Some(detail) => format!("{e} ({detail})"),
+                    None => e.to_string(),
+                });
             }
+        }
+    }
+
+    #[cfg(feature = "http-proto")]
+    fn note_transport_error(&self, error: String) {
+        if let Ok(mut d) = self.transport_error.lock() {
+            *d = Some(error);
         }
     }
 
@@ -200,12 +215,14 @@ impl<E: PushMetricExporter> PushMetricExporter for Tracked<E> {
 pub(crate) fn span_exporter(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
+    health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::SpanExporter> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig;
+            let _ = health;
             let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
             builder
                 .with_tonic()
@@ -220,7 +237,7 @@ pub(crate) fn span_exporter(
             let _ = runtime;
             builder
                 .with_http()
-                .with_http_client(http_client(cfg, "traces")?)
+                .with_http_client(http_client(cfg, "traces", health)?)
                 .with_endpoint(cfg.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(cfg.timeout)
@@ -245,12 +262,14 @@ pub(crate) fn span_exporter(
 pub(crate) fn metric_exporter(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
+    health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::MetricExporter> {
     let builder = opentelemetry_otlp::MetricExporter::builder();
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig;
+            let _ = health;
             let (channel, interceptor) = grpc_parts(cfg, runtime, "metrics")?;
             builder
                 .with_tonic()
@@ -266,7 +285,7 @@ pub(crate) fn metric_exporter(
             let _ = runtime;
             builder
                 .with_http()
-                .with_http_client(http_client(cfg, "metrics")?)
+                .with_http_client(http_client(cfg, "metrics", health)?)
                 .with_endpoint(cfg.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(cfg.timeout)
@@ -397,15 +416,19 @@ fn grpc_tls(
     })
 }
 
-/// An error and its sources, `: `-separated (tonic's transport errors say
-/// little at the top level).
-#[cfg(all(feature = "grpc", feature = "tls"))]
+/// An error and its sources, `: `-separated (transport errors say little at
+/// the top level).
+#[cfg(any(feature = "http-proto", all(feature = "grpc", feature = "tls")))]
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        // Wrappers often repeat their source's text: say it once.
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out
@@ -414,7 +437,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// A blocking reqwest client that sets our headers on every request, after
 /// the SDK has added whatever it read from the process environment.
 #[cfg(feature = "http-proto")]
-fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOverrideClient> {
+fn http_client(
+    cfg: &OtlpSignalConfig,
+    signal: &'static str,
+    health: &Arc<ExportHealth>,
+) -> Result<HeaderOverrideClient> {
     let timeout = cfg.timeout;
     let fail = |reason: String| Error::Exporter {
         signal,
@@ -458,6 +485,7 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
     Ok(HeaderOverrideClient {
         inner: client,
         headers,
+        health: health.clone(),
     })
 }
 
@@ -465,6 +493,7 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
 struct HeaderOverrideClient {
     inner: reqwest::blocking::Client,
     headers: http::HeaderMap,
+    health: Arc<ExportHealth>,
 }
 
 #[cfg(feature = "http-proto")]
@@ -490,7 +519,10 @@ impl opentelemetry_http::HttpClient for HeaderOverrideClient {
         for (k, v) in &self.headers {
             request.headers_mut().insert(k.clone(), v.clone());
         }
-        self.inner.send_bytes(request).await
+        self.inner
+            .send_bytes(request)
+            .await
+            .inspect_err(|e| self.health.note_transport_error(error_chain(&**e)))
     }
 }
 

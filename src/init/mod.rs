@@ -598,11 +598,19 @@ impl TelemetryBuilder {
             use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
             // Both exporters first, so a failure leaves no processor thread behind.
             let span_exporter = match &config.traces {
-                Some(cfg) => Some(exporters::span_exporter(cfg, runtime.as_ref())?),
+                Some(cfg) => Some(exporters::span_exporter(
+                    cfg,
+                    runtime.as_ref(),
+                    &trace_health,
+                )?),
                 None => None,
             };
             let metric_exporter = match &config.metrics {
-                Some(cfg) => Some(exporters::metric_exporter(cfg, runtime.as_ref())?),
+                Some(cfg) => Some(exporters::metric_exporter(
+                    cfg,
+                    runtime.as_ref(),
+                    &metric_health,
+                )?),
                 None => None,
             };
             if let Some(exporter) = span_exporter {
