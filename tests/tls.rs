@@ -308,3 +308,27 @@ fn the_signal_variable_wins_over_the_generic_one_per_signal() {
         "https://collector.example:4317"
     );
 }
+
+#[test]
+fn a_grpc_endpoint_without_scheme_uses_tls() {
+    let (cert, key) = self_signed("checkout-otel test receiver");
+    let receiver = Receiver::grpc_tls(&cert, &key);
+    let host_port = receiver
+        .https_endpoint()
+        .trim_start_matches("https://")
+        .to_owned();
+    let guard = Telemetry::builder("checkout-tls-schemeless")
+        .endpoint(&host_port)
+        .timeout(Duration::from_secs(2))
+        .shutdown_timeout(Duration::from_secs(8))
+        .tls_ca_certificate_pem(cert.clone())
+        .with_env([("OTEL_EXPORTER_OTLP_INSECURE", "false")])
+        .build()
+        .expect("build");
+    assert_eq!(
+        guard.config().traces().unwrap().endpoint(),
+        receiver.https_endpoint()
+    );
+    assert_exported(&guard, &receiver, "checkout-tls-schemeless", Protocol::Grpc);
+    guard.shutdown().expect("clean shutdown");
+}

@@ -58,6 +58,13 @@ pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE
 pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
 /// `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE`.
 pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_INSECURE`: `true` makes a gRPC endpoint without
+/// scheme plaintext (`http://`) instead of TLS (`https://`).
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `OTEL_EXPORTER_OTLP_TRACES_INSECURE`.
+pub const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+/// `OTEL_EXPORTER_OTLP_METRICS_INSECURE`.
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
 /// `OTEL_TRACES_SAMPLER`.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// `OTEL_TRACES_SAMPLER_ARG`.
@@ -433,6 +440,7 @@ struct SignalVars {
     timeout: &'static str,
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     certificate: &'static str,
+    insecure: &'static str,
     http_path: &'static str,
 }
 
@@ -442,6 +450,7 @@ const TRACES: SignalVars = SignalVars {
     headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
     certificate: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_TRACES_INSECURE,
     http_path: "v1/traces",
 };
 
@@ -451,6 +460,7 @@ const METRICS: SignalVars = SignalVars {
     headers: OTEL_EXPORTER_OTLP_METRICS_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
     certificate: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_METRICS_INSECURE,
     http_path: "v1/metrics",
 };
 
@@ -662,11 +672,50 @@ fn resolve_signal(
 
     // Endpoint. Builder and generic variable are a base URL to which HTTP
     // appends the signal path; the signal variable is used as-is (spec).
+    // A gRPC endpoint without scheme is https, or http when the INSECURE
+    // variable says `true` (the specification's rule); validated whenever set.
+    let parse_insecure = |var: &'static str| -> Result<Option<bool>> {
+        env.get(var)
+            .map(|v| parse_bool(&v, ConfigSource::Env(var)))
+            .transpose()
+    };
+    let signal_insecure = parse_insecure(vars.insecure)?;
+    let generic_insecure = parse_insecure(OTEL_EXPORTER_OTLP_INSECURE)?;
+    let insecure = signal_insecure.or(generic_insecure).unwrap_or(false);
     let checked = |value: Option<String>, source_of: ConfigSource| -> Result<Option<String>> {
         value
             .map(|v| {
-                let v = v.trim().to_owned();
-                validate_endpoint(&v, source_of).map(|()| v)
+                let v = v.trim();
+                if protocol != Protocol::Grpc || has_scheme(v) {
+                    return validate_endpoint(v, source_of).map(|()| v.to_owned());
+                }
+                // Schemeless means `host:port` here; anything else is
+                // judged as the URL it was probably meant to be.
+                let scheme = if insecure { "http" } else { "https" };
+                let full = format!("{scheme}://{v}");
+                let invalid = |reason: String| Error::InvalidEndpoint {
+                    value: v.to_owned(),
+                    source_of: source_of.clone(),
+                    reason,
+                };
+                let uri: http::Uri = full
+                    .parse()
+                    .map_err(|_| invalid("not a valid URL".to_owned()))?;
+                if uri.port().is_none() {
+                    return Err(invalid(MISSING_SCHEME.to_owned()));
+                }
+                if !insecure && !cfg!(feature = "tls") {
+                    return Err(invalid(format!(
+                        "a gRPC endpoint without scheme means https, which needs the cargo feature \"tls\" of checkout-otel; write http://{v} or set {OTEL_EXPORTER_OTLP_INSECURE}=true"
+                    )));
+                }
+                validate_endpoint(&full, source_of.clone())
+                    .map(|()| full)
+                    .map_err(|e| match e {
+                        // Quote what the user wrote.
+                        Error::InvalidEndpoint { reason, .. } => invalid(reason),
+                        other => other,
+                    })
             })
             .transpose()
     };
@@ -807,6 +856,13 @@ fn validate_endpoint(value: &str, source_of: ConfigSource) -> Result<()> {
         Some(h) if !h.is_empty() => Ok(()),
         _ => Err(invalid("missing host")),
     }
+}
+
+/// Whether `endpoint` starts with a scheme (`x://`), as opentelemetry-otlp decides it.
+fn has_scheme(endpoint: &str) -> bool {
+    endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.contains(['/', '?', '#']))
 }
 
 #[cfg(feature = "tls")]
