@@ -284,6 +284,7 @@ impl OtlpSignalConfig {
     /// (builder method or variable); `None` means the system's trust store.
     /// Unused for `http://` endpoints.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_source(&self) -> Option<&ConfigSource> {
         self.ca.as_ref().map(|ca| &ca.source_of)
     }

@@ -57,6 +57,7 @@
 //! | endpoint | [`endpoint`](TelemetryBuilder::endpoint) (base URL) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` (used as-is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL) | none: local console output |
 //! | protocol | [`protocol`](TelemetryBuilder::protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` |
 //! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` | none |
+//! | TLS CA bundle (feature `tls`) | `tls_ca_file`, `tls_ca_certificate_pem` | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` / `_METRICS_CERTIFICATE`, then `OTEL_EXPORTER_OTLP_CERTIFICATE` (a path) | the system's trust store |
 //! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 s |
 //! | sampler | [`sampler`](TelemetryBuilder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | span queue | [`span_queue_size`](TelemetryBuilder::span_queue_size) | `OTEL_BSP_MAX_QUEUE_SIZE` | [`DEFAULT_SPAN_QUEUE_SIZE`] (2048) |
@@ -67,8 +68,13 @@
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
-//! OpenTelemetry specification says. Endpoints must be `http://` URLs: this
-//! build carries no TLS stack, so send to a local collector or agent.
+//! OpenTelemetry specification says. Endpoints are `http://` URLs, or
+//! `https://` with the cargo feature `tls` (the system's trust store, or only
+//! the CA bundle from `tls_ca_file` /
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE`); without it, `https` is an
+//! [`InvalidEndpoint`](crate::Error::InvalidEndpoint) error. A gRPC endpoint
+//! without scheme (`host:port`) is `https://` unless
+//! `OTEL_EXPORTER_OTLP_INSECURE` is `true`.
 //! The other `OTEL_BSP_*` batch settings are read by the SDK itself.
 //!
 //! # When the collector cannot keep up
@@ -309,6 +315,7 @@ impl TelemetryBuilder {
     /// The collector's base URL, e.g. `http://localhost:4317` (gRPC) or
     /// `http://localhost:4318` (HTTP/protobuf, which appends `/v1/traces` and
     /// `/v1/metrics`). Setting it turns OTLP export on for both signals.
+    /// `https://` needs the cargo feature `tls`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
@@ -340,6 +347,7 @@ impl TelemetryBuilder {
     /// [`tls_ca_file`](Self::tls_ca_file). Checked by `init`: bytes without a
     /// well-formed certificate are [`Error::InvalidCertificate`].
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls_ca = Some(config::TlsCa::Pem(pem.into().into()));
         self
@@ -349,6 +357,7 @@ impl TelemetryBuilder {
     /// PEM bundle read from `path` by `init` (a missing or unreadable file is
     /// [`Error::InvalidCertificate`]).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.tls_ca = Some(config::TlsCa::File(path.into()));
         self
