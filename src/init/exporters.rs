@@ -522,7 +522,15 @@ impl opentelemetry_http::HttpClient for HeaderOverrideClient {
         self.inner
             .send_bytes(request)
             .await
-            .inspect_err(|e| self.health.note_transport_error(error_chain(&**e)))
+            .inspect_err(|e| {
+                // reqwest's own message quotes the URL, which may carry
+                // credentials: its causes say enough.
+                let detail = match (e.downcast_ref::<reqwest::Error>(), e.source()) {
+                    (Some(_), Some(cause)) => error_chain(cause),
+                    _ => error_chain(&**e),
+                };
+                self.health.note_transport_error(detail);
+            })
     }
 }
 
