@@ -519,18 +519,15 @@ impl opentelemetry_http::HttpClient for HeaderOverrideClient {
         for (k, v) in &self.headers {
             request.headers_mut().insert(k.clone(), v.clone());
         }
-        self.inner
-            .send_bytes(request)
-            .await
-            .inspect_err(|e| {
-                // reqwest's own message quotes the URL, which may carry
-                // credentials: its causes say enough.
-                let detail = match (e.downcast_ref::<reqwest::Error>(), e.source()) {
-                    (Some(_), Some(cause)) => error_chain(cause),
-                    _ => error_chain(&**e),
-                };
-                self.health.note_transport_error(detail);
-            })
+        self.inner.send_bytes(request).await.inspect_err(|e| {
+            // reqwest's own message quotes the URL, which may carry
+            // credentials: its causes say enough.
+            let detail = match (e.downcast_ref::<reqwest::Error>(), e.source()) {
+                (Some(_), Some(cause)) => error_chain(cause),
+                _ => error_chain(&**e),
+            };
+            self.health.note_transport_error(detail);
+        })
     }
 }
 
