@@ -151,6 +151,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A CA certificate bundle for TLS (feature `tls`) that cannot be read or
+    /// holds no well-formed PEM certificate.
+    #[error(
+        "invalid TLS CA certificate from {source_of}: {reason} (expected a PEM file with at least one CERTIFICATE block)"
+    )]
+    InvalidCertificate {
+        /// Where it came from: `OTEL_EXPORTER_OTLP_CERTIFICATE` (or a
+        /// per-signal variant), `tls_ca_file` or `tls_ca_certificate_pem`.
+        source_of: ConfigSource,
+        /// What is wrong, with the file's path when there is one.
+        reason: String,
+    },
+
     /// The OTLP exporter could not be built.
     #[error("could not build the OTLP {signal} exporter: {source}")]
     Exporter {

@@ -412,11 +412,15 @@ fn env_err(pairs: &[(&str, &str)]) -> Error {
 #[test]
 fn invalid_endpoints_are_errors_naming_their_source() {
     for (value, why) in [
-        ("localhost:4317", "missing scheme"),
+        // Without `tls` a gRPC endpoint without scheme (https) is refused.
+        #[cfg(not(feature = "tls"))]
+        ("localhost:4317", "OTEL_EXPORTER_OTLP_INSECURE=true"),
         ("ftp://collector:21", "scheme"),
         ("http://", "not a valid URL"),
         ("not a url", "not a valid URL"),
-        ("https://collector:4317", "TLS"),
+        // With feature `tls`, https is accepted (tests/tls.rs).
+        #[cfg(not(feature = "tls"))]
+        ("https://collector:4317", "feature \"tls\""),
     ] {
         match env_err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", value)]) {
             Error::InvalidEndpoint {
@@ -431,7 +435,13 @@ fn invalid_endpoints_are_errors_naming_their_source() {
             other => panic!("{value}: {other:?}"),
         }
     }
-    match b().endpoint("collector:4317").resolve().unwrap_err() {
+    // HTTP needs a scheme.
+    match b()
+        .endpoint("collector:4318")
+        .protocol(Protocol::HttpProtobuf)
+        .resolve()
+        .unwrap_err()
+    {
         Error::InvalidEndpoint { source_of, .. } => {
             assert_eq!(source_of, ConfigSource::Builder("endpoint"))
         }
@@ -447,6 +457,85 @@ fn invalid_endpoints_are_errors_naming_their_source() {
             source_of,
             ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_grpc_endpoint_without_scheme_follows_otel_exporter_otlp_insecure() {
+    let endpoint = |pairs: &[(&str, &str)]| -> (String, String) {
+        let c = env(pairs).endpoint("collector:4317").resolve().unwrap();
+        (
+            c.traces().unwrap().endpoint().to_owned(),
+            c.metrics().unwrap().endpoint().to_owned(),
+        )
+    };
+    assert_eq!(
+        endpoint(&[("OTEL_EXPORTER_OTLP_INSECURE", "true")]),
+        (
+            "http://collector:4317".to_owned(),
+            "http://collector:4317".to_owned()
+        )
+    );
+    // The per-signal variable wins for its signal; unset means https.
+    #[cfg(feature = "tls")]
+    {
+        assert_eq!(
+            endpoint(&[
+                ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+                ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "false"),
+            ]),
+            (
+                "http://collector:4317".to_owned(),
+                "https://collector:4317".to_owned()
+            )
+        );
+        assert_eq!(endpoint(&[]).0, "https://collector:4317");
+    }
+    // `host:port` only: a bare name is still a missing scheme.
+    match env(&[("OTEL_EXPORTER_OTLP_INSECURE", "true")])
+        .endpoint("collector")
+        .resolve()
+        .unwrap_err()
+    {
+        Error::InvalidEndpoint { value, reason, .. } => {
+            assert_eq!(value, "collector");
+            assert!(reason.contains("missing scheme"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An explicit scheme always wins.
+    let c = env(&[("OTEL_EXPORTER_OTLP_INSECURE", "false")])
+        .endpoint("http://collector:4317")
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().endpoint(), "http://collector:4317");
+    // Validated even when unused.
+    match env_err(&[
+        ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "yes"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+    ]) {
+        Error::InvalidBool { source_of, .. } => assert_eq!(
+            source_of,
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_INSECURE")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn without_tls_a_secure_grpc_endpoint_without_scheme_is_refused() {
+    match b().endpoint("collector:4317").resolve().unwrap_err() {
+        Error::InvalidEndpoint {
+            value,
+            source_of,
+            reason,
+        } => {
+            assert_eq!(value, "collector:4317");
+            assert_eq!(source_of, ConfigSource::Builder("endpoint"));
+            assert!(reason.contains("feature \"tls\""), "{reason}");
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -50,6 +50,21 @@ pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRIC
 pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
 /// `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`.
 pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`: path to a PEM bundle of the CA
+/// certificates to trust for `https://` endpoints (feature `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`.
+pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE`.
+pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_INSECURE`: `true` makes a gRPC endpoint without
+/// scheme plaintext (`http://`) instead of TLS (`https://`).
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `OTEL_EXPORTER_OTLP_TRACES_INSECURE`.
+pub const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+/// `OTEL_EXPORTER_OTLP_METRICS_INSECURE`.
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
 /// `OTEL_TRACES_SAMPLER`.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// `OTEL_TRACES_SAMPLER_ARG`.
@@ -83,6 +98,36 @@ pub(crate) fn process_env() -> EnvSource {
         Err(std::env::VarError::NotPresent) => None,
         Err(std::env::VarError::NotUnicode(v)) => Some(v.to_string_lossy().into_owned()),
     })
+}
+
+/// The CA certificates to trust for `https://` endpoints, as the builder
+/// was given them (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) enum TlsCa {
+    /// PEM bytes from `tls_ca_certificate_pem`.
+    Pem(Arc<[u8]>),
+    /// A PEM file from `tls_ca_file`.
+    File(std::path::PathBuf),
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for TlsCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsCa::Pem(pem) => write!(f, "Pem({} bytes)", pem.len()),
+            TlsCa::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+/// A CA bundle checked at resolution: PEM with at least one certificate.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TrustedCa {
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+    pub(crate) pem: Arc<[u8]>,
+    pub(crate) source_of: ConfigSource,
 }
 
 /// OTLP transport.
@@ -213,6 +258,9 @@ pub struct OtlpSignalConfig {
     pub(crate) protocol: Protocol,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) timeout: Duration,
+    /// `None`: the system's trust store.
+    #[cfg(feature = "tls")]
+    pub(crate) ca: Option<TrustedCa>,
 }
 
 impl OtlpSignalConfig {
@@ -232,6 +280,15 @@ impl OtlpSignalConfig {
         self.timeout
     }
 
+    /// Where the CA certificates trusted for an `https://` endpoint come from
+    /// (builder method or variable); `None` means the system's trust store.
+    /// Unused for `http://` endpoints.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_source(&self) -> Option<&ConfigSource> {
+        self.ca.as_ref().map(|ca| &ca.source_of)
+    }
+
     /// Names of the headers sent with every request (values are not exposed:
     /// they usually hold credentials).
     pub fn header_names(&self) -> Vec<&str> {
@@ -249,12 +306,14 @@ impl OtlpSignalConfig {
 
 impl fmt::Debug for OtlpSignalConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtlpSignalConfig")
-            .field("endpoint", &self.endpoint)
+        let mut d = f.debug_struct("OtlpSignalConfig");
+        d.field("endpoint", &self.endpoint)
             .field("protocol", &self.protocol)
             .field("header_names", &self.header_names())
-            .field("timeout", &self.timeout)
-            .finish()
+            .field("timeout", &self.timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls_ca_source", &self.tls_ca_source());
+        d.finish()
     }
 }
 
@@ -360,6 +419,8 @@ pub(crate) struct BuilderValues<'a> {
     pub span_details: bool,
     pub console_output: bool,
     pub user_hash_key: Option<&'a str>,
+    #[cfg(feature = "tls")]
+    pub tls_ca: Option<&'a TlsCa>,
 }
 
 struct Env<'a>(&'a EnvSource);
@@ -378,6 +439,9 @@ struct SignalVars {
     protocol: &'static str,
     headers: &'static str,
     timeout: &'static str,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    certificate: &'static str,
+    insecure: &'static str,
     http_path: &'static str,
 }
 
@@ -386,6 +450,8 @@ const TRACES: SignalVars = SignalVars {
     protocol: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
     headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    certificate: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_TRACES_INSECURE,
     http_path: "v1/traces",
 };
 
@@ -394,6 +460,8 @@ const METRICS: SignalVars = SignalVars {
     protocol: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
     headers: OTEL_EXPORTER_OTLP_METRICS_HEADERS,
     timeout: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    certificate: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    insecure: OTEL_EXPORTER_OTLP_METRICS_INSECURE,
     http_path: "v1/metrics",
 };
 
@@ -579,13 +647,76 @@ fn resolve_signal(
         .or(generic_timeout)
         .unwrap_or(DEFAULT_EXPORT_TIMEOUT);
 
+    // CA bundle: builder, then the signal variable, then the generic one;
+    // every file named is read and checked, so a wrong path is an error.
+    #[cfg(feature = "tls")]
+    let ca = {
+        let from_env = |var: &'static str| -> Result<Option<TrustedCa>> {
+            env.get(var)
+                .map(|path| read_ca_file(std::path::Path::new(path.trim()), ConfigSource::Env(var)))
+                .transpose()
+        };
+        let signal_ca = from_env(vars.certificate)?;
+        let generic_ca = from_env(OTEL_EXPORTER_OTLP_CERTIFICATE)?;
+        let builder_ca = match b.tls_ca {
+            Some(TlsCa::Pem(pem)) => Some(check_ca(
+                pem.clone(),
+                ConfigSource::Builder("tls_ca_certificate_pem"),
+            )?),
+            Some(TlsCa::File(path)) => {
+                Some(read_ca_file(path, ConfigSource::Builder("tls_ca_file"))?)
+            }
+            None => None,
+        };
+        builder_ca.or(signal_ca).or(generic_ca)
+    };
+
     // Endpoint. Builder and generic variable are a base URL to which HTTP
     // appends the signal path; the signal variable is used as-is (spec).
+    // A gRPC endpoint without scheme is https, or http when the INSECURE
+    // variable says `true` (the specification's rule); validated whenever set.
+    let parse_insecure = |var: &'static str| -> Result<Option<bool>> {
+        env.get(var)
+            .map(|v| parse_bool(&v, ConfigSource::Env(var)))
+            .transpose()
+    };
+    let signal_insecure = parse_insecure(vars.insecure)?;
+    let generic_insecure = parse_insecure(OTEL_EXPORTER_OTLP_INSECURE)?;
+    let insecure = signal_insecure.or(generic_insecure).unwrap_or(false);
     let checked = |value: Option<String>, source_of: ConfigSource| -> Result<Option<String>> {
         value
             .map(|v| {
-                let v = v.trim().to_owned();
-                validate_endpoint(&v, source_of).map(|()| v)
+                let v = v.trim();
+                if protocol != Protocol::Grpc || has_scheme(v) {
+                    return validate_endpoint(v, source_of).map(|()| v.to_owned());
+                }
+                // Schemeless means `host:port` here; anything else is
+                // judged as the URL it was probably meant to be.
+                let scheme = if insecure { "http" } else { "https" };
+                let full = format!("{scheme}://{v}");
+                let invalid = |reason: String| Error::InvalidEndpoint {
+                    value: v.to_owned(),
+                    source_of: source_of.clone(),
+                    reason,
+                };
+                let uri: http::Uri = full
+                    .parse()
+                    .map_err(|_| invalid("not a valid URL".to_owned()))?;
+                if uri.port().is_none() {
+                    return Err(invalid(MISSING_SCHEME.to_owned()));
+                }
+                if !insecure && !cfg!(feature = "tls") {
+                    return Err(invalid(format!(
+                        "a gRPC endpoint without scheme means https, which needs the cargo feature \"tls\" of checkout-otel; write http://{v} or set {OTEL_EXPORTER_OTLP_INSECURE}=true"
+                    )));
+                }
+                validate_endpoint(&full, source_of.clone())
+                    .map(|()| full)
+                    .map_err(|e| match e {
+                        // Quote what the user wrote.
+                        Error::InvalidEndpoint { reason, .. } => invalid(reason),
+                        other => other,
+                    })
             })
             .transpose()
     };
@@ -616,7 +747,46 @@ fn resolve_signal(
         protocol,
         headers,
         timeout,
+        #[cfg(feature = "tls")]
+        ca,
     }))
+}
+
+/// Reads and checks a PEM CA bundle.
+#[cfg(feature = "tls")]
+fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa> {
+    let pem = std::fs::read(path).map_err(|e| Error::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    check_ca(pem.into(), source_of).map_err(|e| match e {
+        Error::InvalidCertificate { source_of, reason } => Error::InvalidCertificate {
+            source_of,
+            reason: format!("{}: {reason}", path.display()),
+        },
+        other => other,
+    })
+}
+
+/// A bundle must hold at least one well-formed PEM `CERTIFICATE` block
+/// (other blocks, such as a private key, are ignored).
+#[cfg(feature = "tls")]
+fn check_ca(pem: Arc<[u8]>, source_of: ConfigSource) -> Result<TrustedCa> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let invalid = |reason: String| Error::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason,
+    };
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        cert.map_err(|e| invalid(format!("malformed PEM ({e})")))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(invalid("no PEM CERTIFICATE block found".to_owned()));
+    }
+    Ok(TrustedCa { pem, source_of })
 }
 
 fn parse_headers(
@@ -657,8 +827,9 @@ fn set_header(
     Ok(())
 }
 
-/// An absolute `http://host[:port][/path]` URL. `https` is refused: this
-/// build carries no TLS stack, and a clear error beats exports that fail later.
+/// An absolute `http://host[:port][/path]` URL, or `https://` with feature
+/// `tls`. Without it `https` is refused: a clear error beats exports that
+/// fail later.
 fn validate_endpoint(value: &str, source_of: ConfigSource) -> Result<()> {
     let invalid = |reason: &str| Error::InvalidEndpoint {
         value: value.to_owned(),
@@ -671,19 +842,38 @@ fn validate_endpoint(value: &str, source_of: ConfigSource) -> Result<()> {
         .map_err(|_| invalid("not a valid URL"))?;
     match uri.scheme_str() {
         Some("http") => {}
+        #[cfg(feature = "tls")]
+        Some("https") => {}
+        #[cfg(not(feature = "tls"))]
         Some("https") => {
             return Err(invalid(
-                "https needs TLS, which this build of checkout-otel does not include; use http:// to a local collector or agent",
+                "https needs TLS: enable the cargo feature \"tls\" of checkout-otel, or use http:// to a local collector or agent",
             ));
         }
-        Some(_) => return Err(invalid("the scheme must be http://")),
-        None => return Err(invalid("missing scheme http://")),
+        Some(_) => return Err(invalid(SCHEMES)),
+        None => return Err(invalid(MISSING_SCHEME)),
     }
     match uri.host() {
         Some(h) if !h.is_empty() => Ok(()),
         _ => Err(invalid("missing host")),
     }
 }
+
+/// Whether `endpoint` starts with a scheme (`x://`), as opentelemetry-otlp decides it.
+fn has_scheme(endpoint: &str) -> bool {
+    endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.contains(['/', '?', '#']))
+}
+
+#[cfg(feature = "tls")]
+const SCHEMES: &str = "the scheme must be http:// or https://";
+#[cfg(not(feature = "tls"))]
+const SCHEMES: &str = "the scheme must be http://";
+#[cfg(feature = "tls")]
+const MISSING_SCHEME: &str = "missing scheme http:// or https://";
+#[cfg(not(feature = "tls"))]
+const MISSING_SCHEME: &str = "missing scheme http://";
 
 fn sampler_from_env(env: &Env<'_>) -> Result<Sampler> {
     // The argument is checked whenever present; it only matters for ratios.

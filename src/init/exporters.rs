@@ -36,15 +36,30 @@ use crate::error::{Error, Result};
 pub(crate) struct ExportHealth {
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Why the HTTP client's last request failed: the OTLP HTTP exporter
+    /// reports every transport failure as "network error", which hides the
+    /// cause (connection refused, an untrusted certificate, ...).
+    transport_error: Mutex<Option<String>>,
 }
 
 impl ExportHealth {
     fn record(&self, result: &OTelSdkResult) {
+        let detail = self.transport_error.lock().ok().and_then(|mut d| d.take());
         if let Err(e) = result {
             self.failures.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.last_error.lock() {
-                *last = Some(e.to_string());
+                *last = Some(match detail {
+                    Some(detail) => format!("{e} ({detail})"),
+                    None => e.to_string(),
+                });
             }
+        }
+    }
+
+    #[cfg(feature = "http-proto")]
+    fn note_transport_error(&self, error: String) {
+        if let Ok(mut d) = self.transport_error.lock() {
+            *d = Some(error);
         }
     }
 
@@ -200,12 +215,14 @@ impl<E: PushMetricExporter> PushMetricExporter for Tracked<E> {
 pub(crate) fn span_exporter(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
+    health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::SpanExporter> {
     let builder = opentelemetry_otlp::SpanExporter::builder();
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig;
+            let _ = health;
             let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
             builder
                 .with_tonic()
@@ -220,7 +237,7 @@ pub(crate) fn span_exporter(
             let _ = runtime;
             builder
                 .with_http()
-                .with_http_client(http_client(cfg, "traces")?)
+                .with_http_client(http_client(cfg, "traces", health)?)
                 .with_endpoint(cfg.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(cfg.timeout)
@@ -245,12 +262,14 @@ pub(crate) fn span_exporter(
 pub(crate) fn metric_exporter(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
+    health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::MetricExporter> {
     let builder = opentelemetry_otlp::MetricExporter::builder();
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig;
+            let _ = health;
             let (channel, interceptor) = grpc_parts(cfg, runtime, "metrics")?;
             builder
                 .with_tonic()
@@ -266,7 +285,7 @@ pub(crate) fn metric_exporter(
             let _ = runtime;
             builder
                 .with_http()
-                .with_http_client(http_client(cfg, "metrics")?)
+                .with_http_client(http_client(cfg, "metrics", health)?)
                 .with_endpoint(cfg.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_timeout(cfg.timeout)
@@ -330,6 +349,12 @@ fn grpc_parts(
         })?
         .timeout(cfg.timeout)
         .connect_timeout(cfg.timeout);
+    #[cfg(feature = "tls")]
+    let endpoint = if endpoint.uri().scheme_str() == Some("https") {
+        grpc_tls(endpoint, cfg, signal)?
+    } else {
+        endpoint
+    };
     let channel = {
         let _enter = runtime.handle.enter();
         endpoint.connect_lazy()
@@ -367,10 +392,56 @@ fn grpc_parts(
     Ok((channel, interceptor))
 }
 
+/// TLS for an `https://` gRPC endpoint: rustls, trusting the configured CA
+/// bundle or else the system's trust store (loaded here, once, so a system
+/// without any root certificate is an error from `init`).
+#[cfg(all(feature = "grpc", feature = "tls"))]
+fn grpc_tls(
+    endpoint: tonic::transport::Endpoint,
+    cfg: &OtlpSignalConfig,
+    signal: &'static str,
+) -> Result<tonic::transport::Endpoint> {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+    let tls = ClientTlsConfig::new().timeout(cfg.timeout);
+    let tls = match &cfg.ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(&ca.pem)),
+        None => tls.with_native_roots(),
+    };
+    endpoint.tls_config(tls).map_err(|e| Error::Exporter {
+        signal,
+        source: opentelemetry_otlp::ExporterBuildError::InternalFailure(format!(
+            "could not configure TLS: {}",
+            error_chain(&e)
+        )),
+    })
+}
+
+/// An error and its sources, `: `-separated (transport errors say little at
+/// the top level).
+#[cfg(any(feature = "http-proto", all(feature = "grpc", feature = "tls")))]
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        // Wrappers often repeat their source's text: say it once.
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// A blocking reqwest client that sets our headers on every request, after
 /// the SDK has added whatever it read from the process environment.
 #[cfg(feature = "http-proto")]
-fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOverrideClient> {
+fn http_client(
+    cfg: &OtlpSignalConfig,
+    signal: &'static str,
+    health: &Arc<ExportHealth>,
+) -> Result<HeaderOverrideClient> {
     let timeout = cfg.timeout;
     let fail = |reason: String| Error::Exporter {
         signal,
@@ -378,13 +449,30 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
     };
     // reqwest's blocking client must not be created inside an async context,
     // and `init` may be called from one: build it on a short-lived thread.
+    // With `tls`, an `https://` endpoint uses reqwest's rustls, trusting
+    // exactly the configured CA bundle, else the system's trust store.
+    #[cfg(feature = "tls")]
+    let ca = match &cfg.ca {
+        Some(ca) => Some(reqwest::Certificate::from_pem_bundle(&ca.pem).map_err(|e| {
+            Error::InvalidCertificate {
+                source_of: ca.source_of.clone(),
+                reason: e.to_string(),
+            }
+        })?),
+        None => None,
+    };
     let client = std::thread::Builder::new()
         .name("checkout-otel-http-client".into())
         .spawn(move || {
-            reqwest::blocking::Client::builder()
+            let builder = reqwest::blocking::Client::builder()
                 .timeout(timeout)
-                .connect_timeout(timeout)
-                .build()
+                .connect_timeout(timeout);
+            #[cfg(feature = "tls")]
+            let builder = match ca {
+                Some(certs) => builder.tls_certs_only(certs),
+                None => builder,
+            };
+            builder.build()
         })
         .map_err(|e| fail(format!("could not spawn a thread: {e}")))?
         .join()
@@ -397,6 +485,7 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
     Ok(HeaderOverrideClient {
         inner: client,
         headers,
+        health: health.clone(),
     })
 }
 
@@ -404,6 +493,7 @@ fn http_client(cfg: &OtlpSignalConfig, signal: &'static str) -> Result<HeaderOve
 struct HeaderOverrideClient {
     inner: reqwest::blocking::Client,
     headers: http::HeaderMap,
+    health: Arc<ExportHealth>,
 }
 
 #[cfg(feature = "http-proto")]
@@ -429,7 +519,15 @@ impl opentelemetry_http::HttpClient for HeaderOverrideClient {
         for (k, v) in &self.headers {
             request.headers_mut().insert(k.clone(), v.clone());
         }
-        self.inner.send_bytes(request).await
+        self.inner.send_bytes(request).await.inspect_err(|e| {
+            // reqwest's own message quotes the URL, which may carry
+            // credentials: its causes say enough.
+            let detail = match (e.downcast_ref::<reqwest::Error>(), e.source()) {
+                (Some(_), Some(cause)) => error_chain(cause),
+                _ => error_chain(&**e),
+            };
+            self.health.note_transport_error(detail);
+        })
     }
 }
 

@@ -57,6 +57,7 @@
 //! | endpoint | [`endpoint`](TelemetryBuilder::endpoint) (base URL) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` (used as-is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL) | none: local console output |
 //! | protocol | [`protocol`](TelemetryBuilder::protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` |
 //! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` | none |
+//! | TLS CA bundle (feature `tls`) | `tls_ca_file`, `tls_ca_certificate_pem` | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` / `_METRICS_CERTIFICATE`, then `OTEL_EXPORTER_OTLP_CERTIFICATE` (a path) | the system's trust store |
 //! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 s |
 //! | sampler | [`sampler`](TelemetryBuilder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | span queue | [`span_queue_size`](TelemetryBuilder::span_queue_size) | `OTEL_BSP_MAX_QUEUE_SIZE` | [`DEFAULT_SPAN_QUEUE_SIZE`] (2048) |
@@ -67,8 +68,13 @@
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
-//! OpenTelemetry specification says. Endpoints must be `http://` URLs: this
-//! build carries no TLS stack, so send to a local collector or agent.
+//! OpenTelemetry specification says. Endpoints are `http://` URLs, or
+//! `https://` with the cargo feature `tls` (the system's trust store, or only
+//! the CA bundle from `tls_ca_file` /
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE`); without it, `https` is an
+//! [`InvalidEndpoint`](crate::Error::InvalidEndpoint) error. A gRPC endpoint
+//! without scheme (`host:port`) is `https://` unless
+//! `OTEL_EXPORTER_OTLP_INSECURE` is `true`.
 //! The other `OTEL_BSP_*` batch settings are read by the SDK itself.
 //!
 //! # When the collector cannot keep up
@@ -204,6 +210,8 @@ impl Telemetry {
             user_hash_key: None,
             span_processors: Vec::new(),
             metric_readers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls_ca: None,
             env: config::process_env(),
         }
     }
@@ -239,13 +247,15 @@ pub struct TelemetryBuilder {
     user_hash_key: Option<String>,
     span_processors: Vec<AddProcessor>,
     metric_readers: Vec<AddReader>,
+    #[cfg(feature = "tls")]
+    tls_ca: Option<config::TlsCa>,
     env: EnvSource,
 }
 
 impl fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TelemetryBuilder")
-            .field("service_name", &self.service_name)
+        let mut d = f.debug_struct("TelemetryBuilder");
+        d.field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
             .field("namespace", &self.namespace)
@@ -267,8 +277,10 @@ impl fmt::Debug for TelemetryBuilder {
             .field("tracing_span_details", &self.span_details)
             .field("console_output", &self.console_output)
             .field("extra_span_processors", &self.span_processors.len())
-            .field("extra_metric_readers", &self.metric_readers.len())
-            .finish_non_exhaustive()
+            .field("extra_metric_readers", &self.metric_readers.len());
+        #[cfg(feature = "tls")]
+        d.field("tls_ca", &self.tls_ca);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -303,6 +315,7 @@ impl TelemetryBuilder {
     /// The collector's base URL, e.g. `http://localhost:4317` (gRPC) or
     /// `http://localhost:4318` (HTTP/protobuf, which appends `/v1/traces` and
     /// `/v1/metrics`). Setting it turns OTLP export on for both signals.
+    /// `https://` needs the cargo feature `tls`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
@@ -324,6 +337,29 @@ impl TelemetryBuilder {
     /// The timeout of one export request (and of connecting). Must not be zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Trusts exactly these PEM-encoded CA certificates (one or more
+    /// `CERTIFICATE` blocks) for `https://` endpoints, instead of the system's
+    /// trust store; e.g. the private CA in front of your collector. Replaces
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (and its per-signal variants) and
+    /// [`tls_ca_file`](Self::tls_ca_file). Checked by `init`: bytes without a
+    /// well-formed certificate are [`Error::InvalidCertificate`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca = Some(config::TlsCa::Pem(pem.into().into()));
+        self
+    }
+
+    /// Like [`tls_ca_certificate_pem`](Self::tls_ca_certificate_pem), with the
+    /// PEM bundle read from `path` by `init` (a missing or unreadable file is
+    /// [`Error::InvalidCertificate`]).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca = Some(config::TlsCa::File(path.into()));
         self
     }
 
@@ -483,6 +519,8 @@ impl TelemetryBuilder {
                 span_details: self.span_details,
                 console_output: self.console_output,
                 user_hash_key: self.user_hash_key.as_deref(),
+                #[cfg(feature = "tls")]
+                tls_ca: self.tls_ca.as_ref(),
             },
             &self.env,
         )
@@ -570,11 +608,19 @@ impl TelemetryBuilder {
             use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
             // Both exporters first, so a failure leaves no processor thread behind.
             let span_exporter = match &config.traces {
-                Some(cfg) => Some(exporters::span_exporter(cfg, runtime.as_ref())?),
+                Some(cfg) => Some(exporters::span_exporter(
+                    cfg,
+                    runtime.as_ref(),
+                    &trace_health,
+                )?),
                 None => None,
             };
             let metric_exporter = match &config.metrics {
-                Some(cfg) => Some(exporters::metric_exporter(cfg, runtime.as_ref())?),
+                Some(cfg) => Some(exporters::metric_exporter(
+                    cfg,
+                    runtime.as_ref(),
+                    &metric_health,
+                )?),
                 None => None,
             };
             if let Some(exporter) = span_exporter {

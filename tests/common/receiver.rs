@@ -37,6 +37,8 @@ pub struct Received {
     pub headers: Vec<http::HeaderMap>,
     /// Request paths (HTTP receiver only).
     pub paths: Vec<String>,
+    /// TLS handshakes the HTTP TLS receiver refused or that failed.
+    pub tls_handshake_failures: usize,
 }
 
 /// One received span with its resource and scope.
@@ -193,6 +195,65 @@ impl Receiver {
         })
     }
 
+    /// A gRPC receiver over TLS, presenting `cert_pem` (signed for
+    /// 127.0.0.1) with its private key `key_pem`.
+    #[cfg(feature = "tls")]
+    pub fn grpc_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
+        Self::start(|listener, state, stop| async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            tonic::transport::Server::builder()
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .expect("server TLS config")
+                .add_service(TraceServiceServer::new(Grpc(state.clone())))
+                .add_service(MetricsServiceServer::new(Grpc(state)))
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("gRPC TLS receiver failed");
+        })
+    }
+
+    /// An HTTP/protobuf receiver over TLS (axum behind a rustls acceptor),
+    /// presenting `cert_pem` with its private key `key_pem`. Failed
+    /// handshakes are counted in [`Received::tls_handshake_failures`].
+    #[cfg(feature = "tls")]
+    pub fn http_tls(cert_pem: &str, key_pem: &str) -> Self {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::start(|listener, state, stop| async move {
+            let app = axum::Router::new()
+                .fallback(http_handler)
+                .with_state(state.clone());
+            let listener = TlsListener {
+                tcp: listener,
+                acceptor,
+                state,
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("HTTP TLS receiver failed");
+        })
+    }
+
     fn start<F, Fut>(serve: F) -> Self
     where
         F: FnOnce(tokio::net::TcpListener, State, tokio::sync::oneshot::Receiver<()>) -> Fut
@@ -232,6 +293,11 @@ impl Receiver {
         format!("http://{}", self.addr)
     }
 
+    /// `https://127.0.0.1:PORT`, for the TLS receivers.
+    pub fn https_endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
     /// What has arrived so far.
     pub fn received(&self) -> Received {
         self.state.lock().expect("receiver state").clone()
@@ -248,6 +314,37 @@ impl Receiver {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A TCP listener that completes the TLS handshake before axum sees the
+/// connection; failed handshakes are counted and skipped.
+#[cfg(feature = "tls")]
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: State,
+}
+
+#[cfg(feature = "tls")]
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => return (tls, addr),
+                Err(_) => self.state.lock().expect("state").tls_handshake_failures += 1,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 
