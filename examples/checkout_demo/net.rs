@@ -150,11 +150,7 @@ impl ServiceClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let request = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .json(body);
-        receive(request.send().await).await
+        receive(self.post_json(path, body).send().await).await
     }
 
     /// `POST {base}{path}` for an API that answers with the same body type
@@ -164,13 +160,24 @@ impl ServiceClient {
         B: Serialize + ?Sized,
         T: DeserializeOwned,
     {
-        let request = self
-            .http
-            .post(format!("{}{path}", self.base_url))
-            .json(body);
-        let response = request.send().await.map_err(middleware_error)?;
+        let response = self
+            .post_json(path, body)
+            .send()
+            .await
+            .map_err(middleware_error)?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.map_err(transport_error)?))
+    }
+
+    /// The traced `POST {base}{path}` request with a JSON body.
+    fn post_json<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> reqwest_middleware::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base_url))
+            .json(body)
     }
 
     /// `PUT {base}{path}` with a JSON body, outside any trace: for seeding

@@ -210,6 +210,55 @@ impl<E: PushMetricExporter> PushMetricExporter for Tracked<E> {
     }
 }
 
+/// Builds one signal's OTLP exporter from `cfg` over its protocol: the span
+/// and metric builders share no trait, so one macro spells the set-up once.
+/// `$extra` are builder calls both transports get (e.g. temporality).
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
+macro_rules! otlp_exporter {
+    ($builder:expr, $cfg:expr, $runtime:expr, $health:expr, $signal:literal $(, $extra:ident($arg:expr))*) => {{
+        let (cfg, runtime, health) = ($cfg, $runtime, $health);
+        let result = match cfg.protocol {
+            #[cfg(feature = "grpc")]
+            Protocol::Grpc => {
+                use opentelemetry_otlp::WithTonicConfig;
+                let _ = health;
+                let (channel, interceptor) = grpc_parts(cfg, runtime, $signal)?;
+                $builder
+                    .with_tonic()
+                    .with_channel(channel)
+                    .with_interceptor(interceptor)
+                    .with_timeout(cfg.timeout)
+                    $(.$extra($arg))*
+                    .build()
+            }
+            #[cfg(feature = "http-proto")]
+            Protocol::HttpProtobuf => {
+                use opentelemetry_otlp::WithHttpConfig;
+                let _ = runtime;
+                $builder
+                    .with_http()
+                    .with_http_client(http_client(cfg, $signal, health)?)
+                    .with_endpoint(cfg.endpoint.clone())
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_timeout(cfg.timeout)
+                    $(.$extra($arg))*
+                    .build()
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(Error::TransportDisabled {
+                    protocol: cfg.protocol.as_str(),
+                    feature: feature_of(cfg.protocol),
+                });
+            }
+        };
+        result.map_err(|source| Error::Exporter {
+            signal: $signal,
+            source,
+        })
+    }};
+}
+
 /// The OTLP span exporter for `cfg`.
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 pub(crate) fn span_exporter(
@@ -217,44 +266,13 @@ pub(crate) fn span_exporter(
     runtime: Option<&Arc<ExportRuntime>>,
     health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::SpanExporter> {
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    let result = match cfg.protocol {
-        #[cfg(feature = "grpc")]
-        Protocol::Grpc => {
-            use opentelemetry_otlp::WithTonicConfig;
-            let _ = health;
-            let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
-            builder
-                .with_tonic()
-                .with_channel(channel)
-                .with_interceptor(interceptor)
-                .with_timeout(cfg.timeout)
-                .build()
-        }
-        #[cfg(feature = "http-proto")]
-        Protocol::HttpProtobuf => {
-            use opentelemetry_otlp::WithHttpConfig;
-            let _ = runtime;
-            builder
-                .with_http()
-                .with_http_client(http_client(cfg, "traces", health)?)
-                .with_endpoint(cfg.endpoint.clone())
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(cfg.timeout)
-                .build()
-        }
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Err(Error::TransportDisabled {
-                protocol: cfg.protocol.as_str(),
-                feature: feature_of(cfg.protocol),
-            });
-        }
-    };
-    result.map_err(|source| Error::Exporter {
-        signal: "traces",
-        source,
-    })
+    otlp_exporter!(
+        opentelemetry_otlp::SpanExporter::builder(),
+        cfg,
+        runtime,
+        health,
+        "traces"
+    )
 }
 
 /// The OTLP metric exporter for `cfg` (cumulative temporality).
@@ -264,46 +282,14 @@ pub(crate) fn metric_exporter(
     runtime: Option<&Arc<ExportRuntime>>,
     health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::MetricExporter> {
-    let builder = opentelemetry_otlp::MetricExporter::builder();
-    let result = match cfg.protocol {
-        #[cfg(feature = "grpc")]
-        Protocol::Grpc => {
-            use opentelemetry_otlp::WithTonicConfig;
-            let _ = health;
-            let (channel, interceptor) = grpc_parts(cfg, runtime, "metrics")?;
-            builder
-                .with_tonic()
-                .with_channel(channel)
-                .with_interceptor(interceptor)
-                .with_timeout(cfg.timeout)
-                .with_temporality(Temporality::Cumulative)
-                .build()
-        }
-        #[cfg(feature = "http-proto")]
-        Protocol::HttpProtobuf => {
-            use opentelemetry_otlp::WithHttpConfig;
-            let _ = runtime;
-            builder
-                .with_http()
-                .with_http_client(http_client(cfg, "metrics", health)?)
-                .with_endpoint(cfg.endpoint.clone())
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(cfg.timeout)
-                .with_temporality(Temporality::Cumulative)
-                .build()
-        }
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Err(Error::TransportDisabled {
-                protocol: cfg.protocol.as_str(),
-                feature: feature_of(cfg.protocol),
-            });
-        }
-    };
-    result.map_err(|source| Error::Exporter {
-        signal: "metrics",
-        source,
-    })
+    otlp_exporter!(
+        opentelemetry_otlp::MetricExporter::builder(),
+        cfg,
+        runtime,
+        health,
+        "metrics",
+        with_temporality(Temporality::Cumulative)
+    )
 }
 
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
