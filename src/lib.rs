@@ -93,6 +93,7 @@ pub mod init;
 pub mod metrics;
 pub mod pii;
 pub mod propagation;
+mod scope;
 pub mod spans;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -100,6 +101,7 @@ pub mod testing;
 pub mod waterfall;
 
 pub use error::{Error, Result};
+pub use scope::SCOPE_NAME;
 
 /// The names a checkout service uses most, in one import:
 /// `use checkout_otel::prelude::*;`.

@@ -32,13 +32,18 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use opentelemetry::Context;
 use opentelemetry::global;
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 
-/// Writes `cx`'s trace context (and baggage) into `headers`.
+/// Writes `cx`'s trace context (and baggage) into `headers` with the global
+/// propagator.
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
-    global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(cx, &mut HeaderInjector(headers))
-    });
+    global::get_text_map_propagator(|propagator| inject_with(propagator, cx, headers));
+}
+
+/// Writes `cx`'s trace context (and baggage) into `headers` with `propagator`
+/// (for example `guard.propagator()`).
+pub fn inject_with(propagator: &dyn TextMapPropagator, cx: &Context, headers: &mut HeaderMap) {
+    propagator.inject_context(cx, &mut HeaderInjector(headers))
 }
 
 /// Writes the current context into `headers`.
@@ -50,9 +55,12 @@ pub fn inject_current(headers: &mut HeaderMap) {
 /// to start the server side's spans in. Without valid headers the result has
 /// no remote parent and spans started in it begin a new trace.
 pub fn extract(headers: &HeaderMap) -> Context {
-    global::get_text_map_propagator(|propagator| {
-        propagator.extract_with_context(&Context::new(), &HeaderExtractor(headers))
-    })
+    global::get_text_map_propagator(|propagator| extract_with(propagator, headers))
+}
+
+/// Like [`extract`], with `propagator` (for example `guard.propagator()`).
+pub fn extract_with(propagator: &dyn TextMapPropagator, headers: &HeaderMap) -> Context {
+    propagator.extract_with_context(&Context::new(), &HeaderExtractor(headers))
 }
 
 /// An [`Injector`] writing into an `http::HeaderMap`. Invalid names or values

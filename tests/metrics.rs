@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use checkout_otel::SCOPE_NAME as METER_NAME;
 use checkout_otel::attributes::{
     self as attr, CheckoutStatus, CheckoutStep, DeclineClass, DeclineCode, ErrorType,
     ItemCountBucket, PaymentStatus, StepStatus,
 };
-use checkout_otel::metrics::{CheckoutMetrics, DURATION_BOUNDARIES_SECONDS, METER_NAME};
+use checkout_otel::metrics::{CheckoutMetrics, DURATION_BOUNDARIES_SECONDS};
 use checkout_otel::opentelemetry::KeyValue;
 use checkout_otel::opentelemetry::metrics::MeterProvider as _;
 use checkout_otel::opentelemetry_sdk::metrics::data::{

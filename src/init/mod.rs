@@ -119,7 +119,9 @@ use std::time::Duration;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
+use opentelemetry::{Key, KeyValue, Value};
+
+use crate::scope::instrumentation_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
@@ -148,9 +150,6 @@ use config::{BuilderValues, EnvSource};
 use exporters::{ExportHealth, ExportRuntime, Tracked};
 use queue::QueueCounters;
 
-/// Instrumentation scope name of every span and instrument this crate creates.
-pub const INSTRUMENTATION_SCOPE_NAME: &str = "checkout-otel";
-
 /// Targets whose spans and events never reach the OpenTelemetry layer: the
 /// exporter's own stack, which would otherwise trace its own exports.
 pub const EXPORTER_INTERNAL_TARGETS: &[&str] = &[
@@ -169,14 +168,6 @@ pub const EXPORTER_INTERNAL_TARGETS: &[&str] = &[
 /// The log filter when `RUST_LOG` is unset.
 pub const DEFAULT_LOG_FILTER: &str =
     "info,opentelemetry=warn,h2=warn,hyper=warn,tonic=warn,tower=warn";
-
-/// The crate's instrumentation scope: name, crate version, semconv schema.
-pub(crate) fn instrumentation_scope() -> InstrumentationScope {
-    InstrumentationScope::builder(INSTRUMENTATION_SCOPE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
-}
 
 /// Entry point of the set-up: `Telemetry::builder("my-service")`.
 #[derive(Debug, Clone, Copy)]
@@ -790,7 +781,13 @@ impl TelemetryGuard {
     /// The tracer for the span helpers, with this guard's checkout meter
     /// attached: spans started from it also record the checkout metrics.
     pub fn tracer(&self) -> CheckoutTracer {
-        CheckoutTracer::new(self.sdk_tracer()).with_metrics(self.metrics.clone())
+        let tracer = CheckoutTracer::new(self.sdk_tracer())
+            .with_metrics(self.metrics.clone())
+            .with_propagator(Arc::new(self.propagator()));
+        match &self.config.user_hasher {
+            Some(hasher) => tracer.with_user_hasher(Arc::new(hasher.clone())),
+            None => tracer,
+        }
     }
 
     /// The checkout meter over this guard's meter provider, for recording by hand.

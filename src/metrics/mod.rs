@@ -51,19 +51,15 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Counter, Histogram, Meter, MeterProvider,
 };
-use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attributes::{
     self as attr, CheckoutStatus, CheckoutStep, DeclineClass, DeclineCode, ErrorType,
     ItemCountBucket, PaymentStatus, StepStatus,
 };
-
-/// Name of the instrumentation scope (meter) used by [`CheckoutMetrics::global`]
-/// and [`CheckoutMetrics::from_provider`].
-pub const METER_NAME: &str = "checkout-otel";
 
 /// Bucket boundaries, in seconds, of every duration histogram.
 ///
@@ -248,20 +244,22 @@ impl CheckoutMetrics {
         }
     }
 
-    /// Creates the instruments on `provider`'s meter named [`METER_NAME`],
+    /// Creates the instruments on `provider`'s meter named [`SCOPE_NAME`](crate::SCOPE_NAME),
     /// versioned with this crate's version.
     pub fn from_provider<P: MeterProvider + ?Sized>(provider: &P) -> Self {
-        Self::new(&provider.meter_with_scope(scope()))
+        Self::new(&provider.meter_with_scope(crate::scope::instrumentation_scope()))
     }
 
     /// Creates the instruments on the global meter provider's meter named
-    /// [`METER_NAME`].
+    /// [`SCOPE_NAME`](crate::SCOPE_NAME).
     ///
     /// The meter is bound to the provider that is global *now*: call this
     /// after installing the provider (after `init`), not in a `static`
     /// initialised before it.
     pub fn global() -> Self {
-        Self::new(&opentelemetry::global::meter_with_scope(scope()))
+        Self::new(&opentelemetry::global::meter_with_scope(
+            crate::scope::instrumentation_scope(),
+        ))
     }
 
     /// Records one finished checkout: `checkout.completed` +1 and its
@@ -351,13 +349,6 @@ impl CheckoutMetrics {
             .get_or_init(|| i.gateway_duration.bind(&i.attrs.gateway[s]))
             .record(duration.as_secs_f64());
     }
-}
-
-fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(METER_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
 }
 
 #[cfg(test)]

@@ -10,19 +10,19 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::SystemTime;
 
 use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
     FutureExt, Span as _, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
     WithContext,
 };
-use opentelemetry::{Context, ContextGuard, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry::{Context, ContextGuard, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::attributes::{self as attr, ErrorType, FailureKind};
 use crate::metrics::CheckoutMetrics;
 use crate::pii;
 
-/// The instrumentation scope name of every span this crate starts.
-pub const SCOPE_NAME: &str = "checkout-otel";
+pub use crate::scope::SCOPE_NAME;
 
 /// The tracer the span helpers start spans with.
 ///
@@ -38,6 +38,12 @@ pub const SCOPE_NAME: &str = "checkout-otel";
 pub struct CheckoutTracer {
     inner: TracerInner,
     metrics: Option<CheckoutMetrics>,
+    /// The propagator of [`CheckoutTracer::inject`]/[`CheckoutTracer::extract`]
+    /// (and the HTTP helpers): the guard's, or `None` for the global one.
+    propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    /// The hasher of [`CheckoutTracer::user`]: the guard's, or `None` for
+    /// the process-wide one.
+    user_hasher: Option<Arc<pii::UserHasher>>,
     /// Whether the last root span this tracer (or a clone) started was
     /// recorded: the guess for the next root (see `start_typed`).
     roots_recorded: Arc<AtomicBool>,
@@ -69,6 +75,8 @@ impl CheckoutTracer {
         CheckoutTracer {
             inner: TracerInner::Sdk(tracer),
             metrics: None,
+            propagator: None,
+            user_hasher: None,
             roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -76,12 +84,12 @@ impl CheckoutTracer {
     /// A tracer over the global tracer provider, for code that has no guard at
     /// hand. Spans are dropped until a provider is installed globally.
     pub fn global() -> Self {
-        let scope = InstrumentationScope::builder(SCOPE_NAME)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
+        let scope = crate::scope::instrumentation_scope();
         CheckoutTracer {
             inner: TracerInner::Global(Arc::new(global::tracer_with_scope(scope))),
             metrics: None,
+            propagator: None,
+            user_hasher: None,
             roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -91,6 +99,46 @@ impl CheckoutTracer {
     pub fn with_metrics(mut self, metrics: CheckoutMetrics) -> Self {
         self.metrics = Some(metrics);
         self
+    }
+
+    /// Uses `propagator` (rather than the global one) for [`CheckoutTracer::inject`],
+    /// [`CheckoutTracer::extract`] and the HTTP helpers.
+    pub fn with_propagator(mut self, propagator: Arc<dyn TextMapPropagator + Send + Sync>) -> Self {
+        self.propagator = Some(propagator);
+        self
+    }
+
+    /// Uses `hasher` (rather than the process-wide one) for [`CheckoutTracer::user`].
+    pub fn with_user_hasher(mut self, hasher: Arc<pii::UserHasher>) -> Self {
+        self.user_hasher = Some(hasher);
+        self
+    }
+
+    /// Writes `cx`'s trace context (and baggage) into `headers` with this
+    /// tracer's propagator.
+    pub fn inject(&self, cx: &Context, headers: &mut http::HeaderMap) {
+        match &self.propagator {
+            Some(p) => crate::propagation::inject_with(p.as_ref(), cx, headers),
+            None => crate::propagation::inject(cx, headers),
+        }
+    }
+
+    /// Reads the caller's trace context (and baggage) from `headers` with
+    /// this tracer's propagator.
+    pub fn extract(&self, headers: &http::HeaderMap) -> Context {
+        match &self.propagator {
+            Some(p) => crate::propagation::extract_with(p.as_ref(), headers),
+            None => crate::propagation::extract(headers),
+        }
+    }
+
+    /// The customer `customer_id` as a [`pii::UserRef`] (`user.hash`), hashed
+    /// with this tracer's key.
+    pub fn user(&self, customer_id: &str) -> pii::UserRef {
+        match &self.user_hasher {
+            Some(h) => h.hash(customer_id),
+            None => pii::user_hasher().hash(customer_id),
+        }
     }
 
     /// The attached checkout meter, if any.
