@@ -1,9 +1,38 @@
-//! The crate's one error type.
+//! Errors, by operation.
 //!
-//! Every variant says what was wrong and what to change. Configuration errors
-//! name the environment variable or builder method the bad value came from.
-//! Values that may carry secrets (header values, keys) are never included in
-//! messages.
+//! Each operation returns its own error type, so a caller matches only what
+//! that operation can do:
+//!
+//! | Operation | Error |
+//! |---|---|
+//! | [`TelemetryBuilder::resolve`](crate::TelemetryBuilder::resolve), [`init`](crate::TelemetryBuilder::init), [`build`](crate::TelemetryBuilder::build), [`UserHasher::from_env`](crate::pii::UserHasher::from_env) | [`ConfigError`]: a setting that cannot work, naming the variable or builder method it came from |
+//! | [`Money::parse`](crate::pii::Money::parse), [`Currency::from_code`](crate::pii::Currency::from_code), money arithmetic, [`PaymentMethod::card_from_number`](crate::pii::PaymentMethod::card_from_number), the [`UserHasher`](crate::pii::UserHasher) constructors | [`ValueError`]: a value that is not what it claims to be |
+//! | [`TelemetryGuard::force_flush`](crate::TelemetryGuard::force_flush), [`shutdown`](crate::TelemetryGuard::shutdown) | [`ShutdownError`]: what did not get out, with counts |
+//!
+//! [`Error`] gathers the three for a `main` (or any function) that does
+//! several of these with `?`:
+//!
+//! ```
+//! use checkout_otel::pii::{Currency, Money};
+//! use checkout_otel::Telemetry;
+//!
+//! fn main() -> Result<(), checkout_otel::Error> {
+//!     let telemetry = Telemetry::builder("checkout-api")
+//!         .console_output(false)
+//!         .build()?; // ConfigError
+//!     let total = Money::parse("12.50", Currency::EUR)?; // ValueError
+//!     assert_eq!(total.minor_units(), 1250);
+//!     telemetry.shutdown()?; // ShutdownError
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Values that may hold secrets (header values, keys, card numbers,
+//! credentials in an endpoint URL) never appear in messages, and an echoed
+//! input is cut at [`MAX_ECHO_CHARS`] characters.
+
+use std::fmt;
+use std::time::Duration;
 
 /// Where a configuration value came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +43,8 @@ pub enum ConfigSource {
     Env(&'static str),
 }
 
-impl std::fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigSource::Builder(m) => write!(f, "builder method `{m}`"),
             ConfigSource::Env(v) => write!(f, "environment variable {v}"),
@@ -23,10 +52,47 @@ impl std::fmt::Display for ConfigSource {
     }
 }
 
-/// Everything that can go wrong in `checkout-otel`.
+/// The longest input, in characters, an error quotes; longer input is cut
+/// and ends with `…`.
+pub const MAX_ECHO_CHARS: usize = 64;
+
+/// `value` as an error may quote it: at most [`MAX_ECHO_CHARS`] characters.
+pub(crate) fn echo(value: &str) -> String {
+    match value.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+/// An endpoint URL as an error or `Debug` may show it: user info and query
+/// masked (either may hold credentials), at most [`MAX_ECHO_CHARS`] characters.
+pub(crate) fn echo_endpoint(value: &str) -> String {
+    let (scheme, rest) = match value.find("://") {
+        Some(i) => value.split_at(i + 3),
+        None => ("", value),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("***@{}", &authority[at + 1..]),
+        None => authority.to_owned(),
+    };
+    let tail = match tail.find('?') {
+        Some(q) => format!("{}?***", &tail[..q]),
+        None => tail.to_owned(),
+    };
+    echo(&format!("{scheme}{host}{tail}"))
+}
+
+/// A setting that cannot work, from [`TelemetryBuilder::resolve`](crate::TelemetryBuilder::resolve),
+/// [`init`](crate::TelemetryBuilder::init) or [`build`](crate::TelemetryBuilder::build).
+///
+/// Every variant about a value names its source ([`ConfigSource`]): the
+/// environment variable or builder method. Environment variables are checked
+/// even when the builder overrides them, so a typo never goes unnoticed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ConfigError {
     /// No service name: set it in `Telemetry::builder(name)` or `OTEL_SERVICE_NAME`.
     #[error("service name is empty: pass a name to Telemetry::builder or set OTEL_SERVICE_NAME")]
     MissingServiceName,
@@ -36,7 +102,7 @@ pub enum Error {
         "invalid OTLP endpoint {value:?} from {source_of}: {reason} (expected e.g. http://localhost:4317)"
     )]
     InvalidEndpoint {
-        /// The rejected value.
+        /// The rejected value, credentials masked, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -49,7 +115,7 @@ pub enum Error {
         "invalid OTLP protocol {value:?} from {source_of}: expected \"grpc\" or \"http/protobuf\""
     )]
     InvalidProtocol {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -81,7 +147,7 @@ pub enum Error {
         "invalid duration {value:?} from {source_of}: expected a positive whole number of milliseconds"
     )]
     InvalidDuration {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -92,7 +158,7 @@ pub enum Error {
         "invalid span queue size {value:?} from {source_of}: expected a positive whole number of spans"
     )]
     InvalidQueueSize {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -103,7 +169,7 @@ pub enum Error {
         "invalid sampler {value:?} from {source_of}: expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"
     )]
     InvalidSampler {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -114,7 +180,7 @@ pub enum Error {
         "invalid sampler argument {value:?} from {source_of}: expected a number between 0.0 and 1.0"
     )]
     InvalidSamplerArg {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -125,7 +191,7 @@ pub enum Error {
         "invalid propagator {value:?} from {source_of}: supported are tracecontext, baggage, none"
     )]
     InvalidPropagator {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -134,7 +200,7 @@ pub enum Error {
     /// A boolean variable that is neither `true` nor `false`.
     #[error("invalid boolean {value:?} from {source_of}: expected true or false")]
     InvalidBool {
-        /// The rejected value.
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
         value: String,
         /// Where it came from.
         source_of: ConfigSource,
@@ -164,30 +230,8 @@ pub enum Error {
         reason: String,
     },
 
-    /// The OTLP exporter could not be built.
-    #[error("could not build the OTLP {signal} exporter: {source}")]
-    Exporter {
-        /// `traces` or `metrics`.
-        signal: &'static str,
-        /// The exporter's own error.
-        #[source]
-        source: opentelemetry_otlp::ExporterBuildError,
-    },
-
-    /// A global `tracing` subscriber is already installed. Either turn the
-    /// bridge off (`TelemetryBuilder::tracing_bridge(false)`) and add
-    /// `TelemetryGuard::tracing_layer()` to your own subscriber, or let
-    /// checkout-otel install the subscriber.
-    #[error(
-        "a global tracing subscriber is already set: call .tracing_bridge(false) and compose TelemetryGuard::tracing_layer() into your subscriber"
-    )]
-    SubscriberAlreadySet,
-
-    /// Flushing or shutting down the providers failed or did not finish in time.
-    #[error("telemetry shutdown: {0}")]
-    Shutdown(String),
-
-    /// A pseudonymisation key that is malformed or too short.
+    /// A `user.hash` key (builder [`user_hash_key`](crate::TelemetryBuilder::user_hash_key)
+    /// or `CHECKOUT_OTEL_USER_HASH_KEY`) that is malformed or too short.
     #[error(
         "invalid pseudonymisation key from {source_of}: {reason} (expected at least 32 bytes, hex or base64)"
     )]
@@ -198,6 +242,31 @@ pub enum Error {
         reason: String,
     },
 
+    /// The OTLP exporter (or the private runtime it runs on) could not be built.
+    #[error("could not build the OTLP {signal} exporter: {source}")]
+    Exporter {
+        /// `traces`, `metrics`, or `traces and metrics` for what both share.
+        signal: &'static str,
+        /// The exporter's own error.
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+
+    /// [`init`](crate::TelemetryBuilder::init) found a global `tracing`
+    /// subscriber already installed, and changed no global. Either turn the
+    /// bridge off (`TelemetryBuilder::tracing_bridge(false)`) and add
+    /// `TelemetryGuard::tracing_layer()` to your own subscriber, or let
+    /// checkout-otel install the subscriber.
+    #[error(
+        "a global tracing subscriber is already set: call .tracing_bridge(false) and compose TelemetryGuard::tracing_layer() into your subscriber"
+    )]
+    SubscriberAlreadySet,
+}
+
+/// A value that is not what it claims to be: money, a card number, a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
     /// A currency code that is not an active ISO 4217 code.
     #[error("unknown currency {0:?}: expected an ISO 4217 code such as USD, EUR, JPY")]
     InvalidCurrency(String),
@@ -218,16 +287,249 @@ pub enum Error {
     /// A decimal amount that cannot be parsed exactly.
     #[error("invalid amount {value:?}: {reason}")]
     InvalidAmount {
-        /// The rejected text.
+        /// The rejected text, scrubbed and cut short.
         value: String,
         /// What is wrong.
         reason: &'static str,
     },
 
-    /// A card number that is not 12-19 digits. The number is never shown.
+    /// A card number that is not 12-19 digits passing the Luhn check. The
+    /// number is never shown.
     #[error("invalid card number: {0}")]
     InvalidCardNumber(&'static str),
+
+    /// A pseudonymisation key that is malformed or shorter than
+    /// [`MIN_KEY_BYTES`](crate::pii::MIN_KEY_BYTES).
+    #[error(
+        "invalid pseudonymisation key given to {parser}: {reason} (expected at least 32 bytes, hex or base64)"
+    )]
+    InvalidKey {
+        /// The constructor given it, e.g. `UserHasher::from_hex`.
+        parser: &'static str,
+        /// What is wrong (never includes the key).
+        reason: String,
+    },
 }
 
-/// `Result` with the crate's [`Error`].
+/// Which guard operation a [`ShutdownError`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownOperation {
+    /// [`TelemetryGuard::force_flush`](crate::TelemetryGuard::force_flush).
+    Flush,
+    /// [`TelemetryGuard::shutdown`](crate::TelemetryGuard::shutdown), or drop of the guard.
+    Shutdown,
+}
+
+impl ShutdownOperation {
+    fn verb(self) -> &'static str {
+        match self {
+            ShutdownOperation::Flush => "flush",
+            ShutdownOperation::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl fmt::Display for ShutdownOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.verb())
+    }
+}
+
+/// What went wrong for one signal (traces or metrics) in a flush or shutdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignalReport {
+    /// The signal did not finish within the bound
+    /// ([`ShutdownError::bound`]); it keeps going in the background until the
+    /// exporter's own timeout. A collector slow, hung or unreachable.
+    pub timed_out: bool,
+    /// Exports that failed during the operation (the SDK alone would report
+    /// success for some of them).
+    pub failed_exports: u64,
+    /// Why the last failed export failed (no header values, no URL).
+    pub last_export_error: Option<String>,
+    /// Spans dropped because the export queue was full, since the previous
+    /// flush or shutdown (each drop is reported once). Always 0 for metrics.
+    pub dropped_spans: u64,
+    /// The capacity of the queue that dropped them, in spans.
+    pub queue_capacity: u64,
+    /// An error the provider reported that no counted export explains.
+    pub provider_error: Option<String>,
+}
+
+impl SignalReport {
+    /// Whether nothing went wrong for this signal.
+    pub fn is_ok(&self) -> bool {
+        *self
+            == SignalReport {
+                queue_capacity: self.queue_capacity,
+                ..SignalReport::default()
+            }
+    }
+
+    fn describe(&self, signal: &str, op: ShutdownOperation, bound: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.timed_out {
+            out.push(format!(
+                "{signal}: {op} did not finish within {bound:?} (collector slow, hung or unreachable?)"
+            ));
+        }
+        if self.failed_exports > 0 {
+            out.push(format!(
+                "{signal}: {} export(s) failed during {op}: {}",
+                self.failed_exports,
+                self.last_export_error.as_deref().unwrap_or("unknown error")
+            ));
+        } else if let Some(e) = &self.provider_error {
+            out.push(format!("{signal}: {op} failed: {e}"));
+        }
+        if self.dropped_spans > 0 {
+            out.push(format!(
+                "{signal}: {} span(s) dropped because the export queue ({} spans) was full (collector slow or unreachable?)",
+                self.dropped_spans, self.queue_capacity
+            ));
+        }
+        out
+    }
+}
+
+/// A flush or shutdown that did not get everything out, from
+/// [`TelemetryGuard::force_flush`](crate::TelemetryGuard::force_flush) or
+/// [`shutdown`](crate::TelemetryGuard::shutdown): per signal, whether it
+/// timed out, how many exports failed and how many spans were dropped.
+///
+/// ```
+/// # use checkout_otel::error::ShutdownError;
+/// fn on_shutdown(result: Result<(), ShutdownError>) {
+///     if let Err(e) = result {
+///         if e.timed_out() {
+///             eprintln!("collector hung: {e}");
+///         }
+///         if e.dropped_spans() > 0 {
+///             eprintln!("raise span_queue_size: {} spans lost", e.dropped_spans());
+///         }
+///     }
+/// }
+/// # on_shutdown(Ok(()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownError {
+    /// Flush or shutdown.
+    pub operation: ShutdownOperation,
+    /// The bound the operation had
+    /// ([`shutdown_timeout`](crate::TelemetryBuilder::shutdown_timeout)).
+    pub bound: Duration,
+    /// What happened to traces.
+    pub traces: SignalReport,
+    /// What happened to metrics.
+    pub metrics: SignalReport,
+}
+
+impl ShutdownError {
+    /// Whether either signal did not finish within the bound.
+    pub fn timed_out(&self) -> bool {
+        self.traces.timed_out || self.metrics.timed_out
+    }
+
+    /// Spans dropped from a full export queue since the previous report.
+    pub fn dropped_spans(&self) -> u64 {
+        self.traces.dropped_spans
+    }
+
+    /// Failed exports of both signals.
+    pub fn failed_exports(&self) -> u64 {
+        self.traces.failed_exports + self.metrics.failed_exports
+    }
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let problems: Vec<String> = [("traces", &self.traces), ("metrics", &self.metrics)]
+            .into_iter()
+            .flat_map(|(signal, report)| report.describe(signal, self.operation, self.bound))
+            .collect();
+        write!(f, "telemetry {}: {}", self.operation, problems.join("; "))
+    }
+}
+
+impl std::error::Error for ShutdownError {}
+
+/// Any error of this crate, for a function that does several operations
+/// with `?` (see the [module docs](self)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From resolving the configuration or starting telemetry.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// From a value type: money, a card number, a key.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// From a flush or shutdown.
+    #[error(transparent)]
+    Shutdown(#[from] ShutdownError),
+}
+
+/// `Result` with the crate's umbrella [`Error`] by default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_cuts_long_input() {
+        assert_eq!(echo("short"), "short");
+        let long = "é".repeat(10_000);
+        let shown = echo(&long);
+        assert_eq!(shown.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn endpoints_are_shown_without_credentials() {
+        assert_eq!(
+            echo_endpoint("https://user:s3cret@collector:4318/v1/traces?token=abc"),
+            "https://***@collector:4318/v1/traces?***"
+        );
+        assert_eq!(
+            echo_endpoint("user:pw@collector:4317"),
+            "***@collector:4317"
+        );
+        assert_eq!(
+            echo_endpoint("http://collector:4317"),
+            "http://collector:4317"
+        );
+    }
+
+    #[test]
+    fn shutdown_error_says_what_happened() {
+        let e = ShutdownError {
+            operation: ShutdownOperation::Flush,
+            bound: Duration::from_secs(1),
+            traces: SignalReport {
+                timed_out: true,
+                dropped_spans: 3,
+                queue_capacity: 16,
+                ..SignalReport::default()
+            },
+            metrics: SignalReport {
+                failed_exports: 2,
+                last_export_error: Some("connection refused".into()),
+                ..SignalReport::default()
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "telemetry flush: traces: flush did not finish within 1s (collector slow, hung or unreachable?); \
+             traces: 3 span(s) dropped because the export queue (16 spans) was full (collector slow or unreachable?); \
+             metrics: 2 export(s) failed during flush: connection refused"
+        );
+        assert!(e.timed_out());
+        assert_eq!((e.dropped_spans(), e.failed_exports()), (3, 2));
+        assert!(!e.traces.is_ok() && !e.metrics.is_ok());
+        assert!(SignalReport::default().is_ok());
+    }
+}

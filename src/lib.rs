@@ -100,7 +100,7 @@ pub mod spans;
 pub mod testing;
 pub mod waterfall;
 
-pub use error::{Error, Result};
+pub use error::{ConfigError, Error, Result, ShutdownError, ValueError};
 pub use scope::SCOPE_NAME;
 
 /// The names a checkout service uses most, in one import:

@@ -2,9 +2,10 @@
 //! nest both ways in one trace; exporter-internal targets are filtered out;
 //! span details are opt-in; an existing global subscriber is not fought.
 
-use checkout_otel::Error;
+use checkout_otel::ConfigError;
 use checkout_otel::attributes::{CART_VALIDATE, CHECKOUT_PROCESS, INVENTORY_RESERVE_ITEM};
 use checkout_otel::init::{Telemetry, TelemetryGuard};
+use checkout_otel::pii::{UserHasher, UserRef, install_user_hasher, user_hasher};
 use opentelemetry::Context;
 use opentelemetry::trace::{Span, SpanId, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor, SpanData};
@@ -178,25 +179,40 @@ fn existing_global_subscriber_is_not_fought() {
         })
     };
 
+    let before = UserHasher::from_text(&"a".repeat(32)).unwrap();
+    let configured = UserHasher::from_text(&"b".repeat(32)).unwrap();
+    install_user_hasher(before.clone());
+
     let err = Telemetry::builder("checkout-bridge")
         .console_output(false)
+        .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_env(Vec::<(String, String)>::new())
         .init()
         .unwrap_err();
-    assert!(matches!(err, Error::SubscriberAlreadySet), "{err:?}");
+    assert!(matches!(err, ConfigError::SubscriberAlreadySet), "{err:?}");
     assert!(err.to_string().contains("tracing_bridge(false)"));
-    assert_eq!(fields(), 0, "a refused init changes no global");
+    assert_eq!(fields(), 0, "a refused init installs no propagator");
+    assert_eq!(
+        user_hasher().fingerprint(),
+        before.fingerprint(),
+        "a refused init installs no user hasher"
+    );
 
     // The documented way out: bridge off, compose the layer yourself.
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-bridge")
         .console_output(false)
         .tracing_bridge(false)
+        .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env(Vec::<(String, String)>::new())
         .init()
         .expect("init without the bridge");
     assert_eq!(fields(), 3, "traceparent, tracestate, baggage installed");
+    // The guard's hasher is now the process-wide one: both agree.
+    assert_eq!(user_hasher().fingerprint(), configured.fingerprint());
+    assert_eq!(guard.user_hasher().fingerprint(), configured.fingerprint());
+    assert_eq!(guard.tracer().user("c-42"), UserRef::new("c-42"));
     with_layer(&guard, || {
         tracing::info_span!("own.subscriber").in_scope(|| {});
     });

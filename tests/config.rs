@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use checkout_otel::TelemetryBuilder;
 use checkout_otel::attributes::{
     DEPLOYMENT_ENVIRONMENT_NAME, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE,
     SERVICE_VERSION,
 };
-use checkout_otel::error::ConfigSource;
+use checkout_otel::error::{ConfigError, ConfigSource};
 use checkout_otel::init::{Propagator, Protocol, Sampler, Telemetry, TelemetryConfig};
-use checkout_otel::{Error, TelemetryBuilder};
 use opentelemetry::trace::{Span, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 
@@ -94,7 +94,7 @@ fn empty_builder_name_falls_back_to_env_then_resource_attributes() {
         .with_env(Vec::<(String, String)>::new())
         .resolve()
         .unwrap_err();
-    assert!(matches!(err, Error::MissingServiceName), "{err:?}");
+    assert!(matches!(err, ConfigError::MissingServiceName), "{err:?}");
 }
 
 #[test]
@@ -401,7 +401,7 @@ fn sdk_disabled_gives_a_noop_setup() {
 
 // ---------- errors ----------
 
-fn env_err(pairs: &[(&str, &str)]) -> Error {
+fn env_err(pairs: &[(&str, &str)]) -> ConfigError {
     // `build` goes through the same resolution: check both agree.
     let via_build = env(pairs).console_output(false).build().unwrap_err();
     let via_resolve = env(pairs).resolve().unwrap_err();
@@ -423,7 +423,7 @@ fn invalid_endpoints_are_errors_naming_their_source() {
         ("https://collector:4317", "feature \"tls\""),
     ] {
         match env_err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", value)]) {
-            Error::InvalidEndpoint {
+            ConfigError::InvalidEndpoint {
                 value: v,
                 source_of,
                 reason,
@@ -442,7 +442,7 @@ fn invalid_endpoints_are_errors_naming_their_source() {
         .resolve()
         .unwrap_err()
     {
-        Error::InvalidEndpoint { source_of, .. } => {
+        ConfigError::InvalidEndpoint { source_of, .. } => {
             assert_eq!(source_of, ConfigSource::Builder("endpoint"))
         }
         other => panic!("{other:?}"),
@@ -453,7 +453,7 @@ fn invalid_endpoints_are_errors_naming_their_source() {
         .resolve()
         .unwrap_err()
     {
-        Error::InvalidEndpoint { source_of, .. } => assert_eq!(
+        ConfigError::InvalidEndpoint { source_of, .. } => assert_eq!(
             source_of,
             ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         ),
@@ -498,7 +498,7 @@ fn a_grpc_endpoint_without_scheme_follows_otel_exporter_otlp_insecure() {
         .resolve()
         .unwrap_err()
     {
-        Error::InvalidEndpoint { value, reason, .. } => {
+        ConfigError::InvalidEndpoint { value, reason, .. } => {
             assert_eq!(value, "collector");
             assert!(reason.contains("missing scheme"), "{reason}");
         }
@@ -515,7 +515,7 @@ fn a_grpc_endpoint_without_scheme_follows_otel_exporter_otlp_insecure() {
         ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "yes"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
     ]) {
-        Error::InvalidBool { source_of, .. } => assert_eq!(
+        ConfigError::InvalidBool { source_of, .. } => assert_eq!(
             source_of,
             ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_INSECURE")
         ),
@@ -527,7 +527,7 @@ fn a_grpc_endpoint_without_scheme_follows_otel_exporter_otlp_insecure() {
 #[test]
 fn without_tls_a_secure_grpc_endpoint_without_scheme_is_refused() {
     match b().endpoint("collector:4317").resolve().unwrap_err() {
-        Error::InvalidEndpoint {
+        ConfigError::InvalidEndpoint {
             value,
             source_of,
             reason,
@@ -544,7 +544,7 @@ fn without_tls_a_secure_grpc_endpoint_without_scheme_is_refused() {
 fn invalid_protocol_is_an_error() {
     for value in ["http/json", "udp", "GRPCC"] {
         match env_err(&[("OTEL_EXPORTER_OTLP_PROTOCOL", value)]) {
-            Error::InvalidProtocol {
+            ConfigError::InvalidProtocol {
                 value: v,
                 source_of,
             } => {
@@ -555,7 +555,7 @@ fn invalid_protocol_is_an_error() {
         }
     }
     match env_err(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift")]) {
-        Error::InvalidProtocol { source_of, .. } => assert_eq!(
+        ConfigError::InvalidProtocol { source_of, .. } => assert_eq!(
             source_of,
             ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         ),
@@ -574,7 +574,7 @@ fn invalid_headers_are_errors_that_never_show_the_value() {
     ] {
         let err = env_err(&[("OTEL_EXPORTER_OTLP_HEADERS", value)]);
         match &err {
-            Error::InvalidHeaders { source_of, reason } => {
+            ConfigError::InvalidHeaders { source_of, reason } => {
                 assert_eq!(*source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_HEADERS"));
                 assert!(reason.contains(why), "{value}: {reason}");
             }
@@ -583,7 +583,7 @@ fn invalid_headers_are_errors_that_never_show_the_value() {
         assert!(!err.to_string().contains("secret"), "{err}");
     }
     match b().header("x-key", "line\nbreak").resolve().unwrap_err() {
-        Error::InvalidHeaders { source_of, .. } => {
+        ConfigError::InvalidHeaders { source_of, .. } => {
             assert_eq!(source_of, ConfigSource::Builder("header"))
         }
         other => panic!("{other:?}"),
@@ -600,7 +600,7 @@ fn invalid_timeouts_and_intervals_are_errors() {
     ] {
         for value in ["abc", "0", "-5", "1.5", "10s"] {
             match env_err(&[(var, value)]) {
-                Error::InvalidDuration {
+                ConfigError::InvalidDuration {
                     value: v,
                     source_of,
                 } => {
@@ -620,7 +620,7 @@ fn invalid_timeouts_and_intervals_are_errors() {
         (b().shutdown_timeout(Duration::ZERO), "shutdown_timeout"),
     ] {
         match builder.resolve().unwrap_err() {
-            Error::InvalidDuration { source_of, .. } => {
+            ConfigError::InvalidDuration { source_of, .. } => {
                 assert_eq!(source_of, ConfigSource::Builder(method))
             }
             other => panic!("{method}: {other:?}"),
@@ -632,7 +632,7 @@ fn invalid_timeouts_and_intervals_are_errors() {
 fn invalid_sampler_and_sampler_arg_are_errors() {
     for value in ["jaeger_remote", "xray", "sometimes"] {
         match env_err(&[("OTEL_TRACES_SAMPLER", value)]) {
-            Error::InvalidSampler {
+            ConfigError::InvalidSampler {
                 value: v,
                 source_of,
             } => {
@@ -647,7 +647,7 @@ fn invalid_sampler_and_sampler_arg_are_errors() {
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", value),
         ]) {
-            Error::InvalidSamplerArg {
+            ConfigError::InvalidSamplerArg {
                 value: v,
                 source_of,
             } => {
@@ -663,7 +663,7 @@ fn invalid_sampler_and_sampler_arg_are_errors() {
         Sampler::TraceIdRatio(f64::NAN),
     ] {
         match b().sampler(s).resolve().unwrap_err() {
-            Error::InvalidSamplerArg { source_of, .. } => {
+            ConfigError::InvalidSamplerArg { source_of, .. } => {
                 assert_eq!(source_of, ConfigSource::Builder("sampler"))
             }
             other => panic!("{s:?}: {other:?}"),
@@ -677,14 +677,14 @@ fn invalid_propagator_bool_and_resource_attributes_are_errors() {
         assert!(
             matches!(
                 env_err(&[("OTEL_PROPAGATORS", value)]),
-                Error::InvalidPropagator { .. }
+                ConfigError::InvalidPropagator { .. }
             ),
             "{value}"
         );
     }
     for value in ["yes", "1", "on"] {
         match env_err(&[("OTEL_SDK_DISABLED", value)]) {
-            Error::InvalidBool {
+            ConfigError::InvalidBool {
                 value: v,
                 source_of,
             } => {
@@ -696,14 +696,14 @@ fn invalid_propagator_bool_and_resource_attributes_are_errors() {
     }
     for value in ["team", "=x", "k=%G1"] {
         match env_err(&[("OTEL_RESOURCE_ATTRIBUTES", value)]) {
-            Error::InvalidResourceAttributes { source_of, .. } => {
+            ConfigError::InvalidResourceAttributes { source_of, .. } => {
                 assert_eq!(source_of, ConfigSource::Env("OTEL_RESOURCE_ATTRIBUTES"))
             }
             other => panic!("{value}: {other:?}"),
         }
     }
     match b().resource_attribute("", "x").resolve().unwrap_err() {
-        Error::InvalidResourceAttributes { source_of, .. } => {
+        ConfigError::InvalidResourceAttributes { source_of, .. } => {
             assert_eq!(source_of, ConfigSource::Builder("resource_attribute"))
         }
         other => panic!("{other:?}"),
@@ -714,7 +714,7 @@ fn invalid_propagator_bool_and_resource_attributes_are_errors() {
 fn user_hash_key_from_builder_or_env_and_bad_keys_are_typed_errors() {
     let short = "0011";
     match env(&[("CHECKOUT_OTEL_USER_HASH_KEY", short)]).resolve() {
-        Err(Error::InvalidKey { source_of, reason }) => {
+        Err(ConfigError::InvalidKey { source_of, reason }) => {
             assert_eq!(source_of, ConfigSource::Env("CHECKOUT_OTEL_USER_HASH_KEY"));
             assert!(
                 !reason.contains(short),
@@ -728,9 +728,64 @@ fn user_hash_key_from_builder_or_env_and_bad_keys_are_typed_errors() {
     let b = env(&[("CHECKOUT_OTEL_USER_HASH_KEY", "not base64 !!")]).user_hash_key(good.clone());
     assert!(b.resolve().is_ok());
     match b.user_hash_key("short").resolve() {
-        Err(Error::InvalidKey { source_of, .. }) => {
+        Err(ConfigError::InvalidKey { source_of, .. }) => {
             assert_eq!(source_of, ConfigSource::Builder("user_hash_key"))
         }
         other => panic!("expected InvalidKey, got {other:?}"),
     }
+}
+
+#[test]
+fn errors_quote_input_briefly_and_never_credentials() {
+    // A 10 MB variable is quoted as its first 64 characters and an ellipsis.
+    let huge = "9".repeat(10 * 1024 * 1024) + "x";
+    match env_err(&[("OTEL_EXPORTER_OTLP_TIMEOUT", &huge)]) {
+        ConfigError::InvalidDuration { value, source_of } => {
+            assert_eq!(source_of, ConfigSource::Env("OTEL_EXPORTER_OTLP_TIMEOUT"));
+            assert_eq!(value, format!("{}…", "9".repeat(64)));
+        }
+        other => panic!("{other:?}"),
+    }
+    // User info and query of an endpoint may be credentials.
+    let err = b()
+        .endpoint("ftp://ops:hunter2@collector:21/?token=abc123")
+        .resolve()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, ConfigError::InvalidEndpoint { .. }),
+        "{err:?}"
+    );
+    assert!(message.contains("ftp://***@collector:21/?***"), "{message}");
+    assert!(
+        !message.contains("hunter2") && !message.contains("abc123"),
+        "{message}"
+    );
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let builder = env(&[("OTEL_EXPORTER_OTLP_HEADERS", "x-env-key=env-secret-1")])
+        .endpoint("http://ops:hunter2@collector:4317")
+        .header("x-api-key", "builder-secret-2")
+        .user_hash_key(format!("raw:{}", "k".repeat(40)));
+    let config = builder.resolve().unwrap();
+    for shown in [format!("{builder:?}"), format!("{config:?}")] {
+        for secret in [
+            "env-secret-1",
+            "builder-secret-2",
+            "hunter2",
+            &"k".repeat(40),
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        assert!(shown.contains("x-api-key"), "{shown}");
+        assert!(shown.contains("collector:4317"), "{shown}");
+    }
+    assert!(
+        config
+            .traces()
+            .unwrap()
+            .header_equals("x-api-key", "builder-secret-2")
+    );
 }

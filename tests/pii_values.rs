@@ -3,8 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use checkout_otel::Error;
-use checkout_otel::error::ConfigSource;
+use checkout_otel::error::{ConfigError, ConfigSource, ValueError};
 use checkout_otel::opentelemetry::Value;
 use checkout_otel::pii::{
     CardBrand, Currency, Money, PaymentMethod, PaymentMethodType, USER_HASH_KEY_ENV, UserHasher,
@@ -121,7 +120,7 @@ fn hashes_depend_on_key_and_id_exactly() {
 fn short_or_malformed_keys_are_typed_errors_without_the_key() {
     let short_hex = "ab".repeat(31); // 31 bytes
     let short_b64 = base64(&[7u8; 31]);
-    let cases: Vec<(Result<UserHasher, Error>, &str, &str)> = vec![
+    let cases: Vec<(Result<UserHasher, ValueError>, &str, &str)> = vec![
         (
             UserHasher::from_bytes(&[0; 31]),
             "UserHasher::from_bytes",
@@ -192,11 +191,11 @@ fn short_or_malformed_keys_are_typed_errors_without_the_key() {
     ];
     for (result, method, reason_part) in cases {
         match result {
-            Err(err @ Error::InvalidKey { .. }) => {
-                let Error::InvalidKey { source_of, reason } = &err else {
+            Err(err @ ValueError::InvalidKey { .. }) => {
+                let ValueError::InvalidKey { parser, reason } = &err else {
                     unreachable!()
                 };
-                assert_eq!(source_of, &ConfigSource::Builder(method));
+                assert_eq!(*parser, method);
                 assert!(
                     reason.contains(reason_part),
                     "{reason:?} lacks {reason_part:?}"
@@ -239,7 +238,7 @@ fn from_env_reads_the_documented_variable() {
 
     set(Some("deadbeef"));
     match UserHasher::from_env() {
-        Err(Error::InvalidKey { source_of, reason }) => {
+        Err(ConfigError::InvalidKey { source_of, reason }) => {
             assert_eq!(source_of, ConfigSource::Env("CHECKOUT_OTEL_USER_HASH_KEY"));
             assert!(reason.contains("4 bytes"), "{reason}");
         }
@@ -412,7 +411,7 @@ fn bad_card_numbers_are_typed_errors_without_the_number() {
         ("", "12 to 19 digits"),
     ] {
         match PaymentMethod::card_from_number(number.to_string()) {
-            Err(err @ Error::InvalidCardNumber(_)) => {
+            Err(err @ ValueError::InvalidCardNumber(_)) => {
                 let message = err.to_string();
                 assert!(message.contains(reason), "{number}: {message}");
                 assert!(!message.contains("1111"), "{message}");
@@ -423,7 +422,7 @@ fn bad_card_numbers_are_typed_errors_without_the_number() {
     for last4 in ["424", "42424", "42a2", "４２４２"] {
         assert!(matches!(
             PaymentMethod::card(CardBrand::Visa, last4),
-            Err(Error::InvalidCardNumber(_))
+            Err(ValueError::InvalidCardNumber(_))
         ));
     }
 }
@@ -545,13 +544,13 @@ fn currencies_come_from_the_iso_table_with_exponents() {
         "HRK",
     ] {
         match Currency::from_code(bad) {
-            Err(Error::InvalidCurrency(shown)) => assert_eq!(shown, bad),
+            Err(ValueError::InvalidCurrency(shown)) => assert_eq!(shown, bad),
             other => panic!("{bad:?}: expected InvalidCurrency, got {other:?}"),
         }
     }
     // Free text in the error is scrubbed and bounded.
     match Currency::from_code("refund to jane@example.com please") {
-        Err(Error::InvalidCurrency(shown)) => {
+        Err(ValueError::InvalidCurrency(shown)) => {
             assert!(!shown.contains("jane"), "{shown}");
         }
         other => panic!("expected InvalidCurrency, got {other:?}"),
@@ -616,7 +615,7 @@ fn malformed_decimals_are_typed_errors() {
         ("NaN", Currency::USD, "expected digits"),
     ] {
         match Money::parse(text, currency) {
-            Err(Error::InvalidAmount { value, reason: why }) => {
+            Err(ValueError::InvalidAmount { value, reason: why }) => {
                 assert_eq!(value, text, "{text}");
                 assert!(why.contains(reason), "{text}: {why}");
             }
@@ -625,7 +624,7 @@ fn malformed_decimals_are_typed_errors() {
     }
     // Text in the error is scrubbed.
     match Money::parse("card 4111 1111 1111 1111", Currency::USD) {
-        Err(Error::InvalidAmount { value, .. }) => {
+        Err(ValueError::InvalidAmount { value, .. }) => {
             assert_eq!(value, "card [REDACTED:card]");
         }
         other => panic!("expected InvalidAmount, got {other:?}"),
@@ -642,7 +641,10 @@ fn malformed_decimals_are_typed_errors() {
             Currency::JPY
         };
         assert!(
-            matches!(Money::parse(text, currency), Err(Error::AmountOverflow)),
+            matches!(
+                Money::parse(text, currency),
+                Err(ValueError::AmountOverflow)
+            ),
             "{text}"
         );
     }
@@ -659,29 +661,29 @@ fn arithmetic_is_checked() {
 
     assert!(matches!(
         usd(i64::MAX).checked_add(usd(1)),
-        Err(Error::AmountOverflow)
+        Err(ValueError::AmountOverflow)
     ));
     assert!(matches!(
         usd(i64::MIN).checked_sub(usd(1)),
-        Err(Error::AmountOverflow)
+        Err(ValueError::AmountOverflow)
     ));
     assert!(matches!(
         usd(i64::MAX / 2 + 1).checked_mul(2),
-        Err(Error::AmountOverflow)
+        Err(ValueError::AmountOverflow)
     ));
     assert!(matches!(
         usd(1).checked_mul(u64::MAX),
-        Err(Error::AmountOverflow)
+        Err(ValueError::AmountOverflow)
     ));
     assert!(matches!(
         usd(-1).checked_mul(u64::MAX),
-        Err(Error::AmountOverflow)
+        Err(ValueError::AmountOverflow)
     ));
 
     let eur = Money::from_minor(100, Currency::EUR);
     for result in [usd(100).checked_add(eur), usd(100).checked_sub(eur)] {
         match result {
-            Err(Error::CurrencyMismatch { left, right }) => {
+            Err(ValueError::CurrencyMismatch { left, right }) => {
                 assert_eq!((left, right), ("USD", "EUR"))
             }
             other => panic!("expected CurrencyMismatch, got {other:?}"),

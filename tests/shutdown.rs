@@ -10,8 +10,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use checkout_otel::Error;
 use checkout_otel::attributes::{CHECKOUT_PROCESS, METRIC_CHECKOUT_COMPLETED};
+use checkout_otel::error::ShutdownOperation;
 use checkout_otel::init::{Protocol, Telemetry, TelemetryGuard};
 use common::receiver::{closed_endpoint, hung_collector};
 use opentelemetry::trace::{Span, Tracer};
@@ -104,9 +104,15 @@ async fn explicit_shutdown_reports_the_overrun_within_the_bound() {
     let took = start.elapsed();
     assert!(took < BOUND, "shutdown took {took:?}");
     match result {
-        Err(Error::Shutdown(msg)) => {
-            assert!(msg.contains("traces"), "{msg}");
-            assert!(msg.contains("did not finish within 1s"), "{msg}");
+        Err(e) => {
+            assert_eq!(e.operation, ShutdownOperation::Shutdown);
+            assert_eq!(e.bound, SHUTDOWN_TIMEOUT);
+            assert!(e.traces.timed_out, "{e:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("traces: shutdown did not finish within 1s"),
+                "{msg}"
+            );
         }
         other => panic!("expected a reported overrun, got {other:?}"),
     }
@@ -121,7 +127,13 @@ fn force_flush_is_bounded_against_a_hung_collector() {
     let result = g.force_flush();
     let took = start.elapsed();
     assert!(took < BOUND, "flush took {took:?}");
-    assert!(matches!(result, Err(Error::Shutdown(_))), "{result:?}");
+    match result {
+        Err(e) => {
+            assert_eq!(e.operation, ShutdownOperation::Flush);
+            assert!(e.timed_out(), "{e:?}");
+        }
+        Ok(()) => panic!("expected the overrun reported"),
+    }
 }
 
 #[test]
@@ -168,7 +180,11 @@ fn collector_down_failures_are_reported_by_flush_not_hidden() {
             .expect("build");
         g.sdk_tracer().start(CHECKOUT_PROCESS).end();
         match g.force_flush() {
-            Err(Error::Shutdown(msg)) => {
+            Err(e) => {
+                assert_eq!(e.traces.failed_exports, 1, "{protocol}: {e:?}");
+                assert!(e.traces.last_export_error.is_some(), "{protocol}: {e:?}");
+                assert!(!e.timed_out(), "{protocol}: {e:?}");
+                let msg = e.to_string();
                 assert!(
                     msg.contains("traces: 1 export(s) failed during flush"),
                     "{protocol}: {msg}"

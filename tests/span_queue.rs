@@ -7,9 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use checkout_otel::Error;
 use checkout_otel::attributes::CHECKOUT_PROCESS;
-use checkout_otel::error::ConfigSource;
+use checkout_otel::error::{ConfigError, ConfigSource, ShutdownOperation};
 use checkout_otel::init::{DEFAULT_SPAN_QUEUE_SIZE, Protocol, Telemetry, TelemetryBuilder};
 use common::receiver::{Receiver, closed_endpoint, hung_collector};
 use opentelemetry::trace::{Span, Tracer};
@@ -36,7 +35,7 @@ fn queue_size_comes_from_builder_then_environment_then_default() {
 fn invalid_queue_sizes_are_errors_naming_their_source() {
     for bad in ["0", "-1", "lots", "1.5"] {
         match builder(&[("OTEL_BSP_MAX_QUEUE_SIZE", bad)]).resolve() {
-            Err(Error::InvalidQueueSize { value, source_of }) => {
+            Err(ConfigError::InvalidQueueSize { value, source_of }) => {
                 assert_eq!(value, bad);
                 assert_eq!(source_of, ConfigSource::Env("OTEL_BSP_MAX_QUEUE_SIZE"));
             }
@@ -48,10 +47,10 @@ fn invalid_queue_sizes_are_errors_naming_their_source() {
         builder(&[("OTEL_BSP_MAX_QUEUE_SIZE", "lots")])
             .span_queue_size(10)
             .resolve(),
-        Err(Error::InvalidQueueSize { .. })
+        Err(ConfigError::InvalidQueueSize { .. })
     ));
     match builder(&[]).span_queue_size(0).resolve() {
-        Err(Error::InvalidQueueSize { source_of, .. }) => {
+        Err(ConfigError::InvalidQueueSize { source_of, .. }) => {
             assert_eq!(source_of, ConfigSource::Builder("span_queue_size"))
         }
         other => panic!("{other:?}"),
@@ -86,18 +85,31 @@ fn overflow_is_counted_exactly_and_reported_once() {
     );
 
     match guard.force_flush() {
-        Err(Error::Shutdown(msg)) => assert!(
-            msg.contains(&format!(
-                "traces: {} span(s) dropped because the export queue (16 spans) was full",
-                s.dropped
-            )),
-            "{msg}"
-        ),
+        Err(e) => {
+            assert_eq!(e.operation, ShutdownOperation::Flush);
+            assert_eq!(
+                (e.traces.dropped_spans, e.traces.queue_capacity),
+                (s.dropped, 16)
+            );
+            assert_eq!(e.metrics.dropped_spans, 0);
+            assert!(
+                e.to_string().contains(&format!(
+                    "traces: {} span(s) dropped because the export queue (16 spans) was full",
+                    s.dropped
+                )),
+                "{e}"
+            );
+        }
         other => panic!("expected the drops reported, got {other:?}"),
     }
     // Reported once: the next report has only the hung export to say.
     match guard.shutdown() {
-        Err(Error::Shutdown(msg)) => assert!(!msg.contains("dropped"), "{msg}"),
+        Err(e) => {
+            assert_eq!(e.operation, ShutdownOperation::Shutdown);
+            assert!(e.timed_out() || e.failed_exports() > 0, "{e:?}");
+            assert_eq!(e.dropped_spans(), 0, "{e:?}");
+            assert!(!e.to_string().contains("dropped"), "{e}");
+        }
         other => panic!("expected the overrun reported, got {other:?}"),
     }
 }

@@ -9,11 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use checkout_otel::Error;
 use checkout_otel::attributes::{
     CHECKOUT_PROCESS, CHECKOUT_STATUS, METRIC_CHECKOUT_COMPLETED, SERVICE_NAME,
 };
-use checkout_otel::error::ConfigSource;
+use checkout_otel::error::{ConfigError, ConfigSource};
 use checkout_otel::init::{Protocol, Telemetry, TelemetryBuilder, TelemetryGuard};
 use common::receiver::Receiver;
 use opentelemetry::KeyValue;
@@ -188,7 +187,10 @@ fn an_untrusted_certificate_fails_the_export_and_is_reported() {
             .expect("build");
         emit(&guard);
         match guard.force_flush() {
-            Err(Error::Shutdown(msg)) => {
+            Err(e) => {
+                assert_eq!(e.traces.failed_exports, 1, "{protocol}: {e:?}");
+                assert!(!e.metrics.is_ok(), "{protocol}: {e:?}");
+                let msg = e.to_string();
                 assert!(
                     msg.contains("traces: 1 export(s) failed during flush"),
                     "{protocol}: {msg}"
@@ -264,7 +266,7 @@ fn a_bad_ca_bundle_is_an_error_naming_its_source() {
     for (b, expected_source, why) in cases {
         let b = b.endpoint("https://127.0.0.1:4317").console_output(false);
         match b.resolve().unwrap_err() {
-            Error::InvalidCertificate { source_of, reason } => {
+            ConfigError::InvalidCertificate { source_of, reason } => {
                 assert_eq!(source_of, expected_source);
                 assert!(reason.contains(why), "{expected_source:?}: {reason}");
             }

@@ -104,7 +104,7 @@ impl Pipeline {
             let t = service_telemetry(name, &config, &collector, None)?;
             let tracer = t.tracer();
             telemetry.push(t);
-            Ok::<_, checkout_otel::Error>(tracer)
+            Ok::<_, checkout_otel::ConfigError>(tracer)
         };
 
         // On the timeout card the gateway hangs well past the payment
@@ -260,7 +260,7 @@ fn service_telemetry(
     config: &PipelineConfig,
     collector: &SpanCollector,
     metrics: Option<&MetricsTap>,
-) -> checkout_otel::Result<TelemetryGuard> {
+) -> Result<TelemetryGuard, checkout_otel::ConfigError> {
     let mut builder = Telemetry::builder(name)
         .service_version(env!("CARGO_PKG_VERSION"))
         .environment("demo")

@@ -6,7 +6,8 @@
 //! admits a finished span only while fewer than `capacity` spans wait to be
 //! handed to the exporter, and the SDK's queue has that same capacity, so it
 //! never overflows on its own. Every span is then counted exactly once as
-//! dropped here, or (by [`Dequeue`] around the exporter) as exported or failed.
+//! dropped here, or (by the exporter's [`Accounted`](super::accounted::Accounted)
+//! wrapper) as exported or failed.
 
 // Without a transport there is no export queue to wrap.
 #![cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
@@ -18,7 +19,7 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 /// What happened to the spans sent to the OTLP exporter so far, from
 /// [`TelemetryGuard::span_export_stats`](super::TelemetryGuard::span_export_stats).
@@ -92,6 +93,22 @@ impl QueueCounters {
     pub(crate) fn capacity(&self) -> u64 {
         self.capacity
     }
+
+    /// `spans` were handed to the exporter: they no longer wait in the queue.
+    pub(crate) fn hand_over(&self, spans: u64) {
+        // Saturating: every span here was admitted, but never risk a wrap.
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some(w.saturating_sub(spans))
+            });
+    }
+
+    /// The export of `spans` spans handed over succeeded (`ok`) or failed.
+    pub(crate) fn settle(&self, spans: u64, ok: bool) {
+        let outcome = if ok { &self.exported } else { &self.failed };
+        outcome.fetch_add(spans, Ordering::Relaxed);
+    }
 }
 
 /// A span processor (the SDK's batch processor) behind the counted queue bound.
@@ -136,59 +153,15 @@ impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
     }
 }
 
-/// The exporter behind a [`Bounded`] queue: spans it is handed leave the
-/// queue, and are counted as exported or failed by the export's result.
-#[derive(Debug)]
-pub(crate) struct Dequeue<E> {
-    inner: E,
-    counters: Arc<QueueCounters>,
-}
-
-impl<E> Dequeue<E> {
-    pub(crate) fn new(inner: E, counters: Arc<QueueCounters>) -> Self {
-        Dequeue { inner, counters }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for Dequeue<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
-        let c = &self.counters;
-        // Saturating: every span here was admitted, but never risk a wrap.
-        let _ = c
-            .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                Some(w.saturating_sub(n))
-            });
-        let result = self.inner.export(batch).await;
-        let outcome = if result.is_ok() {
-            &c.exported
-        } else {
-            &c.failed
-        };
-        outcome.fetch_add(n, Ordering::Relaxed);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::accounted::{Accounted, ExportHealth};
     use opentelemetry::trace::{Span as _, Tracer, TracerProvider as _};
     use opentelemetry_sdk::error::OTelSdkError;
-    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+    use opentelemetry_sdk::trace::{
+        BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanExporter,
+    };
     use std::sync::Mutex;
     use std::sync::mpsc;
 
@@ -220,12 +193,13 @@ mod tests {
     ) -> (SdkTracerProvider, Arc<QueueCounters>, mpsc::Sender<bool>) {
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(QueueCounters::new(capacity));
-        let exporter = Dequeue::new(
+        let exporter = Accounted::new(
             Gate {
                 release: Mutex::new(rx),
             },
-            counters.clone(),
-        );
+            Arc::new(ExportHealth::default()),
+        )
+        .draining(counters.clone());
         let config = BatchConfigBuilder::default()
             .with_max_queue_size(capacity)
             .with_max_export_batch_size(batch)

@@ -4,7 +4,7 @@
 //! caller waits on a channel with a deadline. The caller therefore never
 //! blocks longer than the bound, whatever the collector does, and never
 //! deadlocks a current-thread tokio runtime (the caller's runtime drives no
-//! export work: see `exporters`). A thread that overruns keeps going in the
+//! export work: see `runtime`). A thread that overruns keeps going in the
 //! background and ends when the exporter's own timeout fires.
 
 use std::sync::Arc;
@@ -15,102 +15,102 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use super::exporters::ExportHealth;
+use super::accounted::ExportHealth;
 use super::queue::QueueCounters;
-use crate::error::{Error, Result};
+use crate::error::{ShutdownError, ShutdownOperation, SignalReport};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Flush,
-    Shutdown,
+/// The accounts flush and shutdown report from: one set per guard.
+#[derive(Debug, Default)]
+pub(crate) struct ExportAccounts {
+    pub(crate) traces: Arc<ExportHealth>,
+    pub(crate) metrics: Arc<ExportHealth>,
+    /// The OTLP span queue's counters; all zero without one.
+    pub(crate) span_queue: Arc<QueueCounters>,
 }
 
-impl Op {
-    fn verb(self) -> &'static str {
-        match self {
-            Op::Flush => "flush",
-            Op::Shutdown => "shutdown",
-        }
-    }
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Metrics,
 }
 
 struct Outcome {
-    signal: &'static str,
+    signal: Signal,
     result: OTelSdkResult,
     new_failures: u64,
     last_error: Option<String>,
 }
 
+/// Flushes or shuts down both providers within `bound`.
 pub(crate) fn run(
-    op: Op,
+    op: ShutdownOperation,
     bound: Duration,
     tracer_provider: &SdkTracerProvider,
     meter_provider: &SdkMeterProvider,
-    trace_health: &Arc<ExportHealth>,
-    metric_health: &Arc<ExportHealth>,
-    span_queue: &QueueCounters,
-) -> Result<()> {
+    accounts: &ExportAccounts,
+) -> Result<(), ShutdownError> {
     let deadline = Instant::now() + bound;
     let (tx, rx) = mpsc::channel::<Outcome>();
 
     let tp = tracer_provider.clone();
     let traces = move || match op {
-        Op::Flush => tp.force_flush(),
-        Op::Shutdown => tp.shutdown_with_timeout(bound),
+        ShutdownOperation::Flush => tp.force_flush(),
+        ShutdownOperation::Shutdown => tp.shutdown_with_timeout(bound),
     };
     let mp = meter_provider.clone();
     let metrics = move || match op {
-        Op::Flush => mp.force_flush(),
-        Op::Shutdown => mp.shutdown_with_timeout(bound),
+        ShutdownOperation::Flush => mp.force_flush(),
+        ShutdownOperation::Shutdown => mp.shutdown_with_timeout(bound),
     };
-    let started = spawn_signal("traces", trace_health.clone(), traces, tx.clone())
-        + spawn_signal("metrics", metric_health.clone(), metrics, tx);
+    let started = spawn_signal(Signal::Traces, accounts.traces.clone(), traces, tx.clone())
+        + spawn_signal(Signal::Metrics, accounts.metrics.clone(), metrics, tx);
 
-    let mut problems = Vec::new();
-    let mut finished = Vec::new();
+    // A signal is timed out until its thread reports.
+    let timed_out = SignalReport {
+        timed_out: true,
+        ..SignalReport::default()
+    };
+    let mut error = ShutdownError {
+        operation: op,
+        bound,
+        traces: timed_out.clone(),
+        metrics: timed_out,
+    };
     for _ in 0..started {
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(outcome) => {
-                finished.push(outcome.signal);
-                describe(op, &outcome, &mut problems);
-            }
-            Err(_) => break,
-        }
+        let Ok(outcome) = rx.recv_timeout(left) else {
+            break;
+        };
+        let report = match outcome.signal {
+            Signal::Traces => &mut error.traces,
+            Signal::Metrics => &mut error.metrics,
+        };
+        *report = report_of(outcome);
     }
-    for signal in ["traces", "metrics"] {
-        if !finished.contains(&signal) {
-            problems.push(format!(
-                "{signal}: {} did not finish within {bound:?} (collector slow, hung or unreachable?)",
-                op.verb()
-            ));
-        }
-    }
-    let dropped = span_queue.take_new_drops();
-    if dropped > 0 {
-        problems.push(format!(
-            "traces: {dropped} span(s) dropped because the export queue ({} spans) was full (collector slow or unreachable?)",
-            span_queue.capacity()
-        ));
-    }
-    if problems.is_empty() {
+    error.traces.dropped_spans = accounts.span_queue.take_new_drops();
+    error.traces.queue_capacity = accounts.span_queue.capacity();
+    if error.traces.is_ok() && error.metrics.is_ok() {
         Ok(())
     } else {
-        Err(Error::Shutdown(problems.join("; ")))
+        Err(error)
     }
 }
 
 /// Runs `f` on its own thread and reports on `tx`. Returns how many threads
 /// were started (0 if the OS refused one: that signal is then reported as
-/// not finished rather than run on the caller's thread without a bound).
+/// timed out rather than run on the caller's thread without a bound).
 fn spawn_signal(
-    signal: &'static str,
+    signal: Signal,
     health: Arc<ExportHealth>,
     f: impl FnOnce() -> OTelSdkResult + Send + 'static,
     tx: mpsc::Sender<Outcome>,
 ) -> usize {
+    let name = match signal {
+        Signal::Traces => "checkout-otel-traces-shutdown",
+        Signal::Metrics => "checkout-otel-metrics-shutdown",
+    };
     let spawned = std::thread::Builder::new()
-        .name(format!("checkout-otel-{signal}-shutdown"))
+        .name(name.into())
         .spawn(move || {
             let before = health.failures();
             let result = f();
@@ -125,22 +125,21 @@ fn spawn_signal(
     usize::from(spawned.is_ok())
 }
 
-fn describe(op: Op, o: &Outcome, problems: &mut Vec<String>) {
-    // The SDK reports Ok from a batch processor's shutdown even when the
-    // final export failed, and a vague error from the metric reader: the
-    // failures our exporter wrapper counted say more.
-    if o.new_failures == 0 {
-        match &o.result {
-            Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
-            Err(e) => problems.push(format!("{}: {} failed: {e}", o.signal, op.verb())),
-        }
-    } else {
-        problems.push(format!(
-            "{}: {} export(s) failed during {}: {}",
-            o.signal,
-            o.new_failures,
-            op.verb(),
-            o.last_error.as_deref().unwrap_or("unknown error")
-        ));
+/// What one signal's finished flush or shutdown says. The SDK reports Ok
+/// from a batch processor's shutdown even when the final export failed, and
+/// a vague error from the metric reader: the failures our exporter wrapper
+/// counted say more, so they come first.
+fn report_of(o: Outcome) -> SignalReport {
+    let mut report = SignalReport {
+        failed_exports: o.new_failures,
+        last_export_error: (o.new_failures > 0).then_some(o.last_error).flatten(),
+        ..SignalReport::default()
+    };
+    match o.result {
+        Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
+        // The SDK's own deadline (the same bound) passed first.
+        Err(OTelSdkError::Timeout(_)) if o.new_failures == 0 => report.timed_out = true,
+        Err(e) => report.provider_error = Some(e.to_string()),
     }
+    report
 }

@@ -45,6 +45,7 @@ mod user;
 
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
+pub(crate) use redact::Redactor;
 pub use redact::{
     DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
     is_sensitive_key,

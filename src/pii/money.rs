@@ -9,7 +9,7 @@ use crate::attributes::{
     CHECKOUT_CURRENCY, CHECKOUT_TOTAL, CHECKOUT_TOTAL_MINOR, PAYMENT_AMOUNT, PAYMENT_AMOUNT_MINOR,
     PAYMENT_CURRENCY,
 };
-use crate::error::{Error, Result};
+use crate::error::ValueError;
 
 /// Active ISO 4217 codes with their minor-unit exponents, sorted by code.
 /// Codes without a minor unit (precious metals, XDR, XXX, ...) are left out.
@@ -222,9 +222,9 @@ impl Currency {
     }
 
     /// The currency with ISO 4217 code `code` (case-insensitive, surrounding
-    /// whitespace ignored). Fails with [`Error::InvalidCurrency`] for
+    /// whitespace ignored). Fails with [`ValueError::InvalidCurrency`] for
     /// anything else.
-    pub fn from_code(code: &str) -> Result<Currency> {
+    pub fn from_code(code: &str) -> Result<Currency, ValueError> {
         let trimmed = code.trim();
         let bytes = trimmed.as_bytes();
         let upper = match bytes {
@@ -262,9 +262,9 @@ impl Currency {
     }
 }
 
-fn invalid_currency(code: &str) -> Error {
+fn invalid_currency(code: &str) -> ValueError {
     // Whatever was passed may be free text: keep the error short and clean.
-    Error::InvalidCurrency(scrub_with_limit(code, 16).into_owned())
+    ValueError::InvalidCurrency(scrub_with_limit(code, 16).into_owned())
 }
 
 impl fmt::Debug for Currency {
@@ -330,10 +330,10 @@ impl Money {
     /// `-`, digits, and optionally `.` followed by at most
     /// [`Currency::exponent`] digits (`"12.34"`, `"-0.05"`, `"7"`; JPY
     /// `"1234"`). Anything else, including thousands separators, exponents,
-    /// whitespace and a leading `+`, is [`Error::InvalidAmount`]; a value
-    /// outside `i64` minor units is [`Error::AmountOverflow`].
-    pub fn parse(decimal: &str, currency: Currency) -> Result<Money> {
-        let invalid = |reason: &'static str| Error::InvalidAmount {
+    /// whitespace and a leading `+`, is [`ValueError::InvalidAmount`]; a value
+    /// outside `i64` minor units is [`ValueError::AmountOverflow`].
+    pub fn parse(decimal: &str, currency: Currency) -> Result<Money, ValueError> {
+        let invalid = |reason: &'static str| ValueError::InvalidAmount {
             value: scrub_with_limit(decimal, 32).into_owned(),
             reason,
         };
@@ -363,19 +363,19 @@ impl Money {
             magnitude = magnitude
                 .checked_mul(10)
                 .and_then(|m| m.checked_add(u64::from(c - b'0')))
-                .ok_or(Error::AmountOverflow)?;
+                .ok_or(ValueError::AmountOverflow)?;
         }
         // frac_part.len() <= exponent <= 4, so the shift fits in u32.
         let shift = u32::from(currency.exponent) - frac_part.len() as u32;
         magnitude = magnitude
             .checked_mul(10u64.pow(shift))
-            .ok_or(Error::AmountOverflow)?;
+            .ok_or(ValueError::AmountOverflow)?;
         let signed = if negative {
             -i128::from(magnitude)
         } else {
             i128::from(magnitude)
         };
-        let minor = i64::try_from(signed).map_err(|_| Error::AmountOverflow)?;
+        let minor = i64::try_from(signed).map_err(|_| ValueError::AmountOverflow)?;
         Ok(Money { minor, currency })
     }
 
@@ -394,39 +394,39 @@ impl Money {
         self.minor < 0
     }
 
-    /// `self + other`: [`Error::CurrencyMismatch`] for different currencies,
-    /// [`Error::AmountOverflow`] on overflow.
-    pub fn checked_add(self, other: Money) -> Result<Money> {
+    /// `self + other`: [`ValueError::CurrencyMismatch`] for different currencies,
+    /// [`ValueError::AmountOverflow`] on overflow.
+    pub fn checked_add(self, other: Money) -> Result<Money, ValueError> {
         self.same_currency(other)?;
         self.minor
             .checked_add(other.minor)
             .map(|minor| Money { minor, ..self })
-            .ok_or(Error::AmountOverflow)
+            .ok_or(ValueError::AmountOverflow)
     }
 
-    /// `self - other`: [`Error::CurrencyMismatch`] for different currencies,
-    /// [`Error::AmountOverflow`] on overflow.
-    pub fn checked_sub(self, other: Money) -> Result<Money> {
+    /// `self - other`: [`ValueError::CurrencyMismatch`] for different currencies,
+    /// [`ValueError::AmountOverflow`] on overflow.
+    pub fn checked_sub(self, other: Money) -> Result<Money, ValueError> {
         self.same_currency(other)?;
         self.minor
             .checked_sub(other.minor)
             .map(|minor| Money { minor, ..self })
-            .ok_or(Error::AmountOverflow)
+            .ok_or(ValueError::AmountOverflow)
     }
 
-    /// `self × quantity` (a line total): [`Error::AmountOverflow`] on overflow.
-    pub fn checked_mul(self, quantity: u64) -> Result<Money> {
+    /// `self × quantity` (a line total): [`ValueError::AmountOverflow`] on overflow.
+    pub fn checked_mul(self, quantity: u64) -> Result<Money, ValueError> {
         let product = i128::from(self.minor) * i128::from(quantity);
         i64::try_from(product)
             .map(|minor| Money { minor, ..self })
-            .map_err(|_| Error::AmountOverflow)
+            .map_err(|_| ValueError::AmountOverflow)
     }
 
-    fn same_currency(self, other: Money) -> Result<()> {
+    fn same_currency(self, other: Money) -> Result<(), ValueError> {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(Error::CurrencyMismatch {
+            Err(ValueError::CurrencyMismatch {
                 left: self.currency.code,
                 right: other.currency.code,
             })

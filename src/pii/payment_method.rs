@@ -7,7 +7,7 @@ use opentelemetry::{KeyValue, Value};
 use super::scrub::luhn_valid;
 use super::wipe;
 use crate::attributes::{PAYMENT_CARD_BRAND, PAYMENT_CARD_LAST4, PAYMENT_METHOD_TYPE, string_enum};
-use crate::error::{Error, Result};
+use crate::error::ValueError;
 
 string_enum! {
     /// The kind of payment method (`payment.method_type`).
@@ -207,9 +207,9 @@ impl PaymentMethod {
     /// and the string's bytes are overwritten before it is freed.
     ///
     /// Spaces and dashes between digits are ignored. Fails with
-    /// [`Error::InvalidCardNumber`] (which never shows the number) unless the
+    /// [`ValueError::InvalidCardNumber`] (which never shows the number) unless the
     /// number has 12 to 19 digits and passes the Luhn check.
-    pub fn card_from_number(number: String) -> Result<PaymentMethod> {
+    pub fn card_from_number(number: String) -> Result<PaymentMethod, ValueError> {
         let mut bytes = number.into_bytes();
         let len = bytes.len();
         // Zero the spare capacity too: it may hold an earlier, longer value.
@@ -221,7 +221,7 @@ impl PaymentMethod {
             match c {
                 b'0'..=b'9' => {
                     if n == digits.0.len() {
-                        return Err(Error::InvalidCardNumber(
+                        return Err(ValueError::InvalidCardNumber(
                             "a card number has 12 to 19 digits",
                         ));
                     }
@@ -230,7 +230,7 @@ impl PaymentMethod {
                 }
                 b' ' | b'-' => {}
                 _ => {
-                    return Err(Error::InvalidCardNumber(
+                    return Err(ValueError::InvalidCardNumber(
                         "a card number has only digits, spaces and dashes",
                     ));
                 }
@@ -238,12 +238,12 @@ impl PaymentMethod {
         }
         let digits = &digits.0[..n];
         if n < 12 {
-            return Err(Error::InvalidCardNumber(
+            return Err(ValueError::InvalidCardNumber(
                 "a card number has 12 to 19 digits",
             ));
         }
         if !luhn_valid(digits) {
-            return Err(Error::InvalidCardNumber(
+            return Err(ValueError::InvalidCardNumber(
                 "the card number fails the Luhn check",
             ));
         }
@@ -256,12 +256,12 @@ impl PaymentMethod {
     }
 
     /// A card from its brand and last four digits, e.g. as returned by the
-    /// payment gateway. Fails with [`Error::InvalidCardNumber`] unless `last4`
+    /// payment gateway. Fails with [`ValueError::InvalidCardNumber`] unless `last4`
     /// is exactly four ASCII digits.
-    pub fn card(brand: CardBrand, last4: &str) -> Result<PaymentMethod> {
+    pub fn card(brand: CardBrand, last4: &str) -> Result<PaymentMethod, ValueError> {
         let bytes = last4.as_bytes();
         if bytes.len() != 4 || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(Error::InvalidCardNumber(
+            return Err(ValueError::InvalidCardNumber(
                 "last four must be exactly four digits",
             ));
         }

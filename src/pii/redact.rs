@@ -221,10 +221,7 @@ impl Tally {
 #[derive(Debug)]
 pub struct RedactingExporter<E> {
     inner: E,
-    /// `Some` in strict mode: the keys allowed through.
-    allowed: Option<HashSet<Box<str>>>,
-    max_chars: usize,
-    counters: RedactionCounters,
+    redactor: Redactor,
 }
 
 impl<E> RedactingExporter<E> {
@@ -232,16 +229,14 @@ impl<E> RedactingExporter<E> {
     pub fn new(inner: E) -> Self {
         RedactingExporter {
             inner,
-            allowed: None,
-            max_chars: DEFAULT_EXPORT_MAX_CHARS,
-            counters: RedactionCounters::default(),
+            redactor: Redactor::new(RedactionCounters::default()),
         }
     }
 
     /// Counts into `counters` instead of a fresh set: several exporters of one
     /// process (OTLP and the console, say) can then report one total.
     pub fn with_counters(mut self, counters: RedactionCounters) -> Self {
-        self.counters = counters;
+        self.redactor.counters = counters;
         self
     }
 
@@ -249,27 +244,21 @@ impl<E> RedactingExporter<E> {
     /// [`CONTRACT_ATTRIBUTE_KEYS`] nor in `extra_allowed`. Calling it again
     /// adds to the allow-list.
     pub fn strict(mut self, extra_allowed: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        let allowed = self.allowed.get_or_insert_with(|| {
-            CONTRACT_ATTRIBUTE_KEYS
-                .iter()
-                .map(|k| Box::from(*k))
-                .collect()
-        });
-        allowed.extend(extra_allowed.into_iter().map(|k| k.into().into_boxed_str()));
+        self.redactor = self.redactor.strict(extra_allowed);
         self
     }
 
     /// Length limit of exported string values, in characters (default
     /// [`DEFAULT_EXPORT_MAX_CHARS`]).
     pub fn max_value_chars(mut self, max_chars: usize) -> Self {
-        self.max_chars = max_chars;
+        self.redactor.max_chars = max_chars;
         self
     }
 
     /// A handle on the counters; it stays valid after the exporter moves into
     /// a provider.
     pub fn counters(&self) -> RedactionCounters {
-        self.counters.clone()
+        self.redactor.counters.clone()
     }
 
     /// The wrapped exporter.
@@ -280,6 +269,47 @@ impl<E> RedactingExporter<E> {
     /// Redacts spans in place, exactly as [`SpanExporter::export`] does
     /// before forwarding them.
     pub fn redact_batch(&self, batch: &mut [SpanData]) {
+        self.redactor.redact_batch(batch);
+    }
+}
+
+/// What [`RedactingExporter`] does to a batch, without an exporter: the
+/// set-up's own exporter wrapper redacts with it.
+#[derive(Debug)]
+pub(crate) struct Redactor {
+    /// `Some` in strict mode: the keys allowed through.
+    allowed: Option<HashSet<Box<str>>>,
+    max_chars: usize,
+    counters: RedactionCounters,
+}
+
+impl Redactor {
+    /// Scrubbing on, strict mode off, counting into `counters`.
+    pub(crate) fn new(counters: RedactionCounters) -> Self {
+        Redactor {
+            allowed: None,
+            max_chars: DEFAULT_EXPORT_MAX_CHARS,
+            counters,
+        }
+    }
+
+    /// See [`RedactingExporter::strict`].
+    pub(crate) fn strict(
+        mut self,
+        extra_allowed: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        let allowed = self.allowed.get_or_insert_with(|| {
+            CONTRACT_ATTRIBUTE_KEYS
+                .iter()
+                .map(|k| Box::from(*k))
+                .collect()
+        });
+        allowed.extend(extra_allowed.into_iter().map(|k| k.into().into_boxed_str()));
+        self
+    }
+
+    /// Redacts spans in place and counts what changed.
+    pub(crate) fn redact_batch(&self, batch: &mut [SpanData]) {
         let mut tally = Tally::default();
         for span in batch {
             self.redact_span(span, &mut tally);
@@ -358,7 +388,7 @@ impl<E> RedactingExporter<E> {
 
 impl<E: SpanExporter> SpanExporter for RedactingExporter<E> {
     fn export(&self, mut batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        self.redact_batch(&mut batch);
+        self.redactor.redact_batch(&mut batch);
         self.inner.export(batch)
     }
 

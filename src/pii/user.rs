@@ -9,7 +9,7 @@ use sha2::Sha256;
 
 use super::wipe;
 use crate::attributes::USER_HASH;
-use crate::error::{ConfigSource, Error, Result};
+use crate::error::{ConfigError, ConfigSource, ValueError};
 
 /// Environment variable holding the pseudonymisation key:
 /// `CHECKOUT_OTEL_USER_HASH_KEY`.
@@ -47,8 +47,10 @@ type HmacSha256 = Hmac<Sha256>;
 /// - `raw:` followed by text: the UTF-8 bytes of the text are the key, as the
 ///   collector uses it (see below).
 ///
-/// Anything shorter or malformed is an [`Error::InvalidKey`]; the key itself
-/// never appears in errors or `Debug` output.
+/// Anything shorter or malformed is a [`ValueError::InvalidKey`] (from the
+/// constructors) or a [`ConfigError::InvalidKey`] naming the variable or
+/// builder method (from the set-up); the key itself never appears in errors
+/// or `Debug` output.
 ///
 /// With no key configured, the process uses a random key
 /// ([`UserHasher::random`]) and logs one warning: hashes are then stable
@@ -97,64 +99,65 @@ pub struct UserHasher {
 
 impl UserHasher {
     /// A hasher keyed with `key` (at least [`MIN_KEY_BYTES`] bytes).
-    pub fn from_bytes(key: &[u8]) -> Result<Self> {
-        Self::from_key(key, ConfigSource::Builder("UserHasher::from_bytes"))
+    pub fn from_bytes(key: &[u8]) -> Result<Self, ValueError> {
+        Self::from_key(key).map_err(invalid("UserHasher::from_bytes"))
     }
 
     /// A hasher keyed with the hex-decoded `key`.
-    pub fn from_hex(key: &str) -> Result<Self> {
-        let source = ConfigSource::Builder("UserHasher::from_hex");
-        let mut bytes = decode_hex(key.trim()).map_err(|reason| invalid(source.clone(), reason))?;
-        let hasher = Self::from_key(&bytes, source);
+    pub fn from_hex(key: &str) -> Result<Self, ValueError> {
+        let mut bytes = decode_hex(key.trim()).map_err(invalid("UserHasher::from_hex"))?;
+        let hasher = Self::from_key(&bytes);
         wipe(&mut bytes);
-        hasher
+        hasher.map_err(invalid("UserHasher::from_hex"))
     }
 
     /// A hasher keyed with the base64-decoded `key` (standard or URL-safe
     /// alphabet, padding optional).
-    pub fn from_base64(key: &str) -> Result<Self> {
-        let source = ConfigSource::Builder("UserHasher::from_base64");
-        let mut bytes =
-            decode_base64(key.trim()).map_err(|reason| invalid(source.clone(), reason))?;
-        let hasher = Self::from_key(&bytes, source);
+    pub fn from_base64(key: &str) -> Result<Self, ValueError> {
+        let mut bytes = decode_base64(key.trim()).map_err(invalid("UserHasher::from_base64"))?;
+        let hasher = Self::from_key(&bytes);
         wipe(&mut bytes);
-        hasher
+        hasher.map_err(invalid("UserHasher::from_base64"))
     }
 
     /// A hasher keyed with the UTF-8 bytes of `key`, exactly as the
     /// collector's redaction processor uses its `hmac_key`.
-    pub fn from_text(key: &str) -> Result<Self> {
-        Self::from_key(
-            key.as_bytes(),
-            ConfigSource::Builder("UserHasher::from_text"),
-        )
+    pub fn from_text(key: &str) -> Result<Self, ValueError> {
+        Self::from_key(key.as_bytes()).map_err(invalid("UserHasher::from_text"))
     }
 
     /// A hasher from a key in any of the accepted spellings: `raw:<text>`,
     /// hex (when the value is only hex digits) or base64 (otherwise).
     /// Surrounding whitespace is ignored.
-    pub fn parse(key: &str) -> Result<Self> {
-        Self::parse_from(key, ConfigSource::Builder("UserHasher::parse"))
+    pub fn parse(key: &str) -> Result<Self, ValueError> {
+        Self::parse_any(key).map_err(invalid("UserHasher::parse"))
     }
 
     /// The hasher configured in [`USER_HASH_KEY_ENV`], parsed as by
     /// [`UserHasher::parse`]; `Ok(None)` when the variable is unset or empty.
-    pub fn from_env() -> Result<Option<Self>> {
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
         let source = ConfigSource::Env(USER_HASH_KEY_ENV);
         match std::env::var(USER_HASH_KEY_ENV) {
             Ok(value) if value.trim().is_empty() => Ok(None),
             Ok(mut value) => {
-                let hasher = Self::parse_from(&value, source);
+                let hasher = Self::parse_config(&value, source);
                 // Our copy of the secret: overwrite it before it is freed.
                 let mut bytes = std::mem::take(&mut value).into_bytes();
                 wipe(&mut bytes);
                 hasher.map(Some)
             }
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                Err(invalid(source, "the value is not valid UTF-8".into()))
-            }
+            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::InvalidKey {
+                source_of: source,
+                reason: "the value is not valid UTF-8".into(),
+            }),
         }
+    }
+
+    /// [`UserHasher::parse`] for a key from the configuration: the error
+    /// names `source_of`.
+    pub(crate) fn parse_config(key: &str, source_of: ConfigSource) -> Result<Self, ConfigError> {
+        Self::parse_any(key).map_err(|reason| ConfigError::InvalidKey { source_of, reason })
     }
 
     /// A hasher with a random key from the operating system. Its hashes are
@@ -215,34 +218,30 @@ impl UserHasher {
         hex_lower(&mac.finalize().into_bytes())
     }
 
-    fn from_key(key: &[u8], source: ConfigSource) -> Result<Self> {
+    /// Why `key` cannot be a key, or the hasher. Reasons never quote the key.
+    fn from_key(key: &[u8]) -> Result<Self, String> {
         if key.len() < MIN_KEY_BYTES {
-            return Err(invalid(
-                source,
-                format!(
-                    "the key is {} bytes, at least {MIN_KEY_BYTES} are needed",
-                    key.len()
-                ),
+            return Err(format!(
+                "the key is {} bytes, at least {MIN_KEY_BYTES} are needed",
+                key.len()
             ));
         }
-        match HmacSha256::new_from_slice(key) {
-            Ok(mac) => Ok(UserHasher { mac, random: false }),
-            Err(_) => Err(invalid(source, "HMAC rejected the key".into())),
-        }
+        HmacSha256::new_from_slice(key)
+            .map(|mac| UserHasher { mac, random: false })
+            .map_err(|_| "HMAC rejected the key".to_owned())
     }
 
-    pub(crate) fn parse_from(key: &str, source: ConfigSource) -> Result<Self> {
+    fn parse_any(key: &str) -> Result<Self, String> {
         let key = key.trim();
         if let Some(text) = key.strip_prefix("raw:") {
-            return Self::from_key(text.as_bytes(), source);
+            return Self::from_key(text.as_bytes());
         }
-        let decoded = if !key.is_empty() && key.bytes().all(|c| c.is_ascii_hexdigit()) {
+        let mut bytes = if !key.is_empty() && key.bytes().all(|c| c.is_ascii_hexdigit()) {
             decode_hex(key)
         } else {
             decode_base64(key)
-        };
-        let mut bytes = decoded.map_err(|reason| invalid(source.clone(), reason))?;
-        let hasher = Self::from_key(&bytes, source);
+        }?;
+        let hasher = Self::from_key(&bytes);
         wipe(&mut bytes);
         hasher
     }
@@ -257,8 +256,9 @@ impl fmt::Debug for UserHasher {
     }
 }
 
-fn invalid(source_of: ConfigSource, reason: String) -> Error {
-    Error::InvalidKey { source_of, reason }
+/// The error of the public constructor `parser`.
+fn invalid(parser: &'static str) -> impl Fn(String) -> ValueError {
+    move |reason| ValueError::InvalidKey { parser, reason }
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

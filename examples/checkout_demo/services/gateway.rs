@@ -72,7 +72,7 @@ pub enum CheckoutError {
     #[error("out of stock: {0}")]
     OutOfStock(String),
     #[error("card rejected: {0}")]
-    InvalidCard(checkout_otel::Error),
+    InvalidCard(checkout_otel::ValueError),
     #[error("payment declined ({code}): {message}")]
     Declined { code: DeclineCode, message: String },
     #[error("{0} timed out")]

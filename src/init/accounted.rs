@@ -1,0 +1,277 @@
+//! The one wrapper around every exporter the set-up creates (OTLP, console,
+//! the test kit's): it redacts spans, counts every export's outcome, and
+//! keeps the export runtime alive, forwarding each exporter method exactly
+//! once, here.
+//!
+//! Accounting in one place: an export's result is recorded once, as a failure
+//! of its signal ([`ExportHealth`], which flush and shutdown report) and, for
+//! spans that left the bounded queue, as exported or failed spans
+//! ([`QueueCounters`]).
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use super::queue::QueueCounters;
+use super::runtime::ExportRuntime;
+use crate::pii::Redactor;
+
+/// Export failures of one signal, shared between its exporters and the guard
+/// so that flush and shutdown can report what the SDK swallows.
+#[derive(Debug, Default)]
+pub(crate) struct ExportHealth {
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    /// Why the HTTP client's last request failed: the OTLP HTTP exporter
+    /// reports every transport failure as "network error", which hides the
+    /// cause (connection refused, an untrusted certificate, ...).
+    transport_error: Mutex<Option<String>>,
+}
+
+impl ExportHealth {
+    fn record(&self, result: &OTelSdkResult) {
+        let detail = self.transport_error.lock().ok().and_then(|mut d| d.take());
+        if let Err(e) = result {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(match detail {
+                    Some(detail) => format!("{e} ({detail})"),
+                    None => e.to_string(),
+                });
+            }
+        }
+    }
+
+    #[cfg(feature = "http-proto")]
+    pub(crate) fn note_transport_error(&self, error: String) {
+        if let Ok(mut d) = self.transport_error.lock() {
+            *d = Some(error);
+        }
+    }
+
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+/// An exporter with its accounting: see the [module docs](self). Build it
+/// with [`Accounted::new`] and the options that apply.
+#[derive(Debug)]
+pub(crate) struct Accounted<E> {
+    inner: E,
+    health: Arc<ExportHealth>,
+    /// Spans only: PII redaction before the inner exporter sees a batch.
+    redactor: Option<Redactor>,
+    /// Spans only: the bounded queue the exported spans leave.
+    queue: Option<Arc<QueueCounters>>,
+    /// Keeps the gRPC export runtime running while this exporter exists.
+    _runtime: Option<Arc<ExportRuntime>>,
+}
+
+impl<E> Accounted<E> {
+    /// `inner`, its failures counted in `health`.
+    pub(crate) fn new(inner: E, health: Arc<ExportHealth>) -> Self {
+        Accounted {
+            inner,
+            health,
+            redactor: None,
+            queue: None,
+            _runtime: None,
+        }
+    }
+
+    /// Redacts every span batch with `redactor` first (when there is one).
+    pub(crate) fn redacted(mut self, redactor: Option<Redactor>) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// The spans exported leave `queue` and are counted there.
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+    pub(crate) fn draining(mut self, queue: Arc<QueueCounters>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Keeps `runtime` alive as long as this exporter.
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+    pub(crate) fn on_runtime(mut self, runtime: Option<Arc<ExportRuntime>>) -> Self {
+        self._runtime = runtime;
+        self
+    }
+
+    /// Records one export's outcome, of `spans` spans (0 for metrics).
+    fn settle(&self, result: &OTelSdkResult, spans: u64) {
+        self.health.record(result);
+        if let Some(queue) = &self.queue {
+            queue.settle(spans, result.is_ok());
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Accounted<E> {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        if let Some(queue) = &self.queue {
+            queue.hand_over(spans);
+        }
+        if let Some(redactor) = &self.redactor {
+            redactor.redact_batch(&mut batch);
+        }
+        let result = self.inner.export(batch).await;
+        self.settle(&result, spans);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    // The OTLP exporter takes the resource from here: forwarding is essential
+    // (the trait's default does nothing). Tested below.
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Accounted<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.settle(&result, 0);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkError;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor};
+
+    /// Fails every export; remembers the resource it was given.
+    #[derive(Debug, Default)]
+    struct Probe {
+        resource: Arc<Mutex<Option<Resource>>>,
+        batches: Arc<Mutex<Vec<Vec<SpanData>>>>,
+        fail: bool,
+    }
+
+    impl SpanExporter for Probe {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            if let Ok(mut b) = self.batches.lock() {
+                b.push(batch);
+            }
+            if self.fail {
+                Err(OTelSdkError::InternalFailure(
+                    "collector unreachable".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+
+        fn set_resource(&mut self, resource: &Resource) {
+            if let Ok(mut r) = self.resource.lock() {
+                *r = Some(resource.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn failures_are_counted_once_with_the_last_error() {
+        let health = Arc::new(ExportHealth::default());
+        let queue = Arc::new(QueueCounters::new(8));
+        let exporter = Accounted::new(
+            Probe {
+                fail: true,
+                ..Probe::default()
+            },
+            health.clone(),
+        )
+        .draining(queue.clone());
+        let r = futures_block_on(exporter.export(vec![]));
+        assert!(r.is_err());
+        assert_eq!(health.failures(), 1);
+        assert!(
+            health
+                .last_error()
+                .unwrap()
+                .contains("collector unreachable")
+        );
+    }
+
+    #[test]
+    fn resource_and_redaction_reach_the_inner_exporter() {
+        let probe = Probe::default();
+        let (resource, batches) = (probe.resource.clone(), probe.batches.clone());
+        let counters = crate::pii::RedactionCounters::default();
+        let exporter = Accounted::new(probe, Arc::new(ExportHealth::default()))
+            .redacted(Some(Redactor::new(counters.clone())));
+        let provider = SdkTracerProvider::builder()
+            .with_resource(Resource::builder_empty().with_service_name("svc").build())
+            .with_span_processor(SimpleSpanProcessor::new(exporter))
+            .build();
+        let mut span = provider.tracer("t").start("s");
+        span.set_attribute(KeyValue::new("note", "mail jane@example.com"));
+        span.end();
+
+        let resource = resource
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("set_resource forwarded");
+        assert_eq!(
+            resource
+                .get(&opentelemetry::Key::from_static_str("service.name"))
+                .map(|v| v.to_string()),
+            Some("svc".to_owned())
+        );
+        let batches = batches.lock().unwrap();
+        assert_eq!(
+            batches[0][0].attributes[0].value.as_str(),
+            "mail [REDACTED:email]"
+        );
+        assert_eq!(counters.emails(), 1);
+    }
+
+    fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+        // The exporter future never pends: poll it once with a no-op waker.
+        let mut f = std::pin::pin!(f);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("pending"),
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The builder: [`Telemetry::builder`] and the methods that fill in its
+//! one [`Settings`] struct, then `resolve`, `build` or `init`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::SpanProcessor;
+
+use super::config::{Protocol, Sampler, TelemetryConfig};
+use super::env::{self, EnvSource};
+use super::guard::TelemetryGuard;
+use super::pipeline::{self, Extras};
+use super::resolve::resolve;
+#[cfg(feature = "tls")]
+use super::settings::TlsCa;
+use super::settings::{Endpoint, Secret, Settings};
+use crate::error::ConfigError;
+
+/// Entry point of the set-up: `Telemetry::builder("my-service")`.
+#[derive(Debug, Clone, Copy)]
+pub struct Telemetry;
+
+impl Telemetry {
+    /// Starts a set-up for the service `service_name` (the resource's
+    /// `service.name`; it wins over `OTEL_SERVICE_NAME`, which is used only
+    /// when this is empty).
+    pub fn builder(service_name: impl Into<String>) -> TelemetryBuilder {
+        TelemetryBuilder {
+            settings: Settings::new(service_name.into()),
+            extras: Extras::default(),
+            env: env::process_env(),
+        }
+    }
+}
+
+/// Configures and starts telemetry. See the [module docs](super) for the
+/// precedence of builder, environment and defaults.
+#[must_use = "call .init() or .build() to start telemetry"]
+pub struct TelemetryBuilder {
+    settings: Settings,
+    extras: Extras,
+    env: EnvSource,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("settings", &self.settings)
+            .field("extra_span_processors", &self.extras.span_processors.len())
+            .field("extra_metric_readers", &self.extras.metric_readers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryBuilder {
+    /// `service.version`, e.g. a release tag or git sha.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.settings.service_version = Some(version.into());
+        self
+    }
+
+    /// `deployment.environment.name`, e.g. `production`, `staging`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.settings.environment = Some(environment.into());
+        self
+    }
+
+    /// `service.namespace`, e.g. `shop`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.settings.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Any other resource attribute. Wins over the same key in
+    /// `OTEL_RESOURCE_ATTRIBUTES`; `service.name` always comes from the name
+    /// given to [`Telemetry::builder`].
+    pub fn resource_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        self.settings
+            .resource_attributes
+            .push(KeyValue::new(key.into(), value.into()));
+        self
+    }
+
+    /// The collector's base URL, e.g. `http://localhost:4317` (gRPC) or
+    /// `http://localhost:4318` (HTTP/protobuf, which appends `/v1/traces` and
+    /// `/v1/metrics`). Setting it turns OTLP export on for both signals.
+    /// `https://` needs the cargo feature `tls`.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.settings.endpoint = Some(Endpoint(endpoint.into()));
+        self
+    }
+
+    /// The OTLP transport for both signals.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.settings.protocol = Some(protocol);
+        self
+    }
+
+    /// A header sent with every export request, e.g. an API key. Wins over a
+    /// header of the same name from the environment.
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.headers.0.push((key.into(), value.into()));
+        self
+    }
+
+    /// The timeout of one export request (and of connecting). Must not be zero.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = Some(timeout);
+        self
+    }
+
+    /// Trusts exactly these PEM-encoded CA certificates (one or more
+    /// `CERTIFICATE` blocks) for `https://` endpoints, instead of the system's
+    /// trust store; e.g. the private CA in front of your collector. Replaces
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (and its per-signal variants) and
+    /// [`tls_ca_file`](Self::tls_ca_file). Checked by `init`: bytes without a
+    /// well-formed certificate are [`ConfigError::InvalidCertificate`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.settings.tls_ca = Some(TlsCa::Pem(pem.into().into()));
+        self
+    }
+
+    /// Like [`tls_ca_certificate_pem`](Self::tls_ca_certificate_pem), with the
+    /// PEM bundle read from `path` by `init` (a missing or unreadable file is
+    /// [`ConfigError::InvalidCertificate`]).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.settings.tls_ca = Some(TlsCa::File(path.into()));
+        self
+    }
+
+    /// The sampler; replaces `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.settings.sampler = Some(sampler);
+        self
+    }
+
+    /// How often metrics are exported. Must not be zero.
+    pub fn metric_export_interval(mut self, interval: Duration) -> Self {
+        self.settings.metric_export_interval = Some(interval);
+        self
+    }
+
+    /// Whether `init` installs a global `tracing` subscriber bridged to
+    /// OpenTelemetry (default `true`). Turn it off when you install your own
+    /// subscriber, and add [`TelemetryGuard::tracing_layer`] to it.
+    pub fn tracing_bridge(mut self, on: bool) -> Self {
+        self.settings.tracing_bridge = on;
+        self
+    }
+
+    /// Whether the subscriber installed by `init` also prints logs (a fmt
+    /// layer filtered by `RUST_LOG`, default [`DEFAULT_LOG_FILTER`](super::DEFAULT_LOG_FILTER)). Default `true`; has
+    /// effect only with the tracing bridge on.
+    pub fn log_output(mut self, on: bool) -> Self {
+        self.settings.log_output = on;
+        self
+    }
+
+    /// Whether spans from `tracing` carry source location, thread and
+    /// busy/idle-time attributes (default `false`: they cost time and size).
+    pub fn tracing_span_details(mut self, on: bool) -> Self {
+        self.settings.span_details = on;
+        self
+    }
+
+    /// Whether each finished trace is printed to stderr as a waterfall when
+    /// no endpoint is configured (default `true`). Ignored when exporting
+    /// over OTLP.
+    pub fn console_output(mut self, on: bool) -> Self {
+        self.settings.console_output = Some(on);
+        self
+    }
+
+    /// The bound on [`TelemetryGuard::shutdown`], [`TelemetryGuard::force_flush`]
+    /// and drop of the guard (default 5 s). Must not be zero.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// How many finished spans may wait for the OTLP exporter (default 2048,
+    /// or `OTEL_BSP_MAX_QUEUE_SIZE`). When the queue is full, new spans are
+    /// dropped and counted, never waited for. Must not be zero.
+    pub fn span_queue_size(mut self, spans: usize) -> Self {
+        self.settings.span_queue_size = Some(spans);
+        self
+    }
+
+    /// PII redaction of every exported span (on by default): string values,
+    /// event attributes and status messages are scrubbed of card numbers,
+    /// emails and phone numbers before they leave the process, exactly as
+    /// [`RedactingExporter`](crate::pii::RedactingExporter) does, in front of
+    /// every span exporter the set-up creates. Turn it off only when a
+    /// collector does the same (see the README).
+    pub fn redaction(mut self, on: bool) -> Self {
+        self.settings.redaction = on;
+        self
+    }
+
+    /// Strict redaction: also drop every attribute whose key is outside the
+    /// telemetry contract and `extra_allowed`.
+    pub fn strict_redaction(
+        mut self,
+        extra_allowed: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.settings.redaction = true;
+        self.settings.strict_allow = Some(extra_allowed.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The key of the `user.hash` pseudonymisation (HMAC-SHA256), in any
+    /// spelling [`UserHasher::parse`](crate::pii::UserHasher::parse) accepts.
+    /// Overrides `CHECKOUT_OTEL_USER_HASH_KEY`. [`init`](Self::init) installs
+    /// it process-wide; every service of a shop must use the same key so a
+    /// customer's hashes correlate across them.
+    pub fn user_hash_key(mut self, key: impl Into<String>) -> Self {
+        self.settings.user_hash_key = Some(Secret(key.into()));
+        self
+    }
+
+    /// Adds a span processor after the exporting one, e.g. an in-memory
+    /// exporter for tests. Not added in a disabled (`OTEL_SDK_DISABLED`) set-up.
+    pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.extras
+            .span_processors
+            .push(Box::new(move |b| b.with_span_processor(processor)));
+        self
+    }
+
+    /// Adds a metric reader next to the exporting one, e.g. a
+    /// [`PeriodicReader`] over an in-memory exporter, to read the metrics
+    /// back in-process (a test, a summary at exit); [`TelemetryGuard::force_flush`]
+    /// makes it export. Not added in a disabled (`OTEL_SDK_DISABLED`) set-up.
+    pub fn with_metric_reader<E: PushMetricExporter>(mut self, reader: PeriodicReader<E>) -> Self {
+        self.extras
+            .metric_readers
+            .push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
+    /// Reads environment variables through `lookup` instead of the process
+    /// environment: for tests (setting process variables is racy across
+    /// parallel tests) and for hosts that keep configuration elsewhere.
+    pub fn env_source(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Arc::new(lookup);
+        self
+    }
+
+    /// Reads environment variables from exactly these pairs instead of the
+    /// process environment (see [`env_source`](Self::env_source)).
+    pub fn with_env<K: Into<String>, V: Into<String>>(
+        self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let map: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let env = env::map_env(map);
+        Self { env, ..self }
+    }
+
+    /// Resolves the configuration (builder > environment > default) without
+    /// starting anything: what `init` and `build` would use.
+    ///
+    /// # Errors
+    /// The first setting that cannot work, naming the variable or builder
+    /// method it came from (see [`ConfigError`]).
+    pub fn resolve(&self) -> Result<TelemetryConfig, ConfigError> {
+        resolve(&self.settings, &self.env)
+    }
+
+    /// Starts telemetry and installs it globally: the same tracer provider,
+    /// meter provider, propagator and user hasher the guard hands out and,
+    /// with the tracing bridge on, the global `tracing` subscriber. Works from
+    /// a plain `fn main` and inside any tokio runtime.
+    ///
+    /// # Errors
+    /// Any setting that cannot work (see [`ConfigError`]);
+    /// [`ConfigError::SubscriberAlreadySet`] if the bridge is on and a global
+    /// subscriber exists: then no global is changed at all.
+    pub fn init(self) -> Result<TelemetryGuard, ConfigError> {
+        let guard = self.build()?;
+        guard.install_globals()?;
+        Ok(guard)
+    }
+
+    /// Starts telemetry without touching any global: for hosting several
+    /// services (each with its own `service.name`) in one process, and for
+    /// tests. Everything it sets up is reachable from the guard: its tracer
+    /// (with the meter, propagator and user hasher attached), layer and
+    /// propagator.
+    ///
+    /// # Errors
+    /// Any setting that cannot work (see [`ConfigError`]).
+    pub fn build(self) -> Result<TelemetryGuard, ConfigError> {
+        let config = self.resolve()?;
+        let pipeline = pipeline::assemble(&config, self.extras)?;
+        Ok(TelemetryGuard::new(config, pipeline))
+    }
+
+    /// Appends the test kit's exporters at the end of this pipeline, behind
+    /// the same accounting and redaction as any exporter: `spans` on a simple
+    /// processor (visible as each span ends), `metrics` on a reader read by
+    /// an explicit flush. The console output is then off unless asked for.
+    // The test kit moves onto this in a later step.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn with_test_exporters<S, M>(mut self, spans: S, metrics: M) -> Self
+    where
+        S: opentelemetry_sdk::trace::SpanExporter + 'static,
+        M: PushMetricExporter,
+    {
+        self.settings.console_output.get_or_insert(false);
+        let (spans, metrics) = pipeline::test_exporters(spans, metrics);
+        self.extras.span_exporters.push(spans);
+        self.extras.metric_exporters.push(metrics);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_can_move_across_threads() {
+        fn send<T: Send>() {}
+        send::<TelemetryBuilder>();
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn test_exporters_receive_the_pipelines_redacted_spans_and_flushed_metrics() {
+        use crate::pii::EMAIL_MASK;
+        use opentelemetry::trace::{Span as _, Tracer as _};
+        use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+        use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+        let spans = InMemorySpanExporter::default();
+        let metrics = InMemoryMetricExporter::default();
+        let guard = Telemetry::builder("checkout-api")
+            .with_env(Vec::<(String, String)>::new())
+            .with_test_exporters(spans.clone(), metrics.clone())
+            .build()
+            .expect("build");
+        assert!(
+            !guard.config().console_output,
+            "no console output unless asked"
+        );
+
+        let mut span = guard.sdk_tracer().start("checkout.process");
+        span.set_attribute(KeyValue::new("customer.note", "mail jane.doe@example.com"));
+        span.end();
+        let exported = spans.get_finished_spans().expect("spans");
+        assert_eq!(exported.len(), 1, "visible as soon as the span ends");
+        assert_eq!(
+            exported[0].attributes[0].value.as_str(),
+            format!("mail {EMAIL_MASK}")
+        );
+        assert_eq!(exported[0].instrumentation_scope.name(), crate::SCOPE_NAME);
+        assert_eq!(guard.redaction_counters().map(|c| c.emails()), Some(1));
+
+        guard
+            .meter()
+            .u64_counter("checkout.completed")
+            .build()
+            .add(1, &[]);
+        assert!(metrics.get_finished_metrics().expect("metrics").is_empty());
+        guard.force_flush().expect("flush");
+        assert_eq!(metrics.get_finished_metrics().expect("metrics").len(), 1);
+    }
+}

@@ -1,0 +1,168 @@
+//! Where exports go and whom they trust: endpoint URLs and, with feature
+//! `tls`, the CA bundle, checked at resolution.
+
+use super::config::Protocol;
+#[cfg(feature = "tls")]
+use super::config::TrustedCa;
+use super::env::OTEL_EXPORTER_OTLP_INSECURE;
+#[cfg(feature = "tls")]
+use super::env::{Env, OTEL_EXPORTER_OTLP_CERTIFICATE, SignalVars};
+#[cfg(feature = "tls")]
+use super::settings::{Settings, TlsCa};
+use crate::error::{ConfigError, ConfigSource, echo_endpoint};
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+#[cfg(feature = "tls")]
+const SCHEMES: &str = "the scheme must be http:// or https://";
+#[cfg(not(feature = "tls"))]
+const SCHEMES: &str = "the scheme must be http://";
+#[cfg(feature = "tls")]
+const MISSING_SCHEME: &str = "missing scheme http:// or https://";
+#[cfg(not(feature = "tls"))]
+const MISSING_SCHEME: &str = "missing scheme http://";
+
+/// The endpoint `value` as exports will use it. A gRPC endpoint without
+/// scheme (`host:port`) gets `https://`, or `http://` when `insecure`.
+pub(crate) fn checked_endpoint(
+    value: &str,
+    protocol: Protocol,
+    insecure: bool,
+    source_of: ConfigSource,
+) -> Result<String, ConfigError> {
+    let v = value.trim();
+    if protocol != Protocol::Grpc || has_scheme(v) {
+        return validate_endpoint(v, source_of).map(|()| v.to_owned());
+    }
+    // Schemeless means `host:port` here; anything else is judged as the URL
+    // it was probably meant to be.
+    let scheme = if insecure { "http" } else { "https" };
+    let full = format!("{scheme}://{v}");
+    let invalid = |reason: String| ConfigError::InvalidEndpoint {
+        value: echo_endpoint(v),
+        source_of: source_of.clone(),
+        reason,
+    };
+    let uri: http::Uri = full
+        .parse()
+        .map_err(|_| invalid("not a valid URL".to_owned()))?;
+    if uri.port().is_none() {
+        return Err(invalid(MISSING_SCHEME.to_owned()));
+    }
+    if !insecure && !cfg!(feature = "tls") {
+        return Err(invalid(format!(
+            "a gRPC endpoint without scheme means https, which needs the cargo feature \"tls\" of checkout-otel; write http://{} or set {OTEL_EXPORTER_OTLP_INSECURE}=true",
+            echo_endpoint(v)
+        )));
+    }
+    validate_endpoint(&full, source_of.clone())
+        .map(|()| full)
+        .map_err(|e| match e {
+            // Quote what the user wrote.
+            ConfigError::InvalidEndpoint { reason, .. } => invalid(reason),
+            other => other,
+        })
+}
+
+/// An absolute `http://host[:port][/path]` URL, or `https://` with feature
+/// `tls`. Without it `https` is refused: a clear error beats exports that
+/// fail later.
+fn validate_endpoint(value: &str, source_of: ConfigSource) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidEndpoint {
+        value: echo_endpoint(value),
+        source_of: source_of.clone(),
+        reason: reason.to_owned(),
+    };
+    let uri: http::Uri = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid("not a valid URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        #[cfg(feature = "tls")]
+        Some("https") => {}
+        #[cfg(not(feature = "tls"))]
+        Some("https") => {
+            return Err(invalid(
+                "https needs TLS: enable the cargo feature \"tls\" of checkout-otel, or use http:// to a local collector or agent",
+            ));
+        }
+        Some(_) => return Err(invalid(SCHEMES)),
+        None => return Err(invalid(MISSING_SCHEME)),
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(invalid("missing host")),
+    }
+}
+
+/// Whether `endpoint` starts with a scheme (`x://`), as opentelemetry-otlp decides it.
+fn has_scheme(endpoint: &str) -> bool {
+    endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.contains(['/', '?', '#']))
+}
+
+/// The CA bundle of one signal: builder, then the signal variable, then the
+/// generic one; every file named is read and checked, so a wrong path is an
+/// error. `None`: the system's trust store.
+#[cfg(feature = "tls")]
+pub(crate) fn trusted_ca(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+) -> Result<Option<TrustedCa>, ConfigError> {
+    let from_env = |var: &'static str| {
+        env.parse(var, |path, source_of| {
+            read_ca_file(std::path::Path::new(path.trim()), source_of)
+        })
+    };
+    let signal_ca = from_env(vars.certificate)?;
+    let generic_ca = from_env(OTEL_EXPORTER_OTLP_CERTIFICATE)?;
+    let builder_ca = match &s.tls_ca {
+        Some(TlsCa::Pem(pem)) => Some(check_ca(
+            pem.clone(),
+            ConfigSource::Builder("tls_ca_certificate_pem"),
+        )?),
+        Some(TlsCa::File(path)) => Some(read_ca_file(path, ConfigSource::Builder("tls_ca_file"))?),
+        None => None,
+    };
+    Ok(builder_ca.or(signal_ca).or(generic_ca))
+}
+
+/// Reads and checks a PEM CA bundle.
+#[cfg(feature = "tls")]
+fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
+    let pem = std::fs::read(path).map_err(|e| ConfigError::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    check_ca(pem.into(), source_of).map_err(|e| match e {
+        ConfigError::InvalidCertificate { source_of, reason } => ConfigError::InvalidCertificate {
+            source_of,
+            reason: format!("{}: {reason}", path.display()),
+        },
+        other => other,
+    })
+}
+
+/// A bundle must hold at least one well-formed PEM `CERTIFICATE` block
+/// (other blocks, such as a private key, are ignored).
+#[cfg(feature = "tls")]
+fn check_ca(pem: Arc<[u8]>, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let invalid = |reason: String| ConfigError::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason,
+    };
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        cert.map_err(|e| invalid(format!("malformed PEM ({e})")))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(invalid("no PEM CERTIFICATE block found".to_owned()));
+    }
+    Ok(TrustedCa { pem, source_of })
+}

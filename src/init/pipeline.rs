@@ -1,0 +1,222 @@
+//! Pipeline assembly: the providers, processors, readers and propagator a
+//! resolved configuration describes. Every exporter goes through
+//! [`Wiring::spans`] or [`Wiring::metrics`], so every one is accounted and,
+//! for spans, redacted the same way.
+
+use std::sync::Arc;
+
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
+use opentelemetry_sdk::trace::{
+    SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
+};
+
+use super::accounted::Accounted;
+use super::config::{RedactionPolicy, TelemetryConfig};
+use super::propagator::SharedPropagator;
+use super::shutdown::ExportAccounts;
+use crate::error::ConfigError;
+use crate::pii::{RedactionCounters, Redactor};
+use crate::waterfall::WaterfallExporter;
+
+/// A span processor the user added.
+pub(crate) type AddProcessor =
+    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+/// A metric reader the user added.
+pub(crate) type AddReader = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+/// Exporters attached at the end of the pipeline, through its wiring.
+pub(crate) type AddSpanExporter =
+    Box<dyn FnOnce(&Wiring<'_>, TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+/// A metric exporter attached at the end of the pipeline, through its wiring.
+pub(crate) type AddMetricExporter =
+    Box<dyn FnOnce(&Wiring<'_>, MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+
+/// What the builder adds beyond the configuration. None of it is added in a
+/// disabled (`OTEL_SDK_DISABLED`) set-up.
+#[derive(Default)]
+pub(crate) struct Extras {
+    pub(crate) span_processors: Vec<AddProcessor>,
+    pub(crate) metric_readers: Vec<AddReader>,
+    pub(crate) span_exporters: Vec<AddSpanExporter>,
+    pub(crate) metric_exporters: Vec<AddMetricExporter>,
+}
+
+/// Everything `build` set up; the guard owns it.
+pub(crate) struct Pipeline {
+    pub(crate) tracer_provider: SdkTracerProvider,
+    pub(crate) meter_provider: SdkMeterProvider,
+    pub(crate) propagator: SharedPropagator,
+    /// `None` when redaction is off.
+    pub(crate) redaction: Option<RedactionCounters>,
+    pub(crate) accounts: ExportAccounts,
+}
+
+/// How an exporter joins this pipeline.
+pub(crate) struct Wiring<'a> {
+    accounts: &'a ExportAccounts,
+    redaction: &'a RedactionPolicy,
+    counters: &'a RedactionCounters,
+}
+
+impl Wiring<'_> {
+    /// `exporter` accounted as a span exporter, redacted by the policy.
+    pub(crate) fn spans<E: SpanExporter>(&self, exporter: E) -> Accounted<E> {
+        let redactor = match self.redaction {
+            RedactionPolicy::Off => None,
+            RedactionPolicy::Scrub => Some(Redactor::new(self.counters.clone())),
+            RedactionPolicy::Strict(allow) => {
+                Some(Redactor::new(self.counters.clone()).strict(allow.iter().cloned()))
+            }
+        };
+        Accounted::new(exporter, self.accounts.traces.clone()).redacted(redactor)
+    }
+
+    /// `exporter` accounted as a metric exporter.
+    #[cfg_attr(
+        not(any(feature = "grpc", feature = "http-proto", feature = "testing")),
+        allow(dead_code)
+    )]
+    pub(crate) fn metrics<E: PushMetricExporter>(&self, exporter: E) -> Accounted<E> {
+        Accounted::new(exporter, self.accounts.metrics.clone())
+    }
+}
+
+/// Builds the providers for `config`. Touches no global.
+pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipeline, ConfigError> {
+    let propagator = SharedPropagator::for_config(config);
+    if config.disabled {
+        return Ok(Pipeline {
+            tracer_provider: SdkTracerProvider::builder()
+                .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+                .with_resource(config.resource.clone())
+                .build(),
+            meter_provider: SdkMeterProvider::builder()
+                .with_resource(config.resource.clone())
+                .build(),
+            propagator,
+            redaction: None,
+            accounts: ExportAccounts::default(),
+        });
+    }
+
+    let runtime = super::runtime::runtime_for(config)?;
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(unused_mut))]
+    let mut accounts = ExportAccounts::default();
+    let counters = RedactionCounters::default();
+    let mut tracer_builder = SdkTracerProvider::builder()
+        .with_sampler(config.sampler.to_sdk())
+        .with_resource(config.resource.clone());
+    let mut meter_builder = SdkMeterProvider::builder().with_resource(config.resource.clone());
+
+    #[cfg(any(feature = "grpc", feature = "http-proto"))]
+    {
+        use super::otlp;
+        use super::queue::{Bounded, QueueCounters};
+        use opentelemetry_sdk::metrics::PeriodicReader;
+        use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+        // Both exporters first, so a failure leaves no processor thread behind.
+        let span_exporter = config
+            .traces
+            .as_ref()
+            .map(|cfg| otlp::span_exporter(cfg, runtime.as_ref(), &accounts.traces))
+            .transpose()?;
+        let metric_exporter = config
+            .metrics
+            .as_ref()
+            .map(|cfg| otlp::metric_exporter(cfg, runtime.as_ref(), &accounts.metrics))
+            .transpose()?;
+        if let Some(exporter) = span_exporter {
+            // The SDK's queue gets the same capacity as ours, so only
+            // `Bounded` ever drops, and counts it.
+            let queue = Arc::new(QueueCounters::new(config.span_queue_size));
+            accounts.span_queue = queue.clone();
+            let wiring = wiring(&accounts, config, &counters);
+            let exporter = wiring
+                .spans(exporter)
+                .draining(queue.clone())
+                .on_runtime(runtime.clone());
+            let batch = BatchConfigBuilder::default()
+                .with_max_queue_size(config.span_queue_size)
+                .build();
+            let processor = BatchSpanProcessor::new(exporter, batch);
+            tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));
+        }
+        if let Some(exporter) = metric_exporter {
+            let exporter = wiring(&accounts, config, &counters)
+                .metrics(exporter)
+                .on_runtime(runtime.clone());
+            meter_builder = meter_builder.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(config.metric_export_interval)
+                    .build(),
+            );
+        }
+    }
+    // Without transports `resolve` already refused any endpoint.
+    #[cfg(not(any(feature = "grpc", feature = "http-proto")))]
+    let _ = &runtime;
+
+    let wiring = wiring(&accounts, config, &counters);
+    if config.traces.is_none() && config.console_output {
+        let exporter = wiring.spans(WaterfallExporter::new());
+        tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
+    }
+    for add in extras.span_exporters {
+        tracer_builder = add(&wiring, tracer_builder);
+    }
+    for add in extras.metric_exporters {
+        meter_builder = add(&wiring, meter_builder);
+    }
+    for add in extras.span_processors {
+        tracer_builder = add(tracer_builder);
+    }
+    for add in extras.metric_readers {
+        meter_builder = add(meter_builder);
+    }
+
+    let redaction = (config.redaction != RedactionPolicy::Off).then_some(counters);
+    Ok(Pipeline {
+        tracer_provider: tracer_builder.build(),
+        meter_provider: meter_builder.build(),
+        propagator,
+        redaction,
+        accounts,
+    })
+}
+
+fn wiring<'a>(
+    accounts: &'a ExportAccounts,
+    config: &'a TelemetryConfig,
+    counters: &'a RedactionCounters,
+) -> Wiring<'a> {
+    Wiring {
+        accounts,
+        redaction: &config.redaction,
+        counters,
+    }
+}
+
+/// A span exporter on a simple processor (spans visible as they end) and a
+/// metric exporter on a reader whose timer never fires in practice (metrics
+/// are read by an explicit flush): the test kit's end of the pipeline.
+#[cfg(feature = "testing")]
+pub(crate) fn test_exporters<S, M>(spans: S, metrics: M) -> (AddSpanExporter, AddMetricExporter)
+where
+    S: SpanExporter + 'static,
+    M: PushMetricExporter,
+{
+    use opentelemetry_sdk::metrics::PeriodicReader;
+    const READ_BY_FLUSH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    (
+        Box::new(move |wiring, builder| {
+            builder.with_span_processor(SimpleSpanProcessor::new(wiring.spans(spans)))
+        }),
+        Box::new(move |wiring, builder| {
+            builder.with_reader(
+                PeriodicReader::builder(wiring.metrics(metrics))
+                    .with_interval(READ_BY_FLUSH)
+                    .build(),
+            )
+        }),
+    )
+}

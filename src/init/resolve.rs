@@ -1,0 +1,326 @@
+//! Resolution: builder settings, then environment, then default, into a
+//! [`TelemetryConfig`].
+//!
+//! Everything the SDK could read from the environment is read here, checked,
+//! and handed to the SDK builders as explicit values, so an invalid value is
+//! an error naming its source and the SDK's own environment reading never
+//! overrides us. Every variable present is checked, even when the builder or
+//! a more specific variable overrides it, so a typo never goes unnoticed.
+
+use std::sync::OnceLock;
+
+use http::{HeaderName, HeaderValue};
+use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+
+use super::config::{
+    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SPAN_QUEUE_SIZE, OtlpSignalConfig, Propagator, Protocol, RedactionPolicy,
+    TelemetryConfig,
+};
+use super::endpoint::checked_endpoint;
+use super::env::{
+    Env, EnvSource, METRICS, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS,
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES,
+    check_duration, check_ratio, parse_bool, parse_headers, parse_key_values, parse_millis,
+    parse_propagators, parse_protocol, parse_queue_size, sampler_from_env, set_header,
+};
+use super::settings::Settings;
+use crate::attributes::{
+    DEPLOYMENT_ENVIRONMENT_NAME, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE,
+    SERVICE_VERSION,
+};
+use crate::error::{ConfigError, ConfigSource};
+use crate::pii::{USER_HASH_KEY_ENV, UserHasher};
+
+/// The configuration `settings` and `env` make, or the first thing wrong.
+pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, ConfigError> {
+    let env = Env(env);
+
+    let disabled = env.parse(OTEL_SDK_DISABLED, parse_bool)?.unwrap_or(false);
+    let (service_name, resource) = resource(s, &env)?;
+
+    // A builder sampler replaces both sampler variables (still checked).
+    let env_sampler = sampler_from_env(&env)?;
+    let sampler = match s.sampler {
+        Some(sampler) => {
+            if let Some(r) = sampler.ratio() {
+                check_ratio(r, &r.to_string(), ConfigSource::Builder("sampler"))?;
+            }
+            sampler
+        }
+        None => env_sampler,
+    };
+
+    let propagators = match env.get(OTEL_PROPAGATORS) {
+        Some(v) => parse_propagators(&v)?,
+        None => vec![Propagator::TraceContext, Propagator::Baggage],
+    };
+
+    let env_interval = env.parse(OTEL_METRIC_EXPORT_INTERVAL, parse_millis)?;
+    let metric_export_interval = match s.metric_export_interval {
+        Some(d) => check_duration(d, "metric_export_interval")?,
+        None => env_interval.unwrap_or(DEFAULT_METRIC_EXPORT_INTERVAL),
+    };
+    let shutdown_timeout = match s.shutdown_timeout {
+        Some(d) => check_duration(d, "shutdown_timeout")?,
+        None => DEFAULT_SHUTDOWN_TIMEOUT,
+    };
+
+    let env_queue = env.parse(OTEL_BSP_MAX_QUEUE_SIZE, parse_queue_size)?;
+    let span_queue_size = match s.span_queue_size {
+        Some(0) => {
+            return Err(ConfigError::InvalidQueueSize {
+                value: "0".to_owned(),
+                source_of: ConfigSource::Builder("span_queue_size"),
+            });
+        }
+        Some(n) => n,
+        None => env_queue.unwrap_or(DEFAULT_SPAN_QUEUE_SIZE),
+    };
+
+    let traces = resolve_signal(s, &env, &TRACES)?;
+    let metrics = resolve_signal(s, &env, &METRICS)?;
+
+    let user_hasher = match (&s.user_hash_key, env.get(USER_HASH_KEY_ENV)) {
+        (Some(key), _) => Some(UserHasher::parse_config(
+            &key.0,
+            ConfigSource::Builder("user_hash_key"),
+        )?),
+        (None, Some(key)) => Some(UserHasher::parse_config(
+            &key,
+            ConfigSource::Env(USER_HASH_KEY_ENV),
+        )?),
+        (None, None) => None,
+    };
+    let redaction = match (s.redaction, &s.strict_allow) {
+        (false, _) => RedactionPolicy::Off,
+        (true, None) => RedactionPolicy::Scrub,
+        (true, Some(allow)) => RedactionPolicy::Strict(allow.clone()),
+    };
+
+    Ok(TelemetryConfig {
+        disabled,
+        service_name,
+        resource,
+        traces,
+        metrics,
+        sampler,
+        propagators,
+        metric_export_interval,
+        shutdown_timeout,
+        span_queue_size,
+        tracing_bridge: s.tracing_bridge,
+        log_output: s.log_output,
+        span_details: s.span_details,
+        console_output: s.console_output.unwrap_or(true),
+        rust_log: env.get(RUST_LOG),
+        user_hasher,
+        redaction,
+    })
+}
+
+/// `service.name` and the resource, lowest precedence first: later entries
+/// replace earlier keys.
+fn resource(s: &Settings, env: &Env<'_>) -> Result<(String, Resource), ConfigError> {
+    let mut attrs = AttrList::default();
+    let env_attrs = env
+        .parse(OTEL_RESOURCE_ATTRIBUTES, |v, source_of| {
+            parse_key_values(v)
+                .map_err(|reason| ConfigError::InvalidResourceAttributes { source_of, reason })
+        })?
+        .unwrap_or_default();
+    attrs.set(KeyValue::new(SERVICE_INSTANCE_ID, process_instance_id()));
+    attrs.extend(env_attrs.into_iter().map(|(k, v)| KeyValue::new(k, v)));
+    for kv in &s.resource_attributes {
+        if kv.key.as_str().trim().is_empty() {
+            return Err(ConfigError::InvalidResourceAttributes {
+                source_of: ConfigSource::Builder("resource_attribute"),
+                reason: "empty key".to_owned(),
+            });
+        }
+        attrs.set(kv.clone());
+    }
+    for (key, value) in [
+        (SERVICE_NAMESPACE, &s.namespace),
+        (DEPLOYMENT_ENVIRONMENT_NAME, &s.environment),
+        (SERVICE_VERSION, &s.service_version),
+    ] {
+        if let Some(value) = value {
+            attrs.set(KeyValue::new(key, value.clone()));
+        }
+    }
+    // service.name: builder, then OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES.
+    let service_name = if !s.service_name.trim().is_empty() {
+        s.service_name.trim().to_owned()
+    } else if let Some(name) = env.get(OTEL_SERVICE_NAME) {
+        name.trim().to_owned()
+    } else {
+        match attrs.get(SERVICE_NAME) {
+            Some(Value::String(v)) if !v.as_str().trim().is_empty() => v.as_str().to_owned(),
+            _ => return Err(ConfigError::MissingServiceName),
+        }
+    };
+    attrs.set(KeyValue::new(SERVICE_NAME, service_name.clone()));
+    let resource = Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(attrs.0)
+        .build();
+    Ok((service_name, resource))
+}
+
+/// One signal's OTLP settings; `None` when no endpoint is configured.
+fn resolve_signal(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+) -> Result<Option<OtlpSignalConfig>, ConfigError> {
+    let signal_protocol = env.parse(vars.protocol, parse_protocol)?;
+    let generic_protocol = env.parse(OTEL_EXPORTER_OTLP_PROTOCOL, parse_protocol)?;
+    let protocol = s
+        .protocol
+        .or(signal_protocol)
+        .or(generic_protocol)
+        .unwrap_or(Protocol::Grpc);
+
+    let headers = headers(s, env, vars)?;
+
+    let signal_timeout = env.parse(vars.timeout, parse_millis)?;
+    let generic_timeout = env.parse(OTEL_EXPORTER_OTLP_TIMEOUT, parse_millis)?;
+    let builder_timeout = s
+        .timeout
+        .map(|d| check_duration(d, "timeout"))
+        .transpose()?;
+    let timeout = builder_timeout
+        .or(signal_timeout)
+        .or(generic_timeout)
+        .unwrap_or(DEFAULT_EXPORT_TIMEOUT);
+
+    #[cfg(feature = "tls")]
+    let ca = super::endpoint::trusted_ca(s, env, vars)?;
+
+    // A gRPC endpoint without scheme is https, or http when the INSECURE
+    // variable says `true` (the specification's rule); checked whenever set.
+    let signal_insecure = env.parse(vars.insecure, parse_bool)?;
+    let generic_insecure = env.parse(OTEL_EXPORTER_OTLP_INSECURE, parse_bool)?;
+    let insecure = signal_insecure.or(generic_insecure).unwrap_or(false);
+    let checked = |value: Option<String>, source_of: ConfigSource| {
+        value
+            .map(|v| checked_endpoint(&v, protocol, insecure, source_of))
+            .transpose()
+    };
+    // Builder and generic variable are a base URL to which HTTP appends the
+    // signal path; the signal variable is used as-is (the specification).
+    let builder_endpoint = checked(
+        s.endpoint.as_ref().map(|e| e.0.clone()),
+        ConfigSource::Builder("endpoint"),
+    )?;
+    let signal_endpoint = checked(env.get(vars.endpoint), ConfigSource::Env(vars.endpoint))?;
+    let generic_endpoint = checked(
+        env.get(OTEL_EXPORTER_OTLP_ENDPOINT),
+        ConfigSource::Env(OTEL_EXPORTER_OTLP_ENDPOINT),
+    )?;
+    let (base, as_is) = match (builder_endpoint, signal_endpoint, generic_endpoint) {
+        (Some(e), _, _) => (e, false),
+        (None, Some(e), _) => (e, true),
+        (None, None, Some(e)) => (e, false),
+        (None, None, None) => return Ok(None),
+    };
+    protocol.check_enabled()?;
+    let endpoint = match protocol {
+        Protocol::HttpProtobuf if !as_is => {
+            format!("{}/{}", base.trim_end_matches('/'), vars.http_path)
+        }
+        _ => base,
+    };
+    Ok(Some(OtlpSignalConfig {
+        endpoint,
+        protocol,
+        headers,
+        timeout,
+        #[cfg(feature = "tls")]
+        ca,
+    }))
+}
+
+/// The signal variable replaces the generic one; builder headers then win per name.
+fn headers(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
+    let signal_headers = parse_headers(env, vars.headers)?;
+    let generic_headers = parse_headers(env, OTEL_EXPORTER_OTLP_HEADERS)?;
+    let mut headers = signal_headers.or(generic_headers).unwrap_or_default();
+    for (k, v) in &s.headers.0 {
+        set_header(&mut headers, k, v, ConfigSource::Builder("header"))?;
+    }
+    Ok(headers)
+}
+
+/// Attributes with replace-by-key semantics and stable order.
+#[derive(Default)]
+struct AttrList(Vec<KeyValue>);
+
+impl AttrList {
+    fn set(&mut self, kv: KeyValue) {
+        self.0.retain(|e| e.key != kv.key);
+        self.0.push(kv);
+    }
+
+    fn extend(&mut self, kvs: impl IntoIterator<Item = KeyValue>) {
+        for kv in kvs {
+            self.set(kv);
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        let key = Key::from(key.to_owned());
+        self.0.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
+    }
+}
+
+/// A random UUID v4, one per process, for `service.instance.id`.
+fn process_instance_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut b = [0u8; 16];
+        if getrandom::fill(&mut b).is_err() {
+            // No OS randomness: still unique enough per process and time.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            b = (nanos ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+        }
+        b[6] = (b[6] & 0x0f) | 0x40; // version 4
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    })
+    .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_id_is_uuid_v4_and_stable() {
+        let id = process_instance_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(id, process_instance_id());
+    }
+}
