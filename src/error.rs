@@ -409,48 +409,75 @@ impl SignalReport {
 ///         if e.dropped_spans() > 0 {
 ///             eprintln!("raise span_queue_size: {} spans lost", e.dropped_spans());
 ///         }
+///         if e.metrics().failed_exports > 0 {
+///             eprintln!("metrics lost: {:?}", e.metrics().last_export_error);
+///         }
 ///     }
 /// }
 /// # on_shutdown(Ok(()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShutdownError {
-    /// Flush or shutdown.
-    pub operation: ShutdownOperation,
-    /// The bound the operation had
-    /// ([`shutdown_timeout`](crate::TelemetryBuilder::shutdown_timeout)).
-    pub bound: Duration,
-    /// What happened to traces.
-    pub traces: SignalReport,
-    /// What happened to metrics.
-    pub metrics: SignalReport,
+pub struct ShutdownError(Box<ShutdownReport>);
+
+/// The content of a [`ShutdownError`], boxed: errors stay one pointer wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ShutdownReport {
+    pub(crate) operation: ShutdownOperation,
+    pub(crate) bound: Duration,
+    pub(crate) traces: SignalReport,
+    pub(crate) metrics: SignalReport,
 }
 
 impl ShutdownError {
+    pub(crate) fn new(report: ShutdownReport) -> Self {
+        ShutdownError(Box::new(report))
+    }
+
+    /// Flush or shutdown.
+    pub fn operation(&self) -> ShutdownOperation {
+        self.0.operation
+    }
+
+    /// The bound the operation had
+    /// ([`shutdown_timeout`](crate::TelemetryBuilder::shutdown_timeout)).
+    pub fn bound(&self) -> Duration {
+        self.0.bound
+    }
+
+    /// What happened to traces.
+    pub fn traces(&self) -> &SignalReport {
+        &self.0.traces
+    }
+
+    /// What happened to metrics.
+    pub fn metrics(&self) -> &SignalReport {
+        &self.0.metrics
+    }
+
     /// Whether either signal did not finish within the bound.
     pub fn timed_out(&self) -> bool {
-        self.traces.timed_out || self.metrics.timed_out
+        self.0.traces.timed_out || self.0.metrics.timed_out
     }
 
     /// Spans dropped from a full export queue since the previous report.
     pub fn dropped_spans(&self) -> u64 {
-        self.traces.dropped_spans
+        self.0.traces.dropped_spans
     }
 
     /// Failed exports of both signals.
     pub fn failed_exports(&self) -> u64 {
-        self.traces.failed_exports + self.metrics.failed_exports
+        self.0.traces.failed_exports + self.0.metrics.failed_exports
     }
 }
 
 impl fmt::Display for ShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let problems: Vec<String> = [("traces", &self.traces), ("metrics", &self.metrics)]
+        let r = &self.0;
+        let problems: Vec<String> = [("traces", &r.traces), ("metrics", &r.metrics)]
             .into_iter()
-            .flat_map(|(signal, report)| report.describe(signal, self.operation, self.bound))
+            .flat_map(|(signal, report)| report.describe(signal, r.operation, r.bound))
             .collect();
-        write!(f, "telemetry {}: {}", self.operation, problems.join("; "))
+        write!(f, "telemetry {}: {}", r.operation, problems.join("; "))
     }
 }
 
@@ -506,7 +533,7 @@ mod tests {
 
     #[test]
     fn shutdown_error_says_what_happened() {
-        let e = ShutdownError {
+        let e = ShutdownError::new(ShutdownReport {
             operation: ShutdownOperation::Flush,
             bound: Duration::from_secs(1),
             traces: SignalReport {
@@ -520,7 +547,7 @@ mod tests {
                 last_export_error: Some("connection refused".into()),
                 ..SignalReport::default()
             },
-        };
+        });
         assert_eq!(
             e.to_string(),
             "telemetry flush: traces: flush did not finish within 1s (collector slow, hung or unreachable?); \
@@ -529,7 +556,8 @@ mod tests {
         );
         assert!(e.timed_out());
         assert_eq!((e.dropped_spans(), e.failed_exports()), (3, 2));
-        assert!(!e.traces.is_ok() && !e.metrics.is_ok());
+        assert!(!e.traces().is_ok() && !e.metrics().is_ok());
+        assert_eq!(std::mem::size_of::<ShutdownError>(), 8);
         assert!(SignalReport::default().is_ok());
     }
 }

@@ -4,6 +4,7 @@
 
 use checkout_otel::attributes::CHECKOUT_PROCESS;
 use checkout_otel::init::Telemetry;
+use checkout_otel::pii::{UserRef, user_hasher};
 use opentelemetry::trace::{Span, SpanId, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 
@@ -13,7 +14,11 @@ fn init_installs_provider_propagator_and_bridged_subscriber() {
     let guard = Telemetry::builder("checkout-global")
         .console_output(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
-        .with_env([("RUST_LOG", "warn"), ("OTEL_PROPAGATORS", "tracecontext")])
+        .with_env([
+            ("RUST_LOG", "warn"),
+            ("OTEL_PROPAGATORS", "tracecontext"),
+            ("CHECKOUT_OTEL_USER_HASH_KEY", &"ab".repeat(32)),
+        ])
         .init()
         .expect("init");
 
@@ -33,6 +38,20 @@ fn init_installs_provider_propagator_and_bridged_subscriber() {
     });
     fields.sort();
     assert_eq!(fields, vec!["traceparent", "tracestate"]);
+    // The guard's own propagator is the same one.
+    let propagator = guard.propagator();
+    let mut own: Vec<String> = opentelemetry::propagation::TextMapPropagator::fields(&propagator)
+        .map(str::to_owned)
+        .collect();
+    own.sort();
+    assert_eq!(own, fields);
+    // The configured user hasher is the process-wide one: both ways agree.
+    assert_eq!(
+        user_hasher().fingerprint(),
+        guard.user_hasher().fingerprint()
+    );
+    assert!(!user_hasher().is_random());
+    assert_eq!(guard.tracer().user("c-42"), UserRef::new("c-42"));
 
     let spans = exporter.get_finished_spans().unwrap();
     let get = |n: &str| spans.iter().find(|s| s.name == n).expect(n).clone();

@@ -105,9 +105,9 @@ async fn explicit_shutdown_reports_the_overrun_within_the_bound() {
     assert!(took < BOUND, "shutdown took {took:?}");
     match result {
         Err(e) => {
-            assert_eq!(e.operation, ShutdownOperation::Shutdown);
-            assert_eq!(e.bound, SHUTDOWN_TIMEOUT);
-            assert!(e.traces.timed_out, "{e:?}");
+            assert_eq!(e.operation(), ShutdownOperation::Shutdown);
+            assert_eq!(e.bound(), SHUTDOWN_TIMEOUT);
+            assert!(e.traces().timed_out, "{e:?}");
             let msg = e.to_string();
             assert!(
                 msg.contains("traces: shutdown did not finish within 1s"),
@@ -129,7 +129,7 @@ fn force_flush_is_bounded_against_a_hung_collector() {
     assert!(took < BOUND, "flush took {took:?}");
     match result {
         Err(e) => {
-            assert_eq!(e.operation, ShutdownOperation::Flush);
+            assert_eq!(e.operation(), ShutdownOperation::Flush);
             assert!(e.timed_out(), "{e:?}");
         }
         Ok(()) => panic!("expected the overrun reported"),
@@ -181,8 +181,8 @@ fn collector_down_failures_are_reported_by_flush_not_hidden() {
         g.sdk_tracer().start(CHECKOUT_PROCESS).end();
         match g.force_flush() {
             Err(e) => {
-                assert_eq!(e.traces.failed_exports, 1, "{protocol}: {e:?}");
-                assert!(e.traces.last_export_error.is_some(), "{protocol}: {e:?}");
+                assert_eq!(e.traces().failed_exports, 1, "{protocol}: {e:?}");
+                assert!(e.traces().last_export_error.is_some(), "{protocol}: {e:?}");
                 assert!(!e.timed_out(), "{protocol}: {e:?}");
                 let msg = e.to_string();
                 assert!(

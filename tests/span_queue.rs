@@ -86,12 +86,12 @@ fn overflow_is_counted_exactly_and_reported_once() {
 
     match guard.force_flush() {
         Err(e) => {
-            assert_eq!(e.operation, ShutdownOperation::Flush);
+            assert_eq!(e.operation(), ShutdownOperation::Flush);
             assert_eq!(
-                (e.traces.dropped_spans, e.traces.queue_capacity),
+                (e.traces().dropped_spans, e.traces().queue_capacity),
                 (s.dropped, 16)
             );
-            assert_eq!(e.metrics.dropped_spans, 0);
+            assert_eq!(e.metrics().dropped_spans, 0);
             assert!(
                 e.to_string().contains(&format!(
                     "traces: {} span(s) dropped because the export queue (16 spans) was full",
@@ -105,7 +105,7 @@ fn overflow_is_counted_exactly_and_reported_once() {
     // Reported once: the next report has only the hung export to say.
     match guard.shutdown() {
         Err(e) => {
-            assert_eq!(e.operation, ShutdownOperation::Shutdown);
+            assert_eq!(e.operation(), ShutdownOperation::Shutdown);
             assert!(e.timed_out() || e.failed_exports() > 0, "{e:?}");
             assert_eq!(e.dropped_spans(), 0, "{e:?}");
             assert!(!e.to_string().contains("dropped"), "{e}");

@@ -188,8 +188,8 @@ fn an_untrusted_certificate_fails_the_export_and_is_reported() {
         emit(&guard);
         match guard.force_flush() {
             Err(e) => {
-                assert_eq!(e.traces.failed_exports, 1, "{protocol}: {e:?}");
-                assert!(!e.metrics.is_ok(), "{protocol}: {e:?}");
+                assert_eq!(e.traces().failed_exports, 1, "{protocol}: {e:?}");
+                assert!(!e.metrics().is_ok(), "{protocol}: {e:?}");
                 let msg = e.to_string();
                 assert!(
                     msg.contains("traces: 1 export(s) failed during flush"),

@@ -3,8 +3,6 @@
 //! [`Wiring::spans`] or [`Wiring::metrics`], so every one is accounted and,
 //! for spans, redacted the same way.
 
-use std::sync::Arc;
-
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
@@ -114,6 +112,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         use super::queue::{Bounded, QueueCounters};
         use opentelemetry_sdk::metrics::PeriodicReader;
         use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+        use std::sync::Arc;
         // Both exporters first, so a failure leaves no processor thread behind.
         let span_exporter = config
             .traces

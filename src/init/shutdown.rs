@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::accounted::ExportHealth;
 use super::queue::QueueCounters;
-use crate::error::{ShutdownError, ShutdownOperation, SignalReport};
+use crate::error::{ShutdownError, ShutdownOperation, ShutdownReport, SignalReport};
 
 /// The accounts flush and shutdown report from: one set per guard.
 #[derive(Debug, Default)]
@@ -70,7 +70,7 @@ pub(crate) fn run(
         timed_out: true,
         ..SignalReport::default()
     };
-    let mut error = ShutdownError {
+    let mut report = ShutdownReport {
         operation: op,
         bound,
         traces: timed_out.clone(),
@@ -81,18 +81,18 @@ pub(crate) fn run(
         let Ok(outcome) = rx.recv_timeout(left) else {
             break;
         };
-        let report = match outcome.signal {
-            Signal::Traces => &mut error.traces,
-            Signal::Metrics => &mut error.metrics,
+        let signal = match outcome.signal {
+            Signal::Traces => &mut report.traces,
+            Signal::Metrics => &mut report.metrics,
         };
-        *report = report_of(outcome);
+        *signal = report_of(outcome);
     }
-    error.traces.dropped_spans = accounts.span_queue.take_new_drops();
-    error.traces.queue_capacity = accounts.span_queue.capacity();
-    if error.traces.is_ok() && error.metrics.is_ok() {
+    report.traces.dropped_spans = accounts.span_queue.take_new_drops();
+    report.traces.queue_capacity = accounts.span_queue.capacity();
+    if report.traces.is_ok() && report.metrics.is_ok() {
         Ok(())
     } else {
-        Err(error)
+        Err(ShutdownError::new(report))
     }
 }
 
