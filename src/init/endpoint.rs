@@ -9,6 +9,8 @@ use super::env::OTEL_EXPORTER_OTLP_INSECURE;
 use super::env::{Env, OTEL_EXPORTER_OTLP_CERTIFICATE, SignalVars};
 #[cfg(feature = "tls")]
 use super::settings::{Settings, TlsCa};
+#[cfg(feature = "tls")]
+use crate::error::echo;
 use crate::error::{ConfigError, ConfigSource, echo_endpoint};
 #[cfg(feature = "tls")]
 use std::sync::Arc;
@@ -135,12 +137,12 @@ pub(crate) fn trusted_ca(
 fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
     let pem = std::fs::read(path).map_err(|e| ConfigError::InvalidCertificate {
         source_of: source_of.clone(),
-        reason: format!("cannot read {}: {e}", path.display()),
+        reason: format!("cannot read {}: {e}", echo(&path.display().to_string())),
     })?;
     check_ca(pem.into(), source_of).map_err(|e| match e {
         ConfigError::InvalidCertificate { source_of, reason } => ConfigError::InvalidCertificate {
             source_of,
-            reason: format!("{}: {reason}", path.display()),
+            reason: format!("{}: {reason}", echo(&path.display().to_string())),
         },
         other => other,
     })

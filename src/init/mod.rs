@@ -2,7 +2,8 @@
 //!
 //! [`Telemetry::builder`] takes the service name; [`TelemetryBuilder::init`]
 //! installs everything globally (tracer and meter providers, W3C propagators,
-//! a `tracing` subscriber bridged to OpenTelemetry) and returns a
+//! the `user.hash` key, a `tracing` subscriber bridged to OpenTelemetry) and
+//! returns a
 //! [`TelemetryGuard`]. Keep the guard alive for the life of the service: on
 //! drop, or on [`TelemetryGuard::shutdown`], it flushes and shuts down within
 //! [`TelemetryBuilder::shutdown_timeout`], even when the collector hangs and
@@ -27,6 +28,19 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # The guard owns what it set up
+//!
+//! [`build`](TelemetryBuilder::build) touches no global. Its guard hands out
+//! everything it configured: the tracer for the span helpers
+//! ([`tracer`](TelemetryGuard::tracer), with the checkout meter, the
+//! propagator and the user hasher attached), the one
+//! [`propagator`](TelemetryGuard::propagator) built from `OTEL_PROPAGATORS`,
+//! the [`user_hasher`](TelemetryGuard::user_hasher), the
+//! [`tracing_layer`](TelemetryGuard::tracing_layer), the
+//! [`meter`](TelemetryGuard::meter) and the providers.
+//! [`init`](TelemetryBuilder::init) installs those same objects as the
+//! process's globals, or, refused, changes none.
 //!
 //! # Where spans go
 //!

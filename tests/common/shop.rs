@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use checkout_otel::ShutdownError;
 use checkout_otel::attributes::{
     CheckoutStatus, CheckoutStep, DeclineCode, ErrorType, NotificationChannel,
 };
@@ -257,23 +258,21 @@ impl Shop {
     }
 
     /// Flushes every service; the errors, by service.
-    pub fn flush(&self) -> Vec<String> {
+    pub fn flush(&self) -> Vec<(&'static str, ShutdownError)> {
         SERVICES
             .iter()
             .zip(&self.guards)
-            .filter_map(|(name, g)| g.force_flush().err().map(|e| format!("{name}: {e}")))
+            .filter_map(|(name, g)| g.force_flush().err().map(|e| (*name, e)))
             .collect()
     }
 
     /// Shuts every service down, in parallel (each within its own bound);
     /// the errors, by service.
-    pub fn shutdown(self) -> Vec<String> {
+    pub fn shutdown(self) -> Vec<(&'static str, ShutdownError)> {
         let handles: Vec<_> = SERVICES
             .iter()
             .zip(self.guards)
-            .map(|(name, g)| {
-                std::thread::spawn(move || g.shutdown().err().map(|e| format!("{name}: {e}")))
-            })
+            .map(|(name, g)| std::thread::spawn(move || g.shutdown().err().map(|e| (*name, e))))
             .collect();
         handles
             .into_iter()
