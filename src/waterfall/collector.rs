@@ -24,7 +24,7 @@ pub(crate) struct CollectedSpan {
 }
 
 impl CollectedSpan {
-    fn to_waterfall(&self) -> WaterfallSpan {
+    pub(crate) fn to_waterfall(&self) -> WaterfallSpan {
         WaterfallSpan::from_span_data(&self.data, &self.service)
     }
 }
