@@ -90,7 +90,10 @@ pub use model::WaterfallSpan;
 pub use options::{ColorChoice, WaterfallOptions};
 pub use render::{format_duration, render};
 
+// For the test kit's span queries.
+#[cfg(feature = "testing")]
 pub(crate) use collector::CollectedSpan;
+#[cfg(feature = "testing")]
 pub(crate) use model::last_attr;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
