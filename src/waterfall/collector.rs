@@ -184,7 +184,7 @@ impl SpanCollector {
     }
 
     /// A copy of the stored spans with their full data (for the test kit).
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    #[cfg(feature = "testing")]
     pub(crate) fn snapshot(&self) -> Vec<CollectedSpan> {
         lock(&self.inner).spans.iter().cloned().collect()
     }
