@@ -38,6 +38,7 @@
 //! ```
 
 mod money;
+mod numbers;
 mod payment_method;
 mod redact;
 mod scrub;
