@@ -2,34 +2,39 @@
 //! test passes to the code under test.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Mutex;
 
-use opentelemetry::metrics::{Meter, MeterProvider as _};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry::metrics::Meter;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use super::metrics::MetricSet;
 use super::spans::SpanSet;
-use crate::scope::instrumentation_scope;
+use crate::error::ConfigError;
+use crate::init::{Telemetry, TelemetryBuilder, TelemetryGuard};
+use crate::spans::CheckoutTracer;
 use crate::waterfall::SpanCollector;
 
 /// Tests rarely make this many spans; beyond it the oldest are evicted.
 const MAX_TEST_SPANS: usize = 1_000_000;
 
-/// In-memory telemetry for a test: a tracer provider and a meter provider
-/// whose exports you can query. Each instance is independent, so tests can
-/// run in parallel; nothing is installed globally.
+/// In-memory telemetry for a test: the production pipeline of
+/// [`Telemetry::builder`] (resource, sampler, PII redaction at the exit, the
+/// crate's one instrumentation scope, the guard's propagator and user
+/// hasher) with in-memory exporters at its end, so what a test sees is what
+/// a collector would receive. Each instance is independent, so tests can run
+/// in parallel; nothing is installed globally.
 ///
 /// Spans are kept after the providers shut down (unlike the SDK's
 /// `InMemorySpanExporter`, which clears them).
 pub struct TestTelemetry {
     service: String,
     collector: SpanCollector,
-    tracer_provider: SdkTracerProvider,
-    meter_provider: SdkMeterProvider,
+    guard: TelemetryGuard,
     metric_exporter: InMemoryMetricExporter,
+    /// Further services exporting into the same span store
+    /// ([`TestTelemetry::tracer_provider_for`]), kept alive with the kit.
+    others: Mutex<Vec<TelemetryGuard>>,
 }
 
 impl fmt::Debug for TestTelemetry {
@@ -42,27 +47,54 @@ impl fmt::Debug for TestTelemetry {
 }
 
 impl TestTelemetry {
-    /// Providers for a service named `service_name` (the resource holds only
-    /// `service.name`, so tests do not depend on the environment).
+    /// The default pipeline for a service named `service_name`, ignoring the
+    /// process environment (`OTEL_*` variables), so tests do not depend on
+    /// where they run.
+    ///
+    /// # Panics
+    /// If `service_name` is empty: a test kit without a service is a bug in
+    /// the test. Use [`TestTelemetry::from_builder`] to get the error instead.
     pub fn new(service_name: &str) -> Self {
-        let collector = SpanCollector::with_max_spans(MAX_TEST_SPANS);
-        let tracer_provider = tracer_provider_into(&collector, service_name);
-        let metric_exporter = InMemoryMetricExporter::default();
-        // A long interval: metrics are read by an explicit flush, not on a timer.
-        let reader = PeriodicReader::builder(metric_exporter.clone())
-            .with_interval(Duration::from_secs(24 * 3600))
-            .build();
-        let meter_provider = SdkMeterProvider::builder()
-            .with_resource(resource(service_name))
-            .with_reader(reader)
-            .build();
-        TestTelemetry {
-            service: service_name.to_owned(),
-            collector,
-            tracer_provider,
-            meter_provider,
-            metric_exporter,
+        match Self::from_builder(hermetic(service_name)) {
+            Ok(kit) => kit,
+            Err(e) => panic!("TestTelemetry::new({service_name:?}): {e}"),
         }
+    }
+
+    /// The pipeline `builder` configures (your service's production
+    /// set-up: strict redaction, user-hash key, sampler, resource), with
+    /// in-memory exporters at its end instead of OTLP or the console. Use
+    /// `builder.with_env(..)` to keep the process environment out.
+    ///
+    /// ```
+    /// use checkout_otel::Telemetry;
+    /// use checkout_otel::testing::TestTelemetry;
+    ///
+    /// let key = "ab".repeat(32);
+    /// let telemetry = TestTelemetry::from_builder(
+    ///     Telemetry::builder("checkout")
+    ///         .with_env([("CHECKOUT_OTEL_USER_HASH_KEY", key.as_str())]),
+    /// )
+    /// .unwrap();
+    /// let user = telemetry.tracer().user("customer-42");
+    /// assert_eq!(user.hash().len(), 64);
+    /// ```
+    ///
+    /// # Errors
+    /// Any [`ConfigError`] of the builder's settings.
+    pub fn from_builder(builder: TelemetryBuilder) -> Result<Self, ConfigError> {
+        let collector = SpanCollector::with_max_spans(MAX_TEST_SPANS);
+        let metric_exporter = InMemoryMetricExporter::default();
+        let guard = builder
+            .with_test_exporters(collector.exporter(), metric_exporter.clone())
+            .build()?;
+        Ok(TestTelemetry {
+            service: guard.config().service_name().to_owned(),
+            collector,
+            guard,
+            metric_exporter,
+            others: Mutex::new(Vec::new()),
+        })
     }
 
     /// The service name given to [`TestTelemetry::new`].
@@ -70,44 +102,59 @@ impl TestTelemetry {
         &self.service
     }
 
-    /// The tracer provider; pass it (or a tracer from it) to the code under test.
-    pub fn tracer_provider(&self) -> &SdkTracerProvider {
-        &self.tracer_provider
+    /// The guard of the pipeline under test: what `build()` hands a service
+    /// (propagator, user hasher, tracing layer, counters).
+    pub fn guard(&self) -> &TelemetryGuard {
+        &self.guard
     }
 
-    /// The crate's tracer for the span helpers, with the checkout meter of
-    /// [`Self::meter_provider`] attached: spans started from it record the
-    /// checkout metrics too.
-    pub fn tracer(&self) -> crate::spans::CheckoutTracer {
-        crate::spans::CheckoutTracer::new(self.sdk_tracer()).with_metrics(
-            crate::metrics::CheckoutMetrics::from_provider(&self.meter_provider),
-        )
+    /// The tracer provider; pass it (or a tracer from it) to the code under test.
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        self.guard.tracer_provider()
+    }
+
+    /// The crate's tracer for the span helpers, exactly as
+    /// [`TelemetryGuard::tracer`] hands it out: spans started from it record
+    /// the checkout metrics too.
+    pub fn tracer(&self) -> CheckoutTracer {
+        self.guard.tracer()
     }
 
     /// A raw SDK tracer from [`Self::tracer_provider`], with the crate's one
     /// instrumentation scope ([`SCOPE_NAME`](crate::SCOPE_NAME)).
     pub fn sdk_tracer(&self) -> SdkTracer {
-        self.tracer_provider
-            .tracer_with_scope(instrumentation_scope())
+        self.guard.sdk_tracer()
     }
 
-    /// Another tracer provider, for a second service (its own `service.name`)
-    /// exporting into the same store: for tests of a trace that crosses
-    /// services in one process. Keep it alive while the test runs.
+    /// Another tracer provider, for a second service (its own `service.name`,
+    /// the same default pipeline) exporting into the same store: for tests of
+    /// a trace that crosses services in one process. It lives as long as the
+    /// kit. Its metrics are not collected.
     pub fn tracer_provider_for(&self, service_name: &str) -> SdkTracerProvider {
-        tracer_provider_into(&self.collector, service_name)
+        let guard = match hermetic(service_name)
+            .with_test_exporters(self.collector.exporter(), InMemoryMetricExporter::default())
+            .build()
+        {
+            Ok(guard) => guard,
+            Err(e) => panic!("TestTelemetry::tracer_provider_for({service_name:?}): {e}"),
+        };
+        let provider = guard.tracer_provider().clone();
+        self.others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(guard);
+        provider
     }
 
     /// The meter provider; pass it to the code under test.
     pub fn meter_provider(&self) -> &SdkMeterProvider {
-        &self.meter_provider
+        self.guard.meter_provider()
     }
 
     /// A meter from [`Self::meter_provider`], with the crate's one
     /// instrumentation scope ([`SCOPE_NAME`](crate::SCOPE_NAME)).
     pub fn meter(&self) -> Meter {
-        self.meter_provider
-            .meter_with_scope(instrumentation_scope())
+        self.guard.meter()
     }
 
     /// A snapshot of every span ended so far, of every service.
@@ -125,7 +172,7 @@ impl TestTelemetry {
     /// was recorded.
     pub fn metrics(&self) -> MetricSet {
         // An error here means the provider was shut down: nothing new to read.
-        let _ = self.meter_provider.force_flush();
+        let _ = self.guard.meter_provider().force_flush();
         let exported = self
             .metric_exporter
             .get_finished_metrics()
@@ -137,17 +184,9 @@ impl TestTelemetry {
     }
 }
 
-fn resource(service_name: &str) -> Resource {
-    Resource::builder_empty()
-        .with_service_name(service_name.to_owned())
-        .build()
-}
-
-fn tracer_provider_into(collector: &SpanCollector, service_name: &str) -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_resource(resource(service_name))
-        .with_simple_exporter(collector.exporter())
-        .build()
+/// The default set-up of `service_name`, blind to the process environment.
+fn hermetic(service_name: &str) -> TelemetryBuilder {
+    Telemetry::builder(service_name).with_env(Vec::<(String, String)>::new())
 }
 
 #[cfg(test)]
@@ -155,6 +194,7 @@ mod tests {
     use opentelemetry::trace::Tracer as _;
 
     use super::*;
+    use crate::scope::instrumentation_scope;
     use crate::attributes::DeclineCode;
     use crate::metrics::CheckoutMetrics;
 
@@ -175,7 +215,7 @@ mod tests {
         assert_eq!(*span_scope, instrumentation_scope());
         assert_eq!(span_scope.version(), Some(env!("CARGO_PKG_VERSION")));
 
-        telemetry.meter_provider.force_flush().unwrap();
+        telemetry.meter_provider().force_flush().unwrap();
         let exported = telemetry.metric_exporter.get_finished_metrics().unwrap();
         let scopes: Vec<_> = exported
             .last()
@@ -185,5 +225,47 @@ mod tests {
             .collect();
         // One scope: the kit's meter and the checkout meter are the same meter.
         assert_eq!(scopes, vec![instrumentation_scope()]);
+    }
+
+    #[test]
+    fn spans_pass_the_production_exit_check() {
+        use opentelemetry::KeyValue;
+        use opentelemetry::trace::Span as _;
+
+        let telemetry = TestTelemetry::new("checkout");
+        let mut span = telemetry.sdk_tracer().start("checkout.process");
+        span.set_attribute(KeyValue::new("customer.note", "mail jane.doe@example.com"));
+        span.end();
+
+        let spans = telemetry.spans();
+        let span = spans.one("checkout.process");
+        assert_eq!(
+            span.attr_str("customer.note"),
+            Some(format!("mail {}", crate::pii::EMAIL_MASK).as_str())
+        );
+        assert_eq!(span.service(), "checkout");
+        assert_eq!(
+            telemetry.guard().redaction_counters().map(|c| c.emails()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn a_second_service_exports_into_the_same_store() {
+        use opentelemetry::trace::TracerProvider as _;
+
+        let telemetry = TestTelemetry::new("gateway");
+        let payment = telemetry.tracer_provider_for("payment");
+        telemetry.sdk_tracer().in_span("POST /checkout", |cx| {
+            let _ = opentelemetry::trace::Tracer::start_with_context(
+                &payment.tracer("payment"),
+                "payment.process",
+                &cx,
+            );
+        });
+        let spans = telemetry.spans();
+        let child = spans.one("payment.process");
+        assert_eq!(child.service(), "payment");
+        assert_eq!(child.parent().map(|p| p.service()), Some("gateway"));
     }
 }
