@@ -182,9 +182,7 @@ impl TestTelemetry {
     /// [`Self::meter_provider`] attached: spans started from it record the
     /// checkout metrics too.
     pub fn tracer(&self) -> crate::spans::CheckoutTracer {
-        crate::spans::CheckoutTracer::new(self.sdk_tracer()).with_metrics(
-            crate::metrics::CheckoutMetrics::from_provider(&self.meter_provider),
-        )
+        crate::spans::CheckoutTracer::from_providers(&self.tracer_provider, &self.meter_provider)
     }
 
     /// A raw SDK tracer from [`Self::tracer_provider`].

@@ -781,8 +781,7 @@ impl TelemetryGuard {
     /// The tracer for the span helpers, with this guard's checkout meter
     /// attached: spans started from it also record the checkout metrics.
     pub fn tracer(&self) -> CheckoutTracer {
-        let tracer = CheckoutTracer::new(self.sdk_tracer())
-            .with_metrics(self.metrics.clone())
+        let tracer = CheckoutTracer::from_parts(self.sdk_tracer(), self.metrics.clone())
             .with_propagator(Arc::new(self.propagator()));
         match &self.config.user_hasher {
             Some(hasher) => tracer.with_user_hasher(Arc::new(hasher.clone())),
