@@ -14,7 +14,7 @@ use checkout_otel::attributes::{ErrorType, FailureKind};
 use checkout_otel::pii::{Currency, Money};
 use checkout_otel::spans::{
     CartFetchContents, CartValidate, CartVerifyPrices, CheckoutTracer, ClassifyError,
-    VerifyPricesSpan,
+    CartVerifyPricesSpan,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,12 +124,15 @@ async fn validate(
     let validate = tracer.start_in(CartValidate::new(&id), &parent);
     let result = async {
         let fetch = tracer.start_in(CartFetchContents::new(&id), validate.context());
-        let cart = fetch.record(svc.load(&id).await)?;
-        fetch.item_count(cart.lines.len());
-        fetch.end();
+        let loaded = svc.load(&id).await;
+        if let Ok(cart) = &loaded {
+            fetch.item_count(cart.lines.len());
+        }
+        let cart = fetch.record(loaded)?;
 
         let verify = tracer.start_in(CartVerifyPrices::new(cart.lines.len()), validate.context());
-        let total_minor = verify.record(check_prices(&verify, &cart).await)?;
+        let checked = check_prices(&verify, &cart).await;
+        let total_minor = verify.record(checked)?;
         Ok(ValidatedCart {
             lines: cart.lines,
             total_minor,
@@ -153,7 +156,7 @@ impl CartService {
 }
 
 /// Compares every line with the catalogue; returns the total in cents.
-async fn check_prices(verify: &VerifyPricesSpan, cart: &Cart) -> Result<i64, CartError> {
+async fn check_prices(verify: &CartVerifyPricesSpan, cart: &Cart) -> Result<i64, CartError> {
     tokio::time::sleep(Duration::from_millis(3)).await; // a catalogue lookup
     let mut total = 0;
     for line in &cart.lines {

@@ -270,7 +270,8 @@ impl Inventory {
             span.released(released);
             Ok(released)
         };
-        span.record(release())
+        let released = release();
+        span.record(released)
     }
 
     /// Releases every expired reservation. A maintenance job, outside any

@@ -121,6 +121,7 @@ impl OrderService {
             );
             query.record(inserted.map_err(OrderError::from))
         };
-        span.record(insert()).map(drop)
+        let inserted = insert();
+        span.record(inserted).map(drop)
     }
 }

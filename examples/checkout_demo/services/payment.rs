@@ -172,9 +172,13 @@ impl PaymentService {
                 .json::<psp::Charge>()
                 .await
                 .map_err(|e| PaymentError::Unreachable(e.to_string()));
-            let charge = call.record(charge)?;
-            call.succeeded(&charge.id);
-            return Ok(charge);
+            return match charge {
+                Ok(charge) => {
+                    call.succeeded(&charge.id);
+                    Ok(charge)
+                }
+                Err(e) => call.record(Err(e)),
+            };
         }
         if status == StatusCode::PAYMENT_REQUIRED {
             if let Ok(decline) = response.json::<psp::Decline>().await {
