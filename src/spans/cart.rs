@@ -153,7 +153,6 @@ impl CartVerifyPricesSpan {
     pub fn stale_prices(&self) -> u64 {
         self.stale.load(Ordering::Relaxed)
     }
-
 }
 
 impl Drop for CartVerifyPricesSpan {

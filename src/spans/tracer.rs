@@ -8,10 +8,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opentelemetry::Context;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, TraceContextExt, TracerProvider as _};
-use opentelemetry::Context;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
@@ -104,9 +104,9 @@ impl CheckoutTracer {
     /// clone it rather than calling it per request.
     pub fn global() -> Self {
         CheckoutTracer {
-            inner: TracerInner::Global(Arc::new(global::tracer_with_scope(
-                instrumentation_scope(),
-            ))),
+            inner: TracerInner::Global(Arc::new(
+                global::tracer_with_scope(instrumentation_scope()),
+            )),
             metrics: CheckoutMetrics::global(),
             propagator: None,
             user_hasher: None,

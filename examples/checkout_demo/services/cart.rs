@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use checkout_otel::attributes::{ErrorType, FailureKind};
 use checkout_otel::pii::{Currency, Money};
 use checkout_otel::spans::{
-    CartFetchContents, CartValidate, CartVerifyPrices, CheckoutTracer, ClassifyError,
-    CartVerifyPricesSpan,
+    CartFetchContents, CartValidate, CartVerifyPrices, CartVerifyPricesSpan, CheckoutTracer,
+    ClassifyError,
 };
 use serde::{Deserialize, Serialize};
 

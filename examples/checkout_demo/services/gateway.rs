@@ -24,7 +24,8 @@ use checkout_otel::attributes::{
 };
 use checkout_otel::pii::{self, Currency, Money, PaymentMethod, UserRef};
 use checkout_otel::spans::{
-    CheckoutProcess, CheckoutProcessSpan, CheckoutTracer, ClassifyError, NotificationSend, PaymentProcess,
+    CheckoutProcess, CheckoutProcessSpan, CheckoutTracer, ClassifyError, NotificationSend,
+    PaymentProcess,
 };
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
