@@ -18,7 +18,7 @@ use checkout_otel::spans::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 /// One line of a cart: the price is the one the customer saw when adding it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +92,12 @@ impl IntoResponse for CartError {
 struct CartService {
     tracer: CheckoutTracer,
     carts: Mutex<HashMap<String, Cart>>,
+}
+
+impl ServiceTracer for CartService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 pub fn router(tracer: CheckoutTracer) -> Router {

@@ -30,7 +30,7 @@ use checkout_otel::spans::{
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::net::{CallError, ServiceClient, TraceParent};
+use crate::net::{CallError, ServiceClient, ServiceTracer, TraceParent};
 use crate::services::cart::ValidatedCart;
 use crate::services::inventory::{
     ReleaseRequest, Released, Reservation, ReserveLine, ReserveRequest,
@@ -162,6 +162,12 @@ pub struct Gateway {
     services: Downstream,
     background: Background,
     next_order: AtomicU64,
+}
+
+impl ServiceTracer for Gateway {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 impl Gateway {

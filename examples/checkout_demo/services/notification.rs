@@ -17,7 +17,7 @@ use checkout_otel::opentelemetry::trace::SpanKind;
 use checkout_otel::spans::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -93,6 +93,12 @@ impl RelayControl {
 struct NotificationService {
     tracer: CheckoutTracer,
     relay: RelayControl,
+}
+
+impl ServiceTracer for NotificationService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 pub fn router(tracer: CheckoutTracer, relay: RelayControl) -> Router {

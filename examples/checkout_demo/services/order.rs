@@ -14,7 +14,7 @@ use checkout_otel::spans::{CheckoutTracer, ClassifyError, DbQuery, OrderCreate, 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 const SCHEMA: &str = "
     CREATE TABLE orders (
@@ -76,6 +76,12 @@ pub fn create_db(path: &Path) -> rusqlite::Result<PathBuf> {
 struct OrderService {
     tracer: CheckoutTracer,
     db: PathBuf,
+}
+
+impl ServiceTracer for OrderService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 pub fn router(tracer: CheckoutTracer, db: PathBuf) -> Router {
