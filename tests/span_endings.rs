@@ -53,11 +53,9 @@ fn values(span: &SpanData, key: &str) -> Vec<Value> {
         .collect()
 }
 
-fn exceptions(span: &SpanData) -> usize {
-    span.events
-        .iter()
-        .filter(|e| e.name == attr::EXCEPTION_EVENT)
-        .count()
+/// How many `name` events `span` has.
+fn events(span: &SpanData, name: &str) -> usize {
+    span.events.iter().filter(|e| e.name == name).count()
 }
 
 fn fault(message: &'static str) -> Failure {
@@ -102,7 +100,11 @@ async fn gateway_latency_is_recorded_once_whichever_way_the_call_ends() {
             "{:?}",
             span.attributes
         );
-        assert!(exceptions(span) <= 1, "{:?}", span.events);
+        assert!(
+            events(span, attr::EXCEPTION_EVENT) <= 1,
+            "{:?}",
+            span.events
+        );
     }
     let gateway = attr::METRIC_PAYMENT_GATEWAY_DURATION;
     assert_eq!(h.meter.total(gateway, &[]), 11);
@@ -149,13 +151,7 @@ async fn stale_prices_are_recorded_once_whichever_way_verification_ends() {
     assert_eq!(spans.len(), 6, "each verification ends exactly once");
     for span in &spans {
         assert_eq!(values(span, attr::CART_STALE_PRICES), [Value::I64(2)]);
-        assert_eq!(
-            span.events
-                .iter()
-                .filter(|e| e.name == attr::EVENT_PRICE_MISMATCH)
-                .count(),
-            2
-        );
+        assert_eq!(events(span, attr::EVENT_PRICE_MISMATCH), 2);
     }
 }
 
@@ -186,7 +182,11 @@ async fn a_checkout_records_its_outcome_once_however_it_ends() {
             .iter()
             .find(|s| values(s, attr::CART_ID) == [Value::from(cart.to_owned())])
             .unwrap();
-        assert!(exceptions(root) <= 1, "{:?}", root.events);
+        assert!(
+            events(root, attr::EXCEPTION_EVENT) <= 1,
+            "{:?}",
+            root.events
+        );
         let status = values(root, attr::CHECKOUT_STATUS);
         assert_eq!(status.len(), 1, "{:?}", root.attributes);
         assert_eq!(values(root, attr::CHECKOUT_STEP).len(), 1);
@@ -235,6 +235,6 @@ fn a_shortfall_concludes_the_item_and_is_counted_once() {
     let spans = h.spans(attr::INVENTORY_RESERVE_ITEM);
     assert_eq!(spans.len(), 1);
     assert_eq!(values(&spans[0], attr::ERROR_TYPE).len(), 1);
-    assert_eq!(exceptions(&spans[0]), 1);
+    assert_eq!(events(&spans[0], attr::EXCEPTION_EVENT), 1);
     assert_eq!(h.meter.total(attr::METRIC_INVENTORY_SHORTFALLS, &[]), 1);
 }

@@ -55,29 +55,23 @@ pub trait ClassifyError: fmt::Display {
     }
 }
 
-impl<E: ClassifyError + ?Sized> ClassifyError for &E {
-    fn error_type(&self) -> ErrorType {
-        (**self).error_type()
-    }
-    fn failure_kind(&self) -> FailureKind {
-        (**self).failure_kind()
-    }
-    fn exception_type(&self) -> &'static str {
-        (**self).exception_type()
-    }
+/// Classifies a pointer to an error as the error it points to.
+macro_rules! classify_through {
+    ($($pointer:ty),*) => {$(
+        impl<E: ClassifyError + ?Sized> ClassifyError for $pointer {
+            fn error_type(&self) -> ErrorType {
+                (**self).error_type()
+            }
+            fn failure_kind(&self) -> FailureKind {
+                (**self).failure_kind()
+            }
+            fn exception_type(&self) -> &'static str {
+                (**self).exception_type()
+            }
+        }
+    )*};
 }
-
-impl<E: ClassifyError + ?Sized> ClassifyError for Box<E> {
-    fn error_type(&self) -> ErrorType {
-        (**self).error_type()
-    }
-    fn failure_kind(&self) -> FailureKind {
-        (**self).failure_kind()
-    }
-    fn exception_type(&self) -> &'static str {
-        (**self).exception_type()
-    }
-}
+classify_through!(&E, Box<E>);
 
 /// A ready-made classified error, for code that has no error type of its own.
 ///
