@@ -9,6 +9,13 @@
 //! continues the trace. The span is a child of the current context: the
 //! typed span or `tracing` span the call is made in.
 //!
+//! The middleware injects with its tracer's propagator
+//! ([`CheckoutTracer::inject`]): with `telemetry.tracer()` that is the
+//! guard's (from `OTEL_PROPAGATORS`), whether the guard came from `init()`
+//! or from `build()`, which installs no global propagator.
+//! [`OtelMiddleware::default`] uses [`CheckoutTracer::global`], and so the
+//! global propagator.
+//!
 //! It exists because `reqwest-tracing` does not support this crate's
 //! OpenTelemetry version; it adds no TLS stack of its own (enable one on your
 //! `reqwest` dependency if you call `https://` URLs).
@@ -19,7 +26,7 @@
 //!
 //! # fn main() -> checkout_otel::Result<()> {
 //! # let telemetry = checkout_otel::Telemetry::builder("checkout-api").console_output(false).build()?;
-//! // `telemetry` is the guard from `Telemetry::builder(..).init()`.
+//! // `telemetry` is the guard from `Telemetry::builder(..).init()` or `.build()`.
 //! let client = ClientBuilder::new(reqwest::Client::new())
 //!     .with(OtelMiddleware::new(telemetry.tracer()))
 //!     .build();
@@ -37,8 +44,7 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::attributes::ErrorType;
-use crate::propagation;
-use crate::spans::{CheckoutTracer, HttpClientCall, HttpClientSpan};
+use crate::spans::{CheckoutTracer, HttpClientCall, HttpClientCallSpan};
 
 /// The reqwest-middleware crate this module implements; use this re-export
 /// so your graph holds the version the middleware was built for.
@@ -52,8 +58,10 @@ pub struct OtelMiddleware {
 }
 
 impl OtelMiddleware {
-    /// A middleware starting its spans with `tracer` (`telemetry.tracer()`).
-    /// [`OtelMiddleware::default`] uses the global tracer provider.
+    /// A middleware starting its spans with `tracer` (`telemetry.tracer()`)
+    /// and propagating with its propagator.
+    /// [`OtelMiddleware::default`] uses [`CheckoutTracer::global`]: the global
+    /// providers and the global propagator.
     pub fn new(tracer: CheckoutTracer) -> Self {
         OtelMiddleware { tracer }
     }
@@ -71,21 +79,23 @@ impl Middleware for OtelMiddleware {
             request.method().as_str(),
             request.url().as_str(),
         ));
-        propagation::inject(span.context(), request.headers_mut());
+        self.tracer.inject(span.context(), request.headers_mut());
         // Run the rest of the stack inside the span, so spans below are its children.
         let result = span.run(next.run(request, extensions)).await;
         match &result {
-            Ok(response) => span.response_status(response.status().as_u16()),
-            Err(error) => record_transport_error(&span, error),
+            Ok(response) => {
+                span.response_status(response.status().as_u16());
+                span.end();
+            }
+            Err(error) => record_transport_error(span, error),
         }
-        span.end();
         result
     }
 }
 
 /// A request without a response: `error.type` `timeout`, `unavailable`
-/// (could not connect) or `_OTHER`.
-fn record_transport_error(span: &HttpClientSpan, error: &reqwest_middleware::Error) {
+/// (could not connect) or `_OTHER`. Ends the span.
+fn record_transport_error(span: HttpClientCallSpan, error: &reqwest_middleware::Error) {
     let (error_type, exception_type) = match error {
         reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => {
             (ErrorType::TIMEOUT, "reqwest::Error")

@@ -2,12 +2,24 @@
 //! trace.
 //!
 //! A service that already uses tower-http's `TraceLayer` keeps it and swaps
-//! in two functions: [`request_span`] (for `make_span_with`) starts the
+//! in two functions: [`request_span_with`] (for `make_span_with`) starts the
 //! request span as a semantic-convention HTTP `SERVER` span whose parent is
 //! the incoming `traceparent`, and [`record_response`] (for `on_response`)
 //! records the status code. The crate's typed spans started in handlers
-//! (`telemetry.tracer().start(..)`) are children of that span, through the
-//! `tracing` bridge that `Telemetry::init` installs.
+//! (`tracer.start(..)`) are children of that span, through the `tracing`
+//! bridge (installed by `Telemetry::init`, or the guard's
+//! [`tracing_layer`](crate::init::TelemetryGuard::tracing_layer) in your own
+//! subscriber).
+//!
+//! Which propagator reads the incoming headers:
+//!
+//! - [`request_span_with`]`(&tracer, ..)`: the tracer's
+//!   ([`CheckoutTracer::extract`]); with `telemetry.tracer()`, the guard's.
+//!   Use it with `build()`, which installs no global propagator, and
+//!   wherever you have the tracer at hand.
+//! - [`request_span`]: the global propagator, which `Telemetry::init`
+//!   installs. With `build()` and no global propagator of your own, every
+//!   request would start a new trace.
 //!
 //! ```
 //! use axum::extract::MatchedPath;
@@ -16,16 +28,23 @@
 //! use checkout_otel::http_server;
 //! use tower_http::trace::TraceLayer;
 //!
+//! # fn main() -> checkout_otel::Result<()> {
+//! let telemetry = checkout_otel::Telemetry::builder("checkout-api")
+//! #   .console_output(false)
+//!     .build()?; // or `.init()?`
+//! let tracer = telemetry.tracer();
 //! let app: axum::Router = axum::Router::new()
 //!     .route("/checkout", post(|| async { "ok" }))
 //!     .layer(
 //!         TraceLayer::new_for_http()
-//!             .make_span_with(|request: &Request<_>| {
+//!             .make_span_with(move |request: &Request<_>| {
 //!                 let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-//!                 http_server::request_span(request, route)
+//!                 http_server::request_span_with(&tracer, request, route)
 //!             })
 //!             .on_response(http_server::record_response),
 //!     );
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The span is a `tracing` span at `INFO` with target `checkout_otel::http_server`:
@@ -41,20 +60,42 @@ use std::time::Duration;
 
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use opentelemetry::Context;
+
 use crate::attributes as attr;
 use crate::propagation;
+use crate::spans::CheckoutTracer;
 use crate::spans::http::{request_method, span_name_of_method, status_error_type};
 
 /// Starts the request span of `request`: an HTTP `SERVER` span named
 /// `{method} {route}` (`POST /checkout`), or `{method}` without a route, with
 /// `http.request.method` and `http.route`, whose parent is the caller's
 /// trace context read from the request headers (W3C `traceparent` and
-/// `baggage`, with the global propagator). Without valid headers it starts a
+/// `baggage`) with `tracer`'s propagator. Without valid headers it starts a
 /// new trace.
 ///
 /// `route` is the matched route *template* (axum's `MatchedPath`), never the
 /// raw path: paths carry ids, which would make span names unbounded.
+pub fn request_span_with<B>(
+    tracer: &CheckoutTracer,
+    request: &http::Request<B>,
+    route: Option<&str>,
+) -> tracing::Span {
+    start_request_span(request, route, tracer.extract(request.headers()))
+}
+
+/// Like [`request_span_with`], reading the headers with the *global*
+/// propagator (the one `Telemetry::init` installs). With a guard from
+/// `build()`, use [`request_span_with`] and the guard's tracer.
 pub fn request_span<B>(request: &http::Request<B>, route: Option<&str>) -> tracing::Span {
+    start_request_span(request, route, propagation::extract(request.headers()))
+}
+
+fn start_request_span<B>(
+    request: &http::Request<B>,
+    route: Option<&str>,
+    parent: Context,
+) -> tracing::Span {
     let method = request_method(request.method().as_str());
     let name = match route {
         Some(route) => format!("{} {route}", span_name_of_method(method)),
@@ -72,7 +113,7 @@ pub fn request_span<B>(request: &http::Request<B>, route: Option<&str>) -> traci
     );
     // Fails only when no OpenTelemetry layer is installed or the span is
     // filtered out: then there is no trace to continue.
-    let _ = span.set_parent(propagation::extract(request.headers()));
+    let _ = span.set_parent(parent);
     span
 }
 

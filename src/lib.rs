@@ -13,7 +13,7 @@
 //!   names, kinds, attributes and events, failures recorded as status +
 //!   `error.type` + scrubbed exception, one trace per checkout across services
 //!   ([`propagation`]).
-//! - **Step tracking** ([`spans::CheckoutSpan`]): which step a checkout is in,
+//! - **Step tracking** ([`spans::CheckoutProcessSpan`]): which step a checkout is in,
 //!   which step it failed in, how long each step took.
 //! - **PII-safe values** ([`pii`]): users as `user.hash` (keyed HMAC-SHA256),
 //!   payment methods as type/brand/last four, money as integer minor units,

@@ -1,32 +1,42 @@
 //! W3C trace-context and baggage across HTTP hops, for `http::HeaderMap`
 //! (axum, hyper, reqwest, tonic metadata converted to headers).
 //!
-//! [`inject`] on the calling side and [`extract`] on the serving side make
-//! the callee's spans part of the caller's trace. Both use the globally
-//! installed propagator ([`Telemetry`](crate::init::Telemetry)'s `init`
-//! installs W3C trace-context and baggage, or what `OTEL_PROPAGATORS` names).
+//! Injecting on the calling side and extracting on the serving side make
+//! the callee's spans part of the caller's trace. Which propagator does it:
+//!
+//! | call | propagator |
+//! |---|---|
+//! | [`CheckoutTracer::inject`], [`CheckoutTracer::extract`] | the tracer's: with `telemetry.tracer()` the guard's (`OTEL_PROPAGATORS`), from `build()` as from `init()` |
+//! | [`inject_with`], [`extract_with`] | the one given, for example `&telemetry.propagator()` |
+//! | [`inject`], [`extract`], [`inject_current`] | the global one: what `init()` installs; nothing (no propagation) when no global propagator was installed |
+//!
+//! Prefer the tracer's: it is right however the telemetry was set up.
 //!
 //! ```
 //! use checkout_otel::opentelemetry::trace::TraceContextExt;
-//! use checkout_otel::propagation;
-//! use checkout_otel::spans::{CheckoutTracer, OrderCreate};
+//! use checkout_otel::spans::OrderCreate;
 //!
-//! # checkout_otel::opentelemetry::global::set_text_map_propagator(
-//! #     checkout_otel::opentelemetry_sdk::propagation::TraceContextPropagator::new());
-//! # let provider = checkout_otel::opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-//! # use checkout_otel::opentelemetry::trace::TracerProvider as _;
-//! let tracer = CheckoutTracer::new(provider.tracer("doc"));
+//! # fn main() -> checkout_otel::Result<()> {
+//! let telemetry = checkout_otel::Telemetry::builder("order-service")
+//! #   .console_output(false)
+//!     .build()?; // installs no global propagator
+//! let tracer = telemetry.tracer();
 //! let span = tracer.start(OrderCreate::new("order-1"));
 //!
 //! // client side
 //! let mut headers = http::HeaderMap::new();
-//! propagation::inject(span.context(), &mut headers);
+//! tracer.inject(span.context(), &mut headers);
 //! assert!(headers.contains_key("traceparent"));
 //!
 //! // server side
-//! let parent = propagation::extract(&headers);
+//! let parent = tracer.extract(&headers);
 //! assert_eq!(parent.span().span_context().trace_id(), span.trace_id());
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! [`CheckoutTracer::inject`]: crate::CheckoutTracer::inject
+//! [`CheckoutTracer::extract`]: crate::CheckoutTracer::extract
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};

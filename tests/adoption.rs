@@ -1,6 +1,6 @@
 //! The adoption guide, end to end: an axum + tower-http service set up as the
 //! README's "Adopting checkout-otel in an existing service" says (`init`,
-//! `http_server::request_span` in its `TraceLayer`, typed spans in the
+//! `http_server::request_span_with` in its `TraceLayer`, typed spans in the
 //! handler, `OtelMiddleware` on its reqwest client) calls a second service,
 //! and both export over OTLP/gRPC to a real receiver. The receiver holds one
 //! trace: the caller's parent, the request span, the typed spans, the client
@@ -21,7 +21,7 @@ use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMi
 use checkout_otel::spans::{
     CartValidate, CheckoutProcess, CheckoutTracer, Failure, InventoryReserveBatch,
 };
-use checkout_otel::{Telemetry, http_server, propagation};
+use checkout_otel::{Telemetry, http_server};
 use common::receiver::{Received, ReceivedSpan, Receiver};
 use tower_http::trace::TraceLayer;
 
@@ -79,7 +79,8 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
     let receiver = Receiver::grpc();
 
     // The second service uses the crate without `tracing`: it extracts the
-    // caller's context itself. `build()`, since only one `init` per process.
+    // caller's context itself, with its tracer's propagator. `build()`, since
+    // only one `init` per process.
     let inventory_telemetry = Telemetry::builder("inventory")
         .endpoint(receiver.endpoint())
         .tracing_bridge(false)
@@ -92,7 +93,7 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
         post(move |headers: HeaderMap| {
             let tracer = inventory_tracer.clone();
             async move {
-                let parent = propagation::extract(&headers);
+                let parent = tracer.extract(&headers);
                 let batch = tracer.start_in(InventoryReserveBatch::new(2), &parent);
                 batch.reserved("rsv-1", 2);
                 "reserved"
@@ -109,8 +110,9 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
         .with_env(Vec::<(String, String)>::new())
         .init()
         .expect("init");
+    let tracer = telemetry.tracer();
     let state = AppState {
-        tracer: telemetry.tracer(),
+        tracer: tracer.clone(),
         http: ClientBuilder::new(reqwest::Client::new())
             .with(OtelMiddleware::new(telemetry.tracer()))
             .build(),
@@ -121,12 +123,12 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
+                .make_span_with(move |request: &Request<_>| {
                     let route = request
                         .extensions()
                         .get::<MatchedPath>()
                         .map(MatchedPath::as_str);
-                    http_server::request_span(request, route)
+                    http_server::request_span_with(&tracer, request, route)
                 })
                 .on_response(http_server::record_response),
         );

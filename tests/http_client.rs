@@ -14,10 +14,9 @@ use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use checkout_otel::opentelemetry::baggage::BaggageExt;
 use checkout_otel::opentelemetry::propagation::TextMapCompositePropagator;
-use checkout_otel::opentelemetry::trace::{
-    FutureExt as _, SpanId, SpanKind, Status, TracerProvider as _,
-};
+use checkout_otel::opentelemetry::trace::{FutureExt as _, SpanId, SpanKind, Status};
 use checkout_otel::opentelemetry::{KeyValue, Value, global};
+use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use checkout_otel::spans::{CheckoutTracer, OrderCreate};
@@ -35,7 +34,7 @@ fn setup() -> (CheckoutTracer, InMemorySpanExporter, SdkTracerProvider) {
         .with_simple_exporter(exporter.clone())
         .build();
     (
-        CheckoutTracer::new(provider.tracer("checkout-api")),
+        CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default()),
         exporter,
         provider,
     )

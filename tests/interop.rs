@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use checkout_otel::attributes as attr;
 use checkout_otel::opentelemetry::trace::{SpanKind, TracerProvider as _};
+use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::propagation::TraceContextPropagator;
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use checkout_otel::pii::{Currency, Money};
@@ -34,7 +35,7 @@ fn typed_span_inside_tracing_request_span_is_its_child_and_vice_versa() {
     let (provider, exporter) = provider();
     let subscriber = tracing_subscriber::registry()
         .with(checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")));
-    let tracer = CheckoutTracer::new(provider.tracer("typed"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     tracing::subscriber::with_default(subscriber, || {
         // What axum + tower-http's TraceLayer creates for a request.
         let request = tracing::info_span!("POST /checkout", otel.kind = "server");
@@ -66,7 +67,7 @@ async fn tracing_instrumented_future_parents_typed_spans_across_await() {
     let subscriber = tracing_subscriber::registry()
         .with(checkout_otel::tracing_opentelemetry::layer().with_tracer(provider.tracer("bridge")));
     let _default = tracing::subscriber::set_default(subscriber);
-    let tracer = CheckoutTracer::new(provider.tracer("typed"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     let handler = async {
         tokio::task::yield_now().await;
         let payment = tracer.start(PaymentProcess::new(
@@ -97,8 +98,8 @@ async fn tracing_instrumented_future_parents_typed_spans_across_await() {
 async fn trace_continues_across_a_real_http_hop() {
     checkout_otel::opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let (provider, exporter) = provider();
-    let client_tracer = CheckoutTracer::new(provider.tracer("gateway"));
-    let server_tracer = CheckoutTracer::new(provider.tracer("order-service"));
+    let client_tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
+    let server_tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
 
     let app = axum::Router::new().route(
         "/orders",
@@ -150,7 +151,7 @@ async fn trace_continues_across_a_real_http_hop() {
 fn extract_without_headers_starts_a_new_trace_and_bad_headers_never_panic() {
     checkout_otel::opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let (provider, exporter) = provider();
-    let tracer = CheckoutTracer::new(provider.tracer("t"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     let mut headers = http::HeaderMap::new();
     headers.insert("traceparent", "00-zzzz-not-valid-01".parse().unwrap());
     let parent = propagation::extract(&headers);

@@ -5,8 +5,9 @@ use checkout_otel::attributes::{
     self as attr, CheckoutStatus, CheckoutStep, DeclineCode, ErrorType, FailureKind,
     NotificationChannel, StepStatus,
 };
-use checkout_otel::opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
+use checkout_otel::opentelemetry::trace::{SpanKind, Status};
 use checkout_otel::opentelemetry::{Context, Value};
+use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use checkout_otel::pii::{Currency, Money, PaymentMethod, UserRef};
 use checkout_otel::spans::*;
@@ -22,7 +23,7 @@ fn harness() -> Harness {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let tracer = CheckoutTracer::new(provider.tracer("test"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     Harness {
         exporter,
         _provider: provider,
@@ -146,7 +147,6 @@ fn inventory_spans_record_reservations_shortfalls_and_release() {
         drop(ok);
         let short = h.tracer.start(InventoryReserveItem::new("sku-2", 5));
         short.insufficient_stock(1);
-        drop(short);
         batch.reserved("batch-1", 1);
         let release = h.tracer.start(InventoryRelease::new("batch-1"));
         release.released(1);
@@ -217,7 +217,6 @@ fn payment_spans_are_clients_with_safe_attributes() {
         );
         call.response_status(200);
         call.succeeded("ch_1");
-        drop(call);
         payment.succeeded("ch_1");
     }
     let payment = h.one(attr::PAYMENT_PROCESS);
@@ -265,12 +264,10 @@ fn declines_and_gateway_faults_are_classified() {
             DeclineCode::from_gateway_code("insufficient-funds"),
             "Insufficient funds on card 4111 1111 1111 1111 for jane@example.com",
         );
-        drop(soft);
         let hard = h
             .tracer
             .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
         hard.declined(DeclineCode::from_gateway_code("weird_new_code"), "nope");
-        drop(hard);
         let down = h
             .tracer
             .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
@@ -352,29 +349,45 @@ fn order_notification_and_db_spans() {
 }
 
 #[test]
-fn only_the_first_failure_is_recorded_and_end_is_once() {
+fn only_the_first_failure_is_recorded_and_each_span_ends_once() {
     let h = harness();
     {
-        let span = h.tracer.start(OrderCreate::new("o"));
-        span.fail(&Failure::rejection(ErrorType::PRICE_MISMATCH, "first"));
-        span.fail(&Failure::fault(ErrorType::TIMEOUT, "second"));
-        span.end();
-        span.end();
-        span.set_attribute(checkout_otel::opentelemetry::KeyValue::new("late", true));
+        // An HTTP 5xx fails the call in place; a later failure keeps it.
+        let call = h
+            .tracer
+            .start(PaymentGatewayCall::new("stripe", "POST", "https://gw/c"));
+        call.response_status(503);
+        call.fail(&Failure::fault(ErrorType::TIMEOUT, "second"));
+        // Every ending consumes its handle: the drop does not end it again.
+        h.tracer.start(OrderCreate::new("o")).end();
+        let failed = h.tracer.start(OrderCreate::new("o"));
+        let _ = failed.record(Err::<(), _>(Failure::rejection(
+            ErrorType::PRICE_MISMATCH,
+            "first",
+        )));
     }
     let spans = h.spans();
-    assert_eq!(spans.len(), 1, "ended more than once");
-    let span = &spans[0];
-    assert_eq!(s(span, attr::ERROR_TYPE), "price_mismatch");
-    assert_eq!(span.status, Status::error("first"));
+    assert_eq!(spans.len(), 3, "a span ended more than once");
+    let call = h.one(attr::PAYMENT_GATEWAY_CALL);
+    assert_eq!(s(&call, attr::ERROR_TYPE), "upstream_error");
     assert_eq!(
-        span.events
+        call.status,
+        Status::error("payment gateway answered HTTP 503")
+    );
+    assert_eq!(
+        call.events
             .iter()
             .filter(|e| e.name == attr::EXCEPTION_EVENT)
             .count(),
         1
     );
-    assert!(attr(span, "late").is_none());
+    let orders: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == attr::ORDER_CREATE)
+        .collect();
+    assert_eq!(orders[0].status, Status::Unset);
+    assert_eq!(s(orders[1], attr::ERROR_TYPE), "price_mismatch");
+    assert_eq!(orders[1].status, Status::error("first"));
 }
 
 #[test]
@@ -385,7 +398,7 @@ fn unsampled_spans_record_nothing_and_cost_no_attributes() {
         .with_sampler(Sampler::AlwaysOff)
         .with_simple_exporter(exporter.clone())
         .build();
-    let tracer = CheckoutTracer::new(provider.tracer("off"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     let user = UserRef::new("customer-1");
     let checkout = tracer.start(CheckoutProcess::new("c").user(&user).item_count(1));
     assert!(!checkout.is_recording());
@@ -451,7 +464,7 @@ fn sampling_guesses_never_lose_or_leak_attributes() {
         .with_sampler(script.clone())
         .with_simple_exporter(exporter.clone())
         .build();
-    let tracer = CheckoutTracer::new(provider.tracer("script"));
+    let tracer = CheckoutTracer::from_providers(&provider, &SdkMeterProvider::default());
     for order in ["o-1", "o-2", "o-3", "o-4"] {
         let span = tracer.start(PaymentProcess::new(order, usd(4_998)));
         let _in = span.enter();

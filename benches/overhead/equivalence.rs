@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use checkout_otel::opentelemetry::trace::TracerProvider as _;
 use checkout_otel::opentelemetry::{KeyValue, Value};
 use checkout_otel::opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use checkout_otel::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
-use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracer, SdkTracerProvider};
-use checkout_otel::spans::CheckoutTracer;
+use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
-use crate::setup::{DEFAULT_LAYER_EXTRAS, block_on, subscriber, subscriber_with_defaults};
+use crate::setup::{
+    DEFAULT_LAYER_EXTRAS, block_on, crate_tracer, sdk_tracer, subscriber, subscriber_with_defaults,
+};
 use crate::{checkout, meter, pii, span};
 
 /// A span reduced to what a backend shows: name, kind, parent's name, sorted
@@ -55,12 +55,12 @@ fn attrs<'a>(kvs: impl IntoIterator<Item = &'a KeyValue>) -> Vec<(String, String
     out
 }
 
-fn capture(run: impl FnOnce(&SdkTracer)) -> Vec<Shape> {
+fn capture(run: impl FnOnce(&SdkTracerProvider)) -> Vec<Shape> {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    run(&provider.tracer("bench"));
+    run(&provider);
     let spans = exporter.get_finished_spans().expect("in-memory spans");
     let names: HashMap<_, _> = spans
         .iter()
@@ -115,28 +115,27 @@ fn counts(shapes: &[Shape]) -> Counts {
 /// Checks the span groups; returns the checkout trace's totals.
 pub fn check_spans() -> Counts {
     let i = span::Inputs::new();
-    let with_crate = capture(|t| span::with_crate(&CheckoutTracer::new(t.clone()), &i));
-    let raw = capture(|t| span::raw(t, &i));
-    let traced = capture(|t| {
-        tracing::subscriber::with_default(subscriber(t.clone()), || span::via_tracing(&i))
+    let with_crate = capture(|p| span::with_crate(&crate_tracer(p), &i));
+    let raw = capture(|p| span::raw(&sdk_tracer(p), &i));
+    let traced = capture(|p| {
+        tracing::subscriber::with_default(subscriber(sdk_tracer(p)), || span::via_tracing(&i))
     });
     same("span", &with_crate, "raw", &raw);
     same("span", &with_crate, "tracing", &traced);
 
     let i = checkout::Inputs::new();
-    let with_crate =
-        capture(|t| block_on(checkout::with_crate(&CheckoutTracer::new(t.clone()), &i)));
-    let raw = capture(|t| block_on(checkout::raw(t, &i)));
-    let traced = capture(|t| {
-        tracing::subscriber::with_default(subscriber(t.clone()), || {
+    let with_crate = capture(|p| block_on(checkout::with_crate(&crate_tracer(p), &i)));
+    let raw = capture(|p| block_on(checkout::raw(&sdk_tracer(p), &i)));
+    let traced = capture(|p| {
+        tracing::subscriber::with_default(subscriber(sdk_tracer(p)), || {
             block_on(checkout::via_tracing(&i))
         })
     });
     same("checkout_trace", &with_crate, "raw", &raw);
     same("checkout_trace", &with_crate, "tracing", &traced);
     // With the layer's defaults, the same plus location, thread and timing.
-    let mut defaults = capture(|t| {
-        tracing::subscriber::with_default(subscriber_with_defaults(t.clone()), || {
+    let mut defaults = capture(|p| {
+        tracing::subscriber::with_default(subscriber_with_defaults(sdk_tracer(p)), || {
             block_on(checkout::via_tracing(&i))
         })
     });

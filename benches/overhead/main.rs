@@ -28,10 +28,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use checkout_otel::opentelemetry_sdk::trace::SpanData;
-use checkout_otel::spans::CheckoutTracer;
 use criterion::{BatchSize, Criterion};
 
-use crate::setup::{Mode, block_on, provider, sdk_tracer, subscriber, subscriber_with_defaults};
+use crate::setup::{
+    Mode, block_on, crate_tracer, provider, sdk_tracer, subscriber, subscriber_with_defaults,
+};
 
 /// How a case runs.
 enum Run {
@@ -135,7 +136,7 @@ fn cases() -> Vec<Case> {
     ] {
         let provider = provider(mode);
         let tracer = sdk_tracer(&provider);
-        let typed = CheckoutTracer::new(tracer.clone());
+        let typed = crate_tracer(&provider);
         let i = span::Inputs::new();
         c.plain(group, "crate", move || {
             span::with_crate(black_box(&typed), black_box(&i))
@@ -152,7 +153,7 @@ fn cases() -> Vec<Case> {
 
     let provider = provider(Mode::Sampled);
     let tracer = sdk_tracer(&provider);
-    let typed = CheckoutTracer::new(tracer.clone());
+    let typed = crate_tracer(&provider);
     let i = checkout::Inputs::new();
     c.plain("checkout_trace", "crate", move || {
         block_on(checkout::with_crate(black_box(&typed), black_box(&i)))

@@ -1,17 +1,15 @@
 //! PII handling: pseudonymising a user id, scrubbing free text, and the
 //! redacting exporter on a batch of spans.
 
-use checkout_otel::opentelemetry::trace::TracerProvider as _;
 use checkout_otel::opentelemetry_sdk::trace::{
     InMemorySpanExporter, SdkTracerProvider, SpanData, SpanExporter,
 };
 use checkout_otel::pii::{RedactingExporter, UserHasher, UserRef};
-use checkout_otel::spans::CheckoutTracer;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::Sha256;
 
 use crate::checkout;
-use crate::setup::{NoopExporter, block_on};
+use crate::setup::{NoopExporter, block_on, crate_tracer};
 
 /// The 32-byte key both sides hash with.
 pub const KEY: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
@@ -67,7 +65,7 @@ pub fn span_batch() -> Vec<SpanData> {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let tracer = CheckoutTracer::new(provider.tracer("bench"));
+    let tracer = crate_tracer(&provider);
     let inputs = checkout::Inputs::new();
     block_on(checkout::with_crate(&tracer, &inputs));
     let trace = exporter.get_finished_spans().expect("in-memory spans");

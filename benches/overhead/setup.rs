@@ -5,9 +5,11 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use checkout_otel::CheckoutTracer;
 use checkout_otel::init::Telemetry;
 use checkout_otel::opentelemetry::trace::TracerProvider as _;
 use checkout_otel::opentelemetry_sdk::error::OTelSdkResult;
+use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::trace::{
     Sampler, SdkTracer, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter,
 };
@@ -63,9 +65,21 @@ pub fn provider(mode: Mode) -> SdkTracerProvider {
     }
 }
 
-/// The SDK tracer every side of a group uses.
+/// The SDK tracer the raw and `tracing` sides of a group use.
 pub fn sdk_tracer(provider: &SdkTracerProvider) -> SdkTracer {
     provider.tracer("bench")
+}
+
+/// The crate's tracer over the same `provider`. Every `CheckoutTracer`
+/// carries the checkout meter; here its meter provider has no reader, so the
+/// span groups compare spans alone (the raw and `tracing` sides record no
+/// metrics). What recording the metrics costs is the `meter_checkout` group.
+pub fn crate_tracer(provider: &SdkTracerProvider) -> CheckoutTracer {
+    let meters = SdkMeterProvider::builder().build();
+    let tracer = CheckoutTracer::from_providers(provider, &meters);
+    // Dropping the meter provider would shut it down: it lives for the run.
+    std::mem::forget(meters);
+    tracer
 }
 
 /// The subscriber a `tracing` user installs: the registry and the

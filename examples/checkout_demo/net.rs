@@ -17,7 +17,6 @@ use checkout_otel::CheckoutTracer;
 use checkout_otel::attributes::ErrorType;
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::opentelemetry::Context;
-use checkout_otel::propagation;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -37,19 +36,32 @@ pub async fn serve(router: Router) -> std::io::Result<(String, JoinHandle<()>)> 
 }
 
 /// The caller's trace context, read from the W3C `traceparent`,
-/// `tracestate` and `baggage` headers: the parent of the spans a handler
-/// starts. Without those headers, spans started in it begin a new trace.
+/// `tracestate` and `baggage` headers with the service's own propagator (its
+/// tracer's: the services are built with `build()`, which installs no global
+/// one): the parent of the spans a handler starts. Without those headers,
+/// spans started in it begin a new trace.
 ///
 /// ```ignore
 /// async fn handler(TraceParent(parent): TraceParent, Json(req): Json<Req>) { .. }
 /// ```
 pub struct TraceParent(pub Context);
 
-impl<S: Send + Sync> FromRequestParts<S> for TraceParent {
+/// A service's state, which holds the service's tracer.
+pub trait ServiceTracer {
+    fn tracer(&self) -> &CheckoutTracer;
+}
+
+impl<T: ServiceTracer> ServiceTracer for std::sync::Arc<T> {
+    fn tracer(&self) -> &CheckoutTracer {
+        (**self).tracer()
+    }
+}
+
+impl<S: ServiceTracer + Send + Sync> FromRequestParts<S> for TraceParent {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(TraceParent(propagation::extract(&parts.headers)))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(TraceParent(state.tracer().extract(&parts.headers)))
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use checkout_otel::opentelemetry::global;
 use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
 use checkout_otel::opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
@@ -153,10 +152,6 @@ impl Pipeline {
             notifications: client(&notification_url),
         };
         let gateway = Gateway::new(tracer.clone(), downstream);
-        // `build` installs nothing globally, and the propagator is
-        // process-wide: installed once, here. W3C trace-context and baggage
-        // (or what OTEL_PROPAGATORS says).
-        global::set_text_map_propagator(gateway_telemetry.propagator());
         let (gateway_url, task) = serve(gateway::router(gateway.clone())).await?;
         tasks.push(task);
 

@@ -64,10 +64,12 @@ impl TelemetryGuard {
     /// attached: the checkout meter (spans also record the checkout
     /// metrics), the propagator and the user hasher.
     pub fn tracer(&self) -> CheckoutTracer {
-        CheckoutTracer::new(self.sdk_tracer())
-            .with_metrics(self.metrics.clone())
-            .with_propagator(self.propagator().into())
-            .with_user_hasher(self.user_hasher())
+        CheckoutTracer::from_parts(
+            self.sdk_tracer(),
+            self.metrics.clone(),
+            self.propagator().into(),
+            self.user_hasher(),
+        )
     }
 
     /// The propagator built once from `OTEL_PROPAGATORS` (default W3C

@@ -1,16 +1,20 @@
 //! Cart spans: `cart.validate`, `cart.fetch_contents`, `cart.verify_prices`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan, saturating_i64, span_handle};
+use super::handle::span_handle;
+use super::spec::saturating_i64;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes as attr;
 use crate::pii::Money;
 
 /// Starts `cart.validate`: the parent of fetching the cart and verifying its prices.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct CartValidate<'a> {
     cart_id: &'a str,
 }
@@ -23,19 +27,29 @@ impl<'a> CartValidate<'a> {
 }
 
 impl SpanSpec for CartValidate<'_> {
-    type Span = TypedSpan;
-    const NAME: &'static str = attr::CART_VALIDATE;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = CartValidateSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::CART_VALIDATE)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::CART_ID, self.cart_id.to_owned());
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
-        span
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> CartValidateSpan {
+        CartValidateSpan { span }
     }
+}
+
+span_handle! {
+    /// The `cart.validate` span.
+    CartValidateSpan {}
 }
 
 /// Starts `cart.fetch_contents`: loading the cart's lines.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct CartFetchContents<'a> {
     cart_id: &'a str,
 }
@@ -48,23 +62,27 @@ impl<'a> CartFetchContents<'a> {
 }
 
 impl SpanSpec for CartFetchContents<'_> {
-    type Span = FetchContentsSpan;
-    const NAME: &'static str = attr::CART_FETCH_CONTENTS;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = CartFetchContentsSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::CART_FETCH_CONTENTS)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::CART_ID, self.cart_id.to_owned());
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> FetchContentsSpan {
-        FetchContentsSpan { span }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> CartFetchContentsSpan {
+        CartFetchContentsSpan { span }
     }
 }
 
 span_handle! {
     /// The `cart.fetch_contents` span.
-    FetchContentsSpan {}
+    CartFetchContentsSpan {}
 }
 
-impl FetchContentsSpan {
+impl CartFetchContentsSpan {
     /// Records how many lines the cart has (`cart.item_count`). Call once.
     pub fn item_count(&self, count: usize) {
         self.span
@@ -74,6 +92,7 @@ impl FetchContentsSpan {
 
 /// Starts `cart.verify_prices`: comparing the cart's prices with the catalogue.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct CartVerifyPrices {
     item_count: u64,
 }
@@ -88,28 +107,31 @@ impl CartVerifyPrices {
 }
 
 impl SpanSpec for CartVerifyPrices {
-    type Span = VerifyPricesSpan;
-    const NAME: &'static str = attr::CART_VERIFY_PRICES;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = CartVerifyPricesSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::CART_VERIFY_PRICES)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.int(attr::CART_ITEM_COUNT, self.item_count);
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> VerifyPricesSpan {
-        VerifyPricesSpan {
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> CartVerifyPricesSpan {
+        CartVerifyPricesSpan {
             span,
             stale: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
         }
     }
 }
 
 span_handle! {
-    /// The `cart.verify_prices` span. When it ends it carries
-    /// `cart.stale_prices`: the number of [`VerifyPricesSpan::price_mismatch`] calls.
-    VerifyPricesSpan { stale: AtomicU64, closed: AtomicBool }
+    /// The `cart.verify_prices` span. However it ends, it carries
+    /// `cart.stale_prices`: the number of [`CartVerifyPricesSpan::price_mismatch`] calls.
+    CartVerifyPricesSpan { stale: AtomicU64 }
 }
 
-impl VerifyPricesSpan {
+impl CartVerifyPricesSpan {
     /// Records a line whose price differs from the catalogue: a
     /// `price_mismatch` event with `product.id`, `price.expected` and
     /// `price.actual` (integer minor units).
@@ -131,21 +153,14 @@ impl VerifyPricesSpan {
     pub fn stale_prices(&self) -> u64 {
         self.stale.load(Ordering::Relaxed)
     }
-
-    /// Ends the span, recording `cart.stale_prices`.
-    pub fn end(&self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            self.span.set_attribute(KeyValue::new(
-                attr::CART_STALE_PRICES,
-                saturating_i64(self.stale_prices()),
-            ));
-            self.span.end();
-        }
-    }
 }
 
-impl Drop for VerifyPricesSpan {
+impl Drop for CartVerifyPricesSpan {
+    /// The handle's ending: `cart.stale_prices`, then the span's end.
     fn drop(&mut self) {
-        self.end();
+        self.span.set_attribute(KeyValue::new(
+            attr::CART_STALE_PRICES,
+            saturating_i64(self.stale_prices()),
+        ));
     }
 }

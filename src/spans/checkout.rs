@@ -1,5 +1,6 @@
 //! `checkout.process`: the root of a checkout, with step tracking.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,9 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{FutureExt, SpanKind};
 
-use super::core::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan, saturating_i64};
+use super::handle::forward_span_methods;
+use super::spec::saturating_i64;
+use super::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
 use crate::attributes::{
     self as attr, CheckoutStatus, CheckoutStep, ErrorType, FailureKind, StepStatus,
 };
@@ -44,6 +47,7 @@ use crate::pii::{Money, UserRef};
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct CheckoutProcess<'a> {
     cart_id: &'a str,
     user: Option<&'a UserRef>,
@@ -77,7 +81,7 @@ impl<'a> CheckoutProcess<'a> {
     }
 
     /// Number of items (`checkout.item_count`, and the metrics' size
-    /// bucket). When it is known only later, use [`CheckoutSpan::set_item_count`].
+    /// bucket). When it is known only later, use [`CheckoutProcessSpan::set_item_count`].
     pub fn item_count(mut self, item_count: usize) -> Self {
         self.item_count = Some(item_count as u64);
         self
@@ -92,10 +96,13 @@ impl<'a> CheckoutProcess<'a> {
 }
 
 impl SpanSpec for CheckoutProcess<'_> {
-    type Span = CheckoutSpan;
-    const NAME: &'static str = attr::CHECKOUT_PROCESS;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = CheckoutProcessSpan;
 
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::CHECKOUT_PROCESS)
+    }
+
+    /// `INTERNAL`, or `SERVER` after [`CheckoutProcess::server`].
     fn kind(&self) -> SpanKind {
         self.kind.clone()
     }
@@ -110,12 +117,12 @@ impl SpanSpec for CheckoutProcess<'_> {
         }
     }
 
-    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> CheckoutSpan {
-        CheckoutSpan {
+    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> CheckoutProcessSpan {
+        CheckoutProcessSpan {
             span,
             started: Instant::now(),
             item_count: AtomicU64::new(self.item_count.unwrap_or(ITEM_COUNT_UNSET)),
-            metrics: tracer.metrics().cloned(),
+            metrics: tracer.metrics().clone(),
             state: Mutex::new(State {
                 current: CheckoutStep::Initiated,
                 failure: None,
@@ -134,7 +141,7 @@ fn total_attributes(total: Money) -> [KeyValue; 3] {
     ]
 }
 
-/// One step of a checkout, as [`CheckoutSpan::step`] measured it.
+/// One step of a checkout, as [`CheckoutProcessSpan::step`] measured it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepRecord {
     /// The step.
@@ -145,7 +152,7 @@ pub struct StepRecord {
     pub duration: Duration,
 }
 
-/// How a checkout ended, returned by [`CheckoutSpan::finish`].
+/// How a checkout ended, returned by [`CheckoutProcessSpan::finish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutOutcome {
     /// Success, rejected or failed.
@@ -177,36 +184,36 @@ struct State {
 
 /// The `checkout.process` span, tracking which step the checkout is in.
 ///
-/// Run each step through [`CheckoutSpan::step`], then call
-/// [`CheckoutSpan::finish`] with the checkout's result. The span then carries
+/// Run each step through [`CheckoutProcessSpan::step`], then call
+/// [`CheckoutProcessSpan::finish`] with the checkout's result. The span then carries
 /// `checkout.step` (the last step reached, `complete` on success),
 /// `checkout.status`, and on failure `checkout.failure_step`, `error.type`,
 /// `failure.kind` and status `Error`; each successful step adds its milestone
 /// event (`cart_validated`, `inventory_reserved`, `payment_processed`,
-/// `order_created`). With a meter attached to the tracer, step durations and
-/// the checkout's outcome are recorded as metrics too.
+/// `order_created`). Step durations and the checkout's outcome are recorded
+/// on the tracer's checkout meter too.
 ///
-/// Dropped without `finish` (for example when the request is cancelled), the
-/// checkout is recorded as failed in its current step with `error.type`
-/// `cancelled`, or with the failure of a step that failed.
+/// `finish` is the only way to end a checkout, and it consumes the handle:
+/// there is no `end` or `fail` that could record a failure the metrics do not
+/// see, and no way to finish a failed checkout as a success (see the
+/// [module docs](super#ending-a-span)). Dropped without `finish` (for example
+/// when the request is cancelled), the checkout is recorded as failed in its
+/// current step with `error.type` `cancelled`, or with the failure of a step
+/// that failed.
 #[derive(Debug)]
-pub struct CheckoutSpan {
+#[must_use = "a checkout is recorded as cancelled when its handle is dropped: bind it and call `finish` with the checkout's result"]
+pub struct CheckoutProcessSpan {
     span: TypedSpan,
     started: Instant,
     // Recorded when the checkout ends, so it can be learnt mid-checkout.
     item_count: AtomicU64,
-    metrics: Option<CheckoutMetrics>,
+    metrics: CheckoutMetrics,
     state: Mutex<State>,
 }
 
-impl std::ops::Deref for CheckoutSpan {
-    type Target = TypedSpan;
-    fn deref(&self) -> &TypedSpan {
-        &self.span
-    }
-}
+forward_span_methods!(CheckoutProcessSpan);
 
-impl CheckoutSpan {
+impl CheckoutProcessSpan {
     /// The step the checkout is in now.
     pub fn current_step(&self) -> CheckoutStep {
         self.lock().current
@@ -220,7 +227,7 @@ impl CheckoutSpan {
     /// Runs one step inside the checkout span: marks it current, times it,
     /// records its outcome, and on success adds the step's milestone event.
     /// On error the failure (step, `error.type`, kind) is remembered for
-    /// [`CheckoutSpan::finish`]; the error is returned unchanged.
+    /// [`CheckoutProcessSpan::finish`]; the error is returned unchanged.
     pub async fn step<T, E, F>(&self, step: CheckoutStep, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
@@ -252,9 +259,7 @@ impl CheckoutSpan {
                 });
             }
         }
-        if let Some(metrics) = &self.metrics {
-            metrics.record_step(step, status, duration);
-        }
+        self.metrics.record_step(step, status, duration);
         if result.is_ok() {
             if let Some(event) = milestone(step) {
                 self.span.add_event(event, Vec::new());
@@ -287,6 +292,8 @@ impl CheckoutSpan {
     }
 
     /// Ends the checkout with its result and returns what was recorded.
+    /// With an `Err`, the first step that failed (or the current one, for an
+    /// error raised outside any step) is recorded as the failure step.
     pub fn finish<T, E: ClassifyError>(self, result: &Result<T, E>) -> CheckoutOutcome {
         let error = result.as_ref().err().map(|e| {
             (
@@ -356,10 +363,8 @@ impl CheckoutSpan {
                     .set_attribute(KeyValue::new(attr::CHECKOUT_FAILURE_STEP, step.as_str()));
             }
         }
-        if let Some(metrics) = &self.metrics {
-            metrics.record_checkout(status, item_count.unwrap_or(0), duration, error_type);
-        }
-        self.span.end();
+        self.metrics
+            .record_checkout(status, item_count.unwrap_or(0), duration, error_type);
         CheckoutOutcome {
             status,
             failure_step,
@@ -375,7 +380,7 @@ impl CheckoutSpan {
     }
 }
 
-impl Drop for CheckoutSpan {
+impl Drop for CheckoutProcessSpan {
     fn drop(&mut self) {
         let (finished, failure) = {
             let state = self.lock();

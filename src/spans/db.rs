@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
+use super::handle::span_handle;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes as attr;
 
 /// `db.system.name` of SQLite.
@@ -33,6 +34,7 @@ pub const MYSQL: &str = "mysql";
 /// span.end();
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct DbQuery {
     system: &'static str,
     operation: &'static str,
@@ -59,12 +61,14 @@ impl DbQuery {
 }
 
 impl SpanSpec for DbQuery {
-    type Span = TypedSpan;
-    /// The registry's group name; the span itself is named after its query.
-    const NAME: &'static str = "db.client";
-    const KIND: SpanKind = SpanKind::Client;
+    type Span = DbQuerySpan;
+    /// `{operation} {collection}`: the registry's group is `db.client`, but
+    /// the span is named after its query.
     fn name(&self) -> Cow<'static, str> {
         Cow::Owned(format!("{} {}", self.operation, self.collection))
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::DB_SYSTEM_NAME, self.system);
@@ -74,7 +78,13 @@ impl SpanSpec for DbQuery {
             attrs.str(attr::DB_QUERY_TEXT, query);
         }
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
-        span
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> DbQuerySpan {
+        DbQuerySpan { span }
     }
+}
+
+span_handle! {
+    /// A database `CLIENT` span (see [`DbQuery`]): end it with `record` to
+    /// keep the query's error on it, `span.record(run_query())`.
+    DbQuerySpan {}
 }

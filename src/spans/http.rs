@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, span_handle};
+use super::handle::span_handle;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes::{self as attr, ErrorType, FailureKind};
 
 /// The recordable parts of a URL.
@@ -118,7 +119,7 @@ pub(crate) fn span_name_of_method(method: &'static str) -> &'static str {
 /// [`OtelMiddleware`](crate::http_client::OtelMiddleware) (feature `reqwest`)
 /// starts these for every reqwest call; start one by hand for any other
 /// client and inject its context into the request with
-/// [`propagation::inject`](crate::propagation::inject).
+/// [`CheckoutTracer::inject`].
 ///
 /// ```
 /// use checkout_otel::spans::{CheckoutTracer, HttpClientCall};
@@ -126,12 +127,13 @@ pub(crate) fn span_name_of_method(method: &'static str) -> &'static str {
 /// let tracer = CheckoutTracer::global();
 /// let call = tracer.start(HttpClientCall::new("GET", "http://inventory:8080/stock/sku-1?token=abc"));
 /// let mut headers = http::HeaderMap::new();
-/// checkout_otel::propagation::inject(call.context(), &mut headers);
+/// tracer.inject(call.context(), &mut headers);
 /// // ... send the request with `headers` ...
 /// call.response_status(200);
 /// call.end();
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct HttpClientCall<'a> {
     method: &'a str,
     url: &'a str,
@@ -145,12 +147,14 @@ impl<'a> HttpClientCall<'a> {
 }
 
 impl SpanSpec for HttpClientCall<'_> {
-    type Span = HttpClientSpan;
-    /// The registry's group name; the span itself is named after its method.
-    const NAME: &'static str = "http.client";
-    const KIND: SpanKind = SpanKind::Client;
+    type Span = HttpClientCallSpan;
+    /// The method (`POST`): the registry's group is `http.client`, but the
+    /// span is named after its method.
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(span_name_of_method(request_method(self.method)))
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
     }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::HTTP_REQUEST_METHOD, request_method(self.method));
@@ -162,17 +166,17 @@ impl SpanSpec for HttpClientCall<'_> {
             attrs.str(attr::URL_FULL, url.full);
         }
     }
-    fn wrap(self, span: super::TypedSpan, _: &CheckoutTracer) -> HttpClientSpan {
-        HttpClientSpan { span }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> HttpClientCallSpan {
+        HttpClientCallSpan { span }
     }
 }
 
 span_handle! {
     /// An HTTP `CLIENT` span (see [`HttpClientCall`]).
-    HttpClientSpan {}
+    HttpClientCallSpan {}
 }
 
-impl HttpClientSpan {
+impl HttpClientCallSpan {
     /// Records the response's status code (`http.response.status_code`).
     ///
     /// A client span fails on 4xx and 5xx, as the semantic conventions ask,
@@ -199,11 +203,12 @@ impl HttpClientSpan {
         }
     }
 
-    /// Records a request that got no response: a fault with `error_type`
-    /// (for example [`ErrorType::TIMEOUT`] or [`ErrorType::UNAVAILABLE`]) and
-    /// `message` (scrubbed before it is recorded; keep URLs out of it).
+    /// Records a request that got no response, and ends the span: a fault
+    /// with `error_type` (for example [`ErrorType::TIMEOUT`] or
+    /// [`ErrorType::UNAVAILABLE`]) and `message` (scrubbed before it is
+    /// recorded; keep URLs out of it).
     pub fn transport_error(
-        &self,
+        self,
         error_type: ErrorType,
         message: &str,
         exception_type: &'static str,

@@ -1,15 +1,20 @@
 //! Inventory spans: `inventory.reserve_batch`, `inventory.reserve_item`, and
 //! `inventory.release` for reservations undone after a later step failed.
 
+use std::borrow::Cow;
+
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan, saturating_i64, span_handle};
+use super::handle::span_handle;
+use super::spec::saturating_i64;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes::{self as attr, ErrorType, FailureKind};
 use crate::metrics::CheckoutMetrics;
 
 /// Starts `inventory.reserve_batch`: reserving stock for every line of a cart.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct InventoryReserveBatch {
     item_count: u64,
 }
@@ -24,23 +29,27 @@ impl InventoryReserveBatch {
 }
 
 impl SpanSpec for InventoryReserveBatch {
-    type Span = ReserveBatchSpan;
-    const NAME: &'static str = attr::INVENTORY_RESERVE_BATCH;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = InventoryReserveBatchSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RESERVE_BATCH)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.int(attr::INVENTORY_ITEM_COUNT, self.item_count);
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> ReserveBatchSpan {
-        ReserveBatchSpan { span }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> InventoryReserveBatchSpan {
+        InventoryReserveBatchSpan { span }
     }
 }
 
 span_handle! {
     /// The `inventory.reserve_batch` span.
-    ReserveBatchSpan {}
+    InventoryReserveBatchSpan {}
 }
 
-impl ReserveBatchSpan {
+impl InventoryReserveBatchSpan {
     /// Records the outcome: the batch's reservation id
     /// (`inventory.reservation_id`) and how many lines were reserved
     /// (`inventory.reservations_created`). Call once.
@@ -60,6 +69,7 @@ impl ReserveBatchSpan {
 
 /// Starts `inventory.reserve_item`: reserving stock for one line.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct InventoryReserveItem<'a> {
     product_id: &'a str,
     quantity: u64,
@@ -76,28 +86,32 @@ impl<'a> InventoryReserveItem<'a> {
 }
 
 impl SpanSpec for InventoryReserveItem<'_> {
-    type Span = ReserveItemSpan;
-    const NAME: &'static str = attr::INVENTORY_RESERVE_ITEM;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = InventoryReserveItemSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RESERVE_ITEM)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::PRODUCT_ID, self.product_id.to_owned());
         attrs.int(attr::QUANTITY_REQUESTED, self.quantity);
     }
-    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> ReserveItemSpan {
-        ReserveItemSpan {
+    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> InventoryReserveItemSpan {
+        InventoryReserveItemSpan {
             span,
             requested: self.quantity,
-            metrics: tracer.metrics().cloned(),
+            metrics: tracer.metrics().clone(),
         }
     }
 }
 
 span_handle! {
     /// The `inventory.reserve_item` span.
-    ReserveItemSpan { requested: u64, metrics: Option<CheckoutMetrics> }
+    InventoryReserveItemSpan { requested: u64, metrics: CheckoutMetrics }
 }
 
-impl ReserveItemSpan {
+impl InventoryReserveItemSpan {
     /// Records the reservation made (`reservation.id`).
     pub fn reserved(&self, reservation_id: &str) {
         self.span.set_attribute(KeyValue::new(
@@ -106,14 +120,12 @@ impl ReserveItemSpan {
         ));
     }
 
-    /// Records that only `available` units were in stock: an
-    /// `insufficient_stock` event with `quantity.available` and
+    /// Records that only `available` units were in stock, and ends the span:
+    /// an `insufficient_stock` event with `quantity.available` and
     /// `quantity.requested`, and a rejection with `error.type`
     /// `insufficient_stock`. Counts a shortfall on the meter.
-    pub fn insufficient_stock(&self, available: u64) {
-        if let Some(metrics) = &self.metrics {
-            metrics.record_inventory_shortfall(1);
-        }
+    pub fn insufficient_stock(self, available: u64) {
+        self.metrics.record_inventory_shortfall(1);
         self.span.add_event(
             attr::EVENT_INSUFFICIENT_STOCK,
             vec![
@@ -135,8 +147,9 @@ impl ReserveItemSpan {
 
 /// Starts `inventory.release`: undoing a reservation after a later step
 /// (usually the payment) failed. The compensation is visible in the trace;
-/// record how many lines it returned with [`ReleaseSpan::released`].
+/// record how many lines it returned with [`InventoryReleaseSpan::released`].
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct InventoryRelease<'a> {
     reservation_id: &'a str,
 }
@@ -149,26 +162,30 @@ impl<'a> InventoryRelease<'a> {
 }
 
 impl SpanSpec for InventoryRelease<'_> {
-    type Span = ReleaseSpan;
-    const NAME: &'static str = attr::INVENTORY_RELEASE;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = InventoryReleaseSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::INVENTORY_RELEASE)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(
             attr::INVENTORY_RESERVATION_ID,
             self.reservation_id.to_owned(),
         );
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> ReleaseSpan {
-        ReleaseSpan { span }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> InventoryReleaseSpan {
+        InventoryReleaseSpan { span }
     }
 }
 
 span_handle! {
     /// The `inventory.release` span.
-    ReleaseSpan {}
+    InventoryReleaseSpan {}
 }
 
-impl ReleaseSpan {
+impl InventoryReleaseSpan {
     /// Records how many lines went back to stock
     /// (`inventory.reservations_released`). Call once.
     pub fn released(&self, lines: usize) {

@@ -1,13 +1,17 @@
 //! `order.create`, and `notification.send`: fire-and-forget, still in the
 //! checkout's trace, never failing the checkout.
 
+use std::borrow::Cow;
+
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
+use super::handle::span_handle;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes::{self as attr, NotificationChannel};
 
 /// Starts `order.create`: creating the order record.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct OrderCreate<'a> {
     order_id: &'a str,
 }
@@ -20,15 +24,24 @@ impl<'a> OrderCreate<'a> {
 }
 
 impl SpanSpec for OrderCreate<'_> {
-    type Span = TypedSpan;
-    const NAME: &'static str = attr::ORDER_CREATE;
-    const KIND: SpanKind = SpanKind::Internal;
+    type Span = OrderCreateSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::ORDER_CREATE)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Internal
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
-        span
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> OrderCreateSpan {
+        OrderCreateSpan { span }
     }
+}
+
+span_handle! {
+    /// The `order.create` span.
+    OrderCreateSpan {}
 }
 
 /// Starts `notification.send` (`PRODUCER`: the checkout does not wait for it).
@@ -52,6 +65,7 @@ impl SpanSpec for OrderCreate<'_> {
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct NotificationSend<'a> {
     order_id: &'a str,
     channel: NotificationChannel,
@@ -65,14 +79,26 @@ impl<'a> NotificationSend<'a> {
 }
 
 impl SpanSpec for NotificationSend<'_> {
-    type Span = TypedSpan;
-    const NAME: &'static str = attr::NOTIFICATION_SEND;
-    const KIND: SpanKind = SpanKind::Producer;
+    type Span = NotificationSendSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::NOTIFICATION_SEND)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Producer
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
         attrs.str(attr::NOTIFICATION_CHANNEL, self.channel.as_str());
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> TypedSpan {
-        span
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> NotificationSendSpan {
+        NotificationSendSpan { span }
     }
+}
+
+span_handle! {
+    /// The `notification.send` span. Move it into the work with
+    /// [`NotificationSendSpan::instrument`] or
+    /// [`NotificationSendSpan::instrument_result`] so it ends when the
+    /// notification is done.
+    NotificationSendSpan {}
 }

@@ -1,14 +1,15 @@
 //! Payment spans: `payment.process` and `payment.gateway_call`, both `CLIENT`.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
-use super::core::{Attrs, CheckoutTracer, SpanSpec, TypedSpan, span_handle};
+use super::handle::span_handle;
 use super::http::recordable_url;
+use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes::{self as attr, DeclineCode, ErrorType, FailureKind, PaymentStatus};
 use crate::metrics::CheckoutMetrics;
 use crate::pii::{Money, PaymentMethod};
@@ -19,6 +20,7 @@ use crate::pii::{Money, PaymentMethod};
 /// integer `payment.amount_minor`, `payment.currency`), the method only as
 /// its type, and for cards brand and last four.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct PaymentProcess<'a> {
     order_id: &'a str,
     amount: Money,
@@ -43,9 +45,13 @@ impl<'a> PaymentProcess<'a> {
 }
 
 impl SpanSpec for PaymentProcess<'_> {
-    type Span = PaymentSpan;
-    const NAME: &'static str = attr::PAYMENT_PROCESS;
-    const KIND: SpanKind = SpanKind::Client;
+    type Span = PaymentProcessSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::PAYMENT_PROCESS)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
         attrs.str(attr::PAYMENT_AMOUNT, self.amount.to_decimal_string());
@@ -58,26 +64,27 @@ impl SpanSpec for PaymentProcess<'_> {
             attrs.extend(method.key_values());
         }
     }
-    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> PaymentSpan {
-        PaymentSpan { span }
+    fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> PaymentProcessSpan {
+        PaymentProcessSpan { span }
     }
 }
 
 span_handle! {
     /// The `payment.process` span.
-    PaymentSpan {}
+    PaymentProcessSpan {}
 }
 
-impl PaymentSpan {
-    /// The charge went through (`payment.status` = `succeeded`, `payment.charge_id`).
-    pub fn succeeded(&self, charge_id: &str) {
+impl PaymentProcessSpan {
+    /// The charge went through, and the span ends (`payment.status` =
+    /// `succeeded`, `payment.charge_id`).
+    pub fn succeeded(self, charge_id: &str) {
         record_success(&self.span, charge_id);
     }
 
-    /// The charge was declined: `payment.status` = `declined`, the bounded
-    /// decline code and its soft/hard class, and a rejection with
-    /// `error.type` `card_declined` whose message is scrubbed.
-    pub fn declined(&self, code: DeclineCode, message: &str) {
+    /// The charge was declined, and the span ends: `payment.status` =
+    /// `declined`, the bounded decline code and its soft/hard class, and a
+    /// rejection with `error.type` `card_declined` whose message is scrubbed.
+    pub fn declined(self, code: DeclineCode, message: &str) {
         record_decline(&self.span, code, message);
     }
 }
@@ -90,6 +97,7 @@ impl PaymentSpan {
 /// of `service.peer.name`, still in development; service-graph backends key
 /// on `peer.service`, so it is what we emit.
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct PaymentGatewayCall<'a> {
     peer_service: &'a str,
     method: &'a str,
@@ -116,9 +124,13 @@ impl<'a> PaymentGatewayCall<'a> {
 }
 
 impl SpanSpec for PaymentGatewayCall<'_> {
-    type Span = GatewayCallSpan;
-    const NAME: &'static str = attr::PAYMENT_GATEWAY_CALL;
-    const KIND: SpanKind = SpanKind::Client;
+    type Span = PaymentGatewayCallSpan;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(attr::PAYMENT_GATEWAY_CALL)
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::PEER_SERVICE, self.peer_service.to_owned());
         attrs.str(
@@ -134,30 +146,29 @@ impl SpanSpec for PaymentGatewayCall<'_> {
         }
         attrs.int(attr::PAYMENT_ATTEMPT, u64::from(self.attempt));
     }
-    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> GatewayCallSpan {
-        GatewayCallSpan {
+    fn wrap(self, span: TypedSpan, tracer: &CheckoutTracer) -> PaymentGatewayCallSpan {
+        PaymentGatewayCallSpan {
             span,
             started: Instant::now(),
-            metrics: tracer.metrics().cloned(),
-            outcome: Mutex::new(None),
-            closed: AtomicBool::new(false),
+            metrics: tracer.metrics().clone(),
+            outcome: OnceLock::new(),
         }
     }
 }
 
 span_handle! {
-    /// The `payment.gateway_call` span. On end it records
-    /// `payment.gateway_latency_ms` and, with a meter attached, the gateway
-    /// latency histogram by outcome.
-    GatewayCallSpan {
+    /// The `payment.gateway_call` span. However it ends, it records
+    /// `payment.gateway_latency_ms` and the gateway latency histogram by
+    /// outcome (`checkout.payment.gateway.duration`).
+    PaymentGatewayCallSpan {
         started: Instant,
-        metrics: Option<CheckoutMetrics>,
-        outcome: Mutex<Option<PaymentStatus>>,
-        closed: AtomicBool,
+        metrics: CheckoutMetrics,
+        // The first outcome recorded: what the latency histogram is split by.
+        outcome: OnceLock<PaymentStatus>,
     }
 }
 
-impl GatewayCallSpan {
+impl PaymentGatewayCallSpan {
     /// Records the HTTP status code (`http.response.status_code`); a 5xx is
     /// recorded as a fault with `error.type` `upstream_error`.
     pub fn response_status(&self, status_code: u16) {
@@ -176,24 +187,25 @@ impl GatewayCallSpan {
         }
     }
 
-    /// The charge went through (`payment.status`, `payment.charge_id`).
-    pub fn succeeded(&self, charge_id: &str) {
+    /// The charge went through, and the span ends (`payment.status`,
+    /// `payment.charge_id`).
+    pub fn succeeded(self, charge_id: &str) {
         self.set_outcome(PaymentStatus::Succeeded);
         record_success(&self.span, charge_id);
     }
 
-    /// The gateway declined the charge (see [`PaymentSpan::declined`]).
-    /// Counts the decline on the meter, by class and code.
-    pub fn declined(&self, code: DeclineCode, message: &str) {
+    /// The gateway declined the charge, and the span ends (see
+    /// [`PaymentProcessSpan::declined`]). Counts the decline on the meter, by
+    /// class and code.
+    pub fn declined(self, code: DeclineCode, message: &str) {
         self.set_outcome(PaymentStatus::Declined);
-        if let Some(metrics) = &self.metrics {
-            metrics.record_decline(code);
-        }
+        self.metrics.record_decline(code);
         record_decline(&self.span, code, message);
     }
 
-    /// The call timed out: a fault with `error.type` `timeout`.
-    pub fn timed_out(&self) {
+    /// The call timed out, and the span ends: a fault with `error.type`
+    /// `timeout`.
+    pub fn timed_out(self) {
         self.set_outcome(PaymentStatus::Failed);
         self.span.set_attribute(KeyValue::new(
             attr::PAYMENT_STATUS,
@@ -207,39 +219,27 @@ impl GatewayCallSpan {
         );
     }
 
-    /// Ends the span, recording the gateway latency.
-    pub fn end(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
+    fn set_outcome(&self, status: PaymentStatus) {
+        // The first outcome stands, as the first failure does.
+        let _ = self.outcome.set(status);
+    }
+}
+
+impl Drop for PaymentGatewayCallSpan {
+    /// The handle's ending: the latency, as an attribute and on the meter by
+    /// outcome, then the span's end.
+    fn drop(&mut self) {
         let elapsed = self.started.elapsed();
         self.span.set_attribute(KeyValue::new(
             attr::PAYMENT_GATEWAY_LATENCY_MS,
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
         ));
-        if let Some(metrics) = &self.metrics {
-            let outcome = self.outcome.lock().map(|o| *o).unwrap_or(None).unwrap_or(
-                if self.span.has_failed() {
-                    PaymentStatus::Failed
-                } else {
-                    PaymentStatus::Succeeded
-                },
-            );
-            metrics.record_gateway_call(elapsed, outcome);
-        }
-        self.span.end();
-    }
-
-    fn set_outcome(&self, status: PaymentStatus) {
-        if let Ok(mut outcome) = self.outcome.lock() {
-            outcome.get_or_insert(status);
-        }
-    }
-}
-
-impl Drop for GatewayCallSpan {
-    fn drop(&mut self) {
-        self.end();
+        let outcome = match self.outcome.get() {
+            Some(outcome) => *outcome,
+            None if self.span.has_failed() => PaymentStatus::Failed,
+            None => PaymentStatus::Succeeded,
+        };
+        self.metrics.record_gateway_call(elapsed, outcome);
     }
 }
 

@@ -194,9 +194,9 @@ mod tests {
     use opentelemetry::trace::Tracer as _;
 
     use super::*;
-    use crate::scope::instrumentation_scope;
     use crate::attributes::DeclineCode;
     use crate::metrics::CheckoutMetrics;
+    use crate::scope::instrumentation_scope;
 
     #[test]
     fn tracer_and_meters_share_the_crate_scope() {

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests. Each test binary uses a subset.
 #![allow(dead_code)]
 
+pub mod meter;
 pub mod pii_scan;
 pub mod receiver;
 pub mod rotel;

@@ -1,7 +1,8 @@
 //! A small in-process shop for the collector, fault and load tests: six
 //! services, each with its own telemetry (its own `service.name` and OTLP
 //! exporter), passing the checkout's trace context to each other in W3C
-//! headers as they would over HTTP. One checkout is a root and 11 child spans
+//! headers as they would over HTTP, each with its own guard's propagator
+//! (`build()` installs no global one). One checkout is a root and 11 child spans
 //! across all six services, plus the checkout metrics.
 //!
 //! The business work is plain code shared by [`Shop::checkout`] and
@@ -21,7 +22,6 @@ use checkout_otel::attributes::{
 use checkout_otel::init::{Protocol, SpanExportStats, Telemetry, TelemetryBuilder, TelemetryGuard};
 use checkout_otel::opentelemetry::Context;
 use checkout_otel::pii::{Currency, Money, PaymentMethod, UserRef};
-use checkout_otel::propagation;
 use checkout_otel::spans::{
     CartFetchContents, CartValidate, CartVerifyPrices, CheckoutProcess, CheckoutTracer, DbQuery,
     Failure, InventoryReserveBatch, InventoryReserveItem, NotificationSend, OrderCreate,
@@ -221,10 +221,6 @@ impl Shop {
     }
 
     fn with_builders(builder: impl Fn(&'static str) -> TelemetryBuilder) -> Shop {
-        // The services hand the trace context over in W3C headers.
-        checkout_otel::opentelemetry::global::set_text_map_propagator(
-            checkout_otel::opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-        );
         let guards: Vec<TelemetryGuard> = SERVICES
             .iter()
             .map(|name| builder(name).build().expect("telemetry"))
@@ -302,12 +298,12 @@ impl Shop {
         let result: Result<(), Failure> = async {
             let body = root
                 .step(CheckoutStep::ValidatingCart, async {
-                    let (headers, body) = call(&cart_id, &lines);
+                    let (headers, body) = self.call(&cart_id, &lines);
                     self.cart_validate(&headers, body)
                 })
                 .await?;
             root.step(CheckoutStep::ReservingInventory, async {
-                let (headers, body) = call(&body.cart_id, &lines);
+                let (headers, body) = self.call(&body.cart_id, &lines);
                 self.reserve(&headers, body, n)
             })
             .await?;
@@ -316,7 +312,7 @@ impl Shop {
                     .gateway
                     .start(PaymentProcess::new(&order_id, amount).method(&self.card));
                 let mut headers = HeaderMap::new();
-                propagation::inject(payment.context(), &mut headers);
+                self.gateway.inject(payment.context(), &mut headers);
                 let result = self.charge(&headers, n, kind);
                 match &result {
                     Ok(charge) => payment.succeeded(charge),
@@ -326,14 +322,14 @@ impl Shop {
             })
             .await?;
             root.step(CheckoutStep::CreatingOrder, async {
-                let (headers, _) = call(&cart_id, &lines);
+                let (headers, _) = self.call(&cart_id, &lines);
                 self.create_order(&headers, &order_id);
                 Ok::<_, Failure>(())
             })
             .await?;
             root.set_order_id(&order_id);
             let mut headers = HeaderMap::new();
-            propagation::inject(root.context(), &mut headers);
+            self.gateway.inject(root.context(), &mut headers);
             self.notify(&headers, &order_id);
             Ok(())
         }
@@ -389,7 +385,7 @@ impl Shop {
     }
 
     fn cart_validate(&self, headers: &HeaderMap, body: Wire) -> Result<Wire, Failure> {
-        let parent = propagation::extract(headers);
+        let parent = self.cart.extract(headers);
         let validate = self
             .cart
             .start_in(CartValidate::new(&body.cart_id), &parent);
@@ -413,7 +409,7 @@ impl Shop {
     }
 
     fn reserve(&self, headers: &HeaderMap, body: Wire, n: u64) -> Result<(), Failure> {
-        let parent = propagation::extract(headers);
+        let parent = self.inventory.extract(headers);
         let batch = self
             .inventory
             .start_in(InventoryReserveBatch::new(body.lines.len()), &parent);
@@ -456,7 +452,7 @@ impl Shop {
     }
 
     fn charge(&self, headers: &HeaderMap, n: u64, kind: Kind) -> Result<String, Failure> {
-        let parent = propagation::extract(headers);
+        let parent = self.payment.extract(headers);
         let call = self.payment.start_in(
             PaymentGatewayCall::new("psp", "POST", "https://psp.example/v1/charges"),
             &parent,
@@ -476,7 +472,7 @@ impl Shop {
     }
 
     fn create_order(&self, headers: &HeaderMap, order_id: &str) {
-        let parent = propagation::extract(headers);
+        let parent = self.order.extract(headers);
         let order = self.order.start_in(OrderCreate::new(order_id), &parent);
         let _insert = self.order.start_in(
             DbQuery::new("sqlite", "INSERT", "orders")
@@ -486,7 +482,7 @@ impl Shop {
     }
 
     fn notify(&self, headers: &HeaderMap, order_id: &str) {
-        let parent = propagation::extract(headers);
+        let parent = self.notification.extract(headers);
         let _send = self.notification.start_in(
             NotificationSend::new(order_id, NotificationChannel::Email),
             &parent,
@@ -494,12 +490,14 @@ impl Shop {
     }
 }
 
-/// A call to another service: the current context in W3C headers, the body
-/// over the wire.
-fn call(cart_id: &str, lines: &[(&'static str, u32, i64)]) -> (HeaderMap, Wire) {
-    let mut headers = HeaderMap::new();
-    propagation::inject_current(&mut headers);
-    (headers, hop(cart_id, lines))
+impl Shop {
+    /// A call from the gateway to another service: the current context in
+    /// W3C headers, the body over the wire.
+    fn call(&self, cart_id: &str, lines: &[(&'static str, u32, i64)]) -> (HeaderMap, Wire) {
+        let mut headers = HeaderMap::new();
+        self.gateway.inject(&Context::current(), &mut headers);
+        (headers, hop(cart_id, lines))
+    }
 }
 
 /// Runs `f` on a fresh current-thread runtime.

@@ -13,12 +13,12 @@ use axum::{Json, Router};
 use checkout_otel::attributes::{ErrorType, FailureKind};
 use checkout_otel::pii::{Currency, Money};
 use checkout_otel::spans::{
-    CartFetchContents, CartValidate, CartVerifyPrices, CheckoutTracer, ClassifyError,
-    VerifyPricesSpan,
+    CartFetchContents, CartValidate, CartVerifyPrices, CartVerifyPricesSpan, CheckoutTracer,
+    ClassifyError,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 /// One line of a cart: the price is the one the customer saw when adding it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +94,12 @@ struct CartService {
     carts: Mutex<HashMap<String, Cart>>,
 }
 
+impl ServiceTracer for CartService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
+}
+
 pub fn router(tracer: CheckoutTracer) -> Router {
     let state = Arc::new(CartService {
         tracer,
@@ -124,12 +130,15 @@ async fn validate(
     let validate = tracer.start_in(CartValidate::new(&id), &parent);
     let result = async {
         let fetch = tracer.start_in(CartFetchContents::new(&id), validate.context());
-        let cart = fetch.record(svc.load(&id).await)?;
-        fetch.item_count(cart.lines.len());
-        fetch.end();
+        let loaded = svc.load(&id).await;
+        if let Ok(cart) = &loaded {
+            fetch.item_count(cart.lines.len());
+        }
+        let cart = fetch.record(loaded)?;
 
         let verify = tracer.start_in(CartVerifyPrices::new(cart.lines.len()), validate.context());
-        let total_minor = verify.record(check_prices(&verify, &cart).await)?;
+        let checked = check_prices(&verify, &cart).await;
+        let total_minor = verify.record(checked)?;
         Ok(ValidatedCart {
             lines: cart.lines,
             total_minor,
@@ -153,7 +162,7 @@ impl CartService {
 }
 
 /// Compares every line with the catalogue; returns the total in cents.
-async fn check_prices(verify: &VerifyPricesSpan, cart: &Cart) -> Result<i64, CartError> {
+async fn check_prices(verify: &CartVerifyPricesSpan, cart: &Cart) -> Result<i64, CartError> {
     tokio::time::sleep(Duration::from_millis(3)).await; // a catalogue lookup
     let mut total = 0;
     for line in &cart.lines {

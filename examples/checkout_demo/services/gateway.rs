@@ -24,12 +24,13 @@ use checkout_otel::attributes::{
 };
 use checkout_otel::pii::{self, Currency, Money, PaymentMethod, UserRef};
 use checkout_otel::spans::{
-    CheckoutProcess, CheckoutSpan, CheckoutTracer, ClassifyError, NotificationSend, PaymentProcess,
+    CheckoutProcess, CheckoutProcessSpan, CheckoutTracer, ClassifyError, NotificationSend,
+    PaymentProcess,
 };
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::net::{CallError, ServiceClient, TraceParent};
+use crate::net::{CallError, ServiceClient, ServiceTracer, TraceParent};
 use crate::services::cart::ValidatedCart;
 use crate::services::inventory::{
     ReleaseRequest, Released, Reservation, ReserveLine, ReserveRequest,
@@ -163,6 +164,12 @@ pub struct Gateway {
     next_order: AtomicU64,
 }
 
+impl ServiceTracer for Gateway {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
+}
+
 impl Gateway {
     pub fn new(tracer: CheckoutTracer, services: Downstream) -> Arc<Self> {
         Arc::new(Gateway {
@@ -233,7 +240,7 @@ impl Gateway {
     /// calls it makes carry its trace context to the next service.
     async fn place_order(
         &self,
-        checkout: &CheckoutSpan,
+        checkout: &CheckoutProcessSpan,
         order_id: &str,
         req: &CheckoutRequest,
     ) -> Result<(), CheckoutError> {
@@ -368,7 +375,7 @@ impl Gateway {
     /// Sends the confirmation without waiting for it: `notification.send`
     /// is a child of the checkout that ends after it, and its failure is
     /// recorded on it alone; the order is placed either way.
-    fn notify(&self, checkout: &CheckoutSpan, order_id: &str, email: &str) {
+    fn notify(&self, checkout: &CheckoutProcessSpan, order_id: &str, email: &str) {
         let span = self.tracer.start_in(
             NotificationSend::new(order_id, NotificationChannel::Email),
             checkout.context(),

@@ -25,7 +25,7 @@ use checkout_otel::spans::{
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 /// How long a reservation holds stock if nobody releases it.
 const RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
@@ -270,7 +270,8 @@ impl Inventory {
             span.released(released);
             Ok(released)
         };
-        span.record(release())
+        let released = release();
+        span.record(released)
     }
 
     /// Releases every expired reservation. A maintenance job, outside any
@@ -341,6 +342,12 @@ fn unix_seconds(t: SystemTime) -> u64 {
 struct InventoryService {
     tracer: CheckoutTracer,
     db: Inventory,
+}
+
+impl ServiceTracer for InventoryService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 pub fn router(tracer: CheckoutTracer, db: Inventory) -> Router {

@@ -2,6 +2,7 @@
 //! relay. The crate has no span for the relay call, so this service defines
 //! its own with [`SpanSpec`], as a user would for any step of their own.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use checkout_otel::opentelemetry::trace::SpanKind;
 use checkout_otel::spans::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -36,8 +37,12 @@ struct EmailDeliver<'a> {
 
 impl SpanSpec for EmailDeliver<'_> {
     type Span = TypedSpan;
-    const NAME: &'static str = "email.deliver";
-    const KIND: SpanKind = SpanKind::Client;
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("email.deliver")
+    }
+    fn kind(&self) -> SpanKind {
+        SpanKind::Client
+    }
     fn attributes(&self, attrs: &mut Attrs<'_>) {
         attrs.str(attr::ORDER_ID, self.order_id.to_owned());
         attrs.str(
@@ -88,6 +93,12 @@ impl RelayControl {
 struct NotificationService {
     tracer: CheckoutTracer,
     relay: RelayControl,
+}
+
+impl ServiceTracer for NotificationService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 pub fn router(tracer: CheckoutTracer, relay: RelayControl) -> Router {

@@ -14,7 +14,7 @@ use checkout_otel::spans::{CheckoutTracer, ClassifyError, DbQuery, OrderCreate, 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 
 const SCHEMA: &str = "
     CREATE TABLE orders (
@@ -78,6 +78,12 @@ struct OrderService {
     db: PathBuf,
 }
 
+impl ServiceTracer for OrderService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
+}
+
 pub fn router(tracer: CheckoutTracer, db: PathBuf) -> Router {
     Router::new()
         .route("/orders", post(create))
@@ -121,6 +127,7 @@ impl OrderService {
             );
             query.record(inserted.map_err(OrderError::from))
         };
-        span.record(insert()).map(drop)
+        let inserted = insert();
+        span.record(inserted).map(drop)
     }
 }

@@ -15,7 +15,7 @@ use checkout_otel::opentelemetry::Context;
 use checkout_otel::spans::{CheckoutTracer, ClassifyError, PaymentGatewayCall};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, TraceParent};
+use crate::net::{ErrorBody, ServiceTracer, TraceParent};
 use crate::services::psp;
 
 /// What the gateway (our API gateway) asks for.
@@ -86,6 +86,12 @@ struct PaymentService {
     tracer: CheckoutTracer,
     psp_url: String,
     psp: reqwest::Client,
+}
+
+impl ServiceTracer for PaymentService {
+    fn tracer(&self) -> &CheckoutTracer {
+        &self.tracer
+    }
 }
 
 /// The payment service, charging through the gateway at `psp_url` and giving
@@ -172,9 +178,13 @@ impl PaymentService {
                 .json::<psp::Charge>()
                 .await
                 .map_err(|e| PaymentError::Unreachable(e.to_string()));
-            let charge = call.record(charge)?;
-            call.succeeded(&charge.id);
-            return Ok(charge);
+            return match charge {
+                Ok(charge) => {
+                    call.succeeded(&charge.id);
+                    Ok(charge)
+                }
+                Err(e) => call.record(Err(e)),
+            };
         }
         if status == StatusCode::PAYMENT_REQUIRED {
             if let Ok(decline) = response.json::<psp::Decline>().await {
