@@ -17,10 +17,12 @@ use crate::setup::{
 };
 use crate::{checkout, meter, pii, span};
 
-/// A span reduced to what a backend shows: name, kind, parent's name, sorted
+/// A span reduced to what a backend shows: scope, name, kind, parent's name, sorted
 /// attributes and events (with typed values).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Shape {
+    /// Instrumentation scope: name, version, schema URL.
+    scope: String,
     name: String,
     kind: String,
     parent: String,
@@ -69,6 +71,12 @@ fn capture(run: impl FnOnce(&SdkTracerProvider)) -> Vec<Shape> {
     let mut shapes: Vec<Shape> = spans
         .iter()
         .map(|s| Shape {
+            scope: format!(
+                "{} {:?} {:?}",
+                s.instrumentation_scope.name(),
+                s.instrumentation_scope.version(),
+                s.instrumentation_scope.schema_url()
+            ),
             name: s.name.to_string(),
             kind: format!("{:?}", s.span_kind),
             parent: names

@@ -7,6 +7,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use checkout_otel::CheckoutTracer;
 use checkout_otel::init::Telemetry;
+use checkout_otel::opentelemetry::InstrumentationScope;
 use checkout_otel::opentelemetry::trace::TracerProvider as _;
 use checkout_otel::opentelemetry_sdk::error::OTelSdkResult;
 use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -65,9 +66,15 @@ pub fn provider(mode: Mode) -> SdkTracerProvider {
     }
 }
 
-/// The SDK tracer the raw and `tracing` sides of a group use.
+/// The SDK tracer the raw and `tracing` sides of a group use, with the
+/// scope an expert sets by hand and the crate emits: name, version and the
+/// semantic-conventions schema URL.
 pub fn sdk_tracer(provider: &SdkTracerProvider) -> SdkTracer {
-    provider.tracer("bench")
+    let scope = InstrumentationScope::builder(checkout_otel::SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(checkout_otel::opentelemetry_semantic_conventions::SCHEMA_URL)
+        .build();
+    provider.tracer_with_scope(scope)
 }
 
 /// The crate's tracer over the same `provider`. Every `CheckoutTracer`

@@ -88,6 +88,8 @@ macro_rules! span_endings {
         impl $name {
             /// Ends the span through this handle's ending (dropping the
             /// handle does the same).
+            // Inlined: a by-value handle would otherwise be copied into the call.
+            #[inline]
             pub fn end(self) {
                 drop(self);
             }
@@ -96,6 +98,8 @@ macro_rules! span_endings {
             /// ending: status `Error` with the scrubbed message, `error.type`,
             /// `failure.kind` and an `exception` event. A failure recorded
             /// earlier on the span (such as an HTTP 5xx) is kept.
+            // Inlined: a by-value handle would otherwise be copied into the call.
+            #[inline]
             pub fn fail<E: $crate::spans::ClassifyError + ?Sized>(self, error: &E) {
                 self.span.record_failure(error);
                 drop(self);
@@ -104,6 +108,8 @@ macro_rules! span_endings {
             /// Records the error of `result`, if any, ends the span through
             /// this handle's ending, and passes the result through:
             /// `span.record(do_work())?`.
+            // Inlined: a by-value handle would otherwise be copied into the call.
+            #[inline]
             pub fn record<T, E: $crate::spans::ClassifyError>(
                 self,
                 result: ::std::result::Result<T, E>,

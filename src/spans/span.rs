@@ -184,18 +184,21 @@ impl TypedSpan {
     }
 
     /// Ends the span now (dropping it does the same).
+    #[inline]
     pub fn end(self) {
         drop(self);
     }
 
     /// Records a failure and ends the span: status `Error` with the scrubbed
     /// message, `error.type`, `failure.kind` and an `exception` event.
+    #[inline]
     pub fn fail<E: ClassifyError + ?Sized>(self, error: &E) {
         self.record_failure(error);
     }
 
     /// Records the error of `result`, if any, ends the span, and passes the
     /// result through: `span.record(do_work())?`.
+    #[inline]
     pub fn record<T, E: ClassifyError>(self, result: Result<T, E>) -> Result<T, E> {
         if let Err(e) = &result {
             self.record_failure(e);
