@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turn the criterion results of `cargo bench --bench overhead` into the
-ratio table of docs/readme-benchmarks.md.
+ratio table of the Benchmarks section of README.md.
 
 Reads the median point estimate of every `<group>/<side>/<run>/estimates.json`
 under criterion's output directory. Every ratio is computed within one run

@@ -58,14 +58,14 @@
 //! let telemetry = TestTelemetry::new("checkout");
 //! let meter = telemetry.meter();
 //! let completed = meter.u64_counter("checkout.completed").build();
-//! completed.add(1, &[KeyValue::new("checkout.status", "completed")]);
+//! completed.add(1, &[KeyValue::new("checkout.status", "success")]);
 //! completed.add(1, &[KeyValue::new("checkout.status", "failed")]);
 //! let duration = meter.f64_histogram("checkout.duration").with_unit("s")
 //!     .with_boundaries(vec![0.5, 1.0, 5.0]).build();
-//! duration.record(0.8, &[KeyValue::new("checkout.status", "completed")]);
+//! duration.record(0.8, &[KeyValue::new("checkout.status", "success")]);
 //!
 //! let metrics = telemetry.metrics();
-//! assert_eq!(metrics.counter_sum("checkout.completed", &[("checkout.status", "completed")]), 1.0);
+//! assert_eq!(metrics.counter_sum("checkout.completed", &[("checkout.status", "success")]), 1.0);
 //! assert_eq!(metrics.counter_sum("checkout.completed", &[]), 2.0);
 //! let histogram = metrics.histogram("checkout.duration", &[]).unwrap();
 //! assert_eq!((histogram.count, histogram.bucket_counts.as_slice()), (1, &[0, 1, 0, 0][..]));
