@@ -37,6 +37,7 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+mod keys;
 mod money;
 mod numbers;
 mod payment_method;
@@ -44,12 +45,12 @@ mod redact;
 mod scrub;
 mod user;
 
+pub use keys::is_sensitive_key;
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
 pub(crate) use redact::Redactor;
 pub use redact::{
     DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
-    is_sensitive_key,
 };
 pub use scrub::{
     CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER, scrub,

@@ -13,6 +13,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use super::keys::{KeyClass, classify_key};
 use super::scrub::{ScrubStats, scrub_with_stats};
 use super::user::is_user_hash;
 use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, USER_HASH};
@@ -24,49 +25,9 @@ pub const DEFAULT_EXPORT_MAX_CHARS: usize = 4096;
 /// Replaces the value of an attribute whose key names a secret.
 pub const SENSITIVE_VALUE_MASK: &str = "[REDACTED]";
 
-const SENSITIVE_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "apikey",
-    "authorization",
-    "cookie",
-    "cvv",
-    "cvv2",
-    "cvc",
-    "pan",
-    "ssn",
-    "iban",
-];
-const SENSITIVE_PAIRS: &[(&str, &str)] = &[
-    ("api", "key"),
-    ("card", "number"),
-    ("private", "key"),
-    ("access", "key"),
-];
-
 fn contract_keys() -> &'static HashSet<&'static str> {
     static KEYS: OnceLock<HashSet<&'static str>> = OnceLock::new();
     KEYS.get_or_init(|| CONTRACT_ATTRIBUTE_KEYS.iter().copied().collect())
-}
-
-/// Whether an attribute key names a secret (the rule is in
-/// [`RedactingExporter`]'s documentation).
-pub fn is_sensitive_key(key: &str) -> bool {
-    let mut previous = "";
-    for word in key.split(['.', '_', '-']) {
-        if SENSITIVE_WORDS.iter().any(|s| s.eq_ignore_ascii_case(word))
-            || SENSITIVE_PAIRS
-                .iter()
-                .any(|(a, b)| a.eq_ignore_ascii_case(previous) && b.eq_ignore_ascii_case(word))
-        {
-            return true;
-        }
-        previous = word;
-    }
-    false
 }
 
 /// Counts of what a [`RedactingExporter`] changed, shared by every clone.
@@ -346,7 +307,7 @@ impl Redactor {
         }
         for kv in attributes.iter_mut() {
             let key = kv.key.as_str();
-            if !contract_keys().contains(key) && is_sensitive_key(key) {
+            if !contract_keys().contains(key) && classify_key(key) == KeyClass::Secret {
                 kv.value = Value::from(SENSITIVE_VALUE_MASK);
                 tally.masked_values += 1;
                 tally.sensitive_keys += 1;
@@ -406,34 +367,5 @@ impl<E: SpanExporter> SpanExporter for RedactingExporter<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sensitive_keys_by_word() {
-        for key in [
-            "http.request.header.authorization",
-            "payment.token",
-            "card_number",
-            "Card-Number",
-            "db.password",
-            "x.api_key",
-            "customer.cvv",
-        ] {
-            assert!(is_sensitive_key(key), "{key}");
-        }
-        for key in [
-            "gen_ai.usage.input_tokens",
-            "span.kind",
-            "payment.card.last4",
-            "cart.id",
-            "tokenizer",
-        ] {
-            assert!(!is_sensitive_key(key), "{key}");
-        }
     }
 }
