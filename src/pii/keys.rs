@@ -50,6 +50,9 @@ pub(crate) enum KeyClass {
     /// A secret (password, token, card verification code, ...): the value
     /// is replaced by [`SENSITIVE_VALUE_MASK`](super::SENSITIVE_VALUE_MASK).
     Secret,
+    /// A URL, path, query or request target: checked component by
+    /// component.
+    Url,
     /// A person's identity (`user.id`, `enduser.id`, an email, a name): the
     /// value never leaves raw.
     Identity,
@@ -66,10 +69,22 @@ const IDENTITY_KEYS: &[&str] = &[
     "customer.id",
 ];
 
+/// Keys whose value is a URL, a path, a query or a request target.
+const URL_KEYS: &[&str] = &[
+    "url.full",
+    "url.path",
+    "url.query",
+    "url.original",
+    "http.url",
+    "http.target",
+];
+
 /// Classifies `key` (see [`KeyClass`]).
 pub(crate) fn classify_key(key: &str) -> KeyClass {
     if is_sensitive_key(key) {
         KeyClass::Secret
+    } else if URL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        KeyClass::Url
     } else if IDENTITY_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
         KeyClass::Identity
     } else {

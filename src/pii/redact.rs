@@ -14,7 +14,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::keys::{KeyClass, classify_key};
-use super::scrub::{ScrubStats, scrub_with_stats};
+use super::scrub::{ScrubStats, scrub_url_with_stats, scrub_with_stats};
 use super::user::is_user_hash;
 use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, USER_HASH};
 
@@ -307,7 +307,8 @@ impl Redactor {
         }
         for kv in attributes.iter_mut() {
             let key = kv.key.as_str();
-            if !contract_keys().contains(key) && classify_key(key) == KeyClass::Secret {
+            let class = classify_key(key);
+            if !contract_keys().contains(key) && class == KeyClass::Secret {
                 kv.value = Value::from(SENSITIVE_VALUE_MASK);
                 tally.masked_values += 1;
                 tally.sensitive_keys += 1;
@@ -318,6 +319,11 @@ impl Redactor {
                 // 13+ decimal digits inside it could pass the Luhn check and
                 // be masked as a card, breaking correlation for that user.
                 Value::String(s) if key == USER_HASH && is_user_hash(s.as_str()) => {}
+                Value::String(s) if class == KeyClass::Url => {
+                    if let Some(scrubbed) = self.scrub_url(s.as_str(), tally) {
+                        *s = StringValue::from(scrubbed);
+                    }
+                }
                 Value::String(s) => {
                     if let Some(scrubbed) = self.scrub(s.as_str(), tally) {
                         *s = StringValue::from(scrubbed);
@@ -335,11 +341,20 @@ impl Redactor {
         }
     }
 
+    /// The URL checked component by component, or `None` when it needs no change.
+    fn scrub_url(&self, text: &str, tally: &mut Tally) -> Option<String> {
+        Self::changed(scrub_url_with_stats(text, self.max_chars), tally)
+    }
+
     /// The scrubbed text, or `None` when it needs no change.
     fn scrub(&self, text: &str, tally: &mut Tally) -> Option<String> {
-        match scrub_with_stats(text, self.max_chars) {
-            (Cow::Borrowed(_), _) => None,
-            (Cow::Owned(scrubbed), stats) => {
+        Self::changed(scrub_with_stats(text, self.max_chars), tally)
+    }
+
+    fn changed((text, stats): (Cow<'_, str>, ScrubStats), tally: &mut Tally) -> Option<String> {
+        match text {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(scrubbed) => {
                 tally.record(stats);
                 Some(scrubbed)
             }

@@ -106,6 +106,12 @@ pub fn scrub_with_limit(text: &str, max_chars: usize) -> Cow<'_, str> {
     scrub_with_stats(text, max_chars).0
 }
 
+/// The exit check of a value held under a URL key (see
+/// `keys::KeyClass::Url`): the URL is checked component by component.
+pub(crate) fn scrub_url_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubStats) {
+    scrub_with_stats(text, max_chars)
+}
+
 /// [`scrub_with_limit`], also saying what was masked.
 pub fn scrub_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubStats) {
     let bytes = text.as_bytes();
