@@ -153,6 +153,55 @@ pub enum ConfigError {
         source_of: ConfigSource,
     },
 
+    /// A number (or duration, or size) beyond its documented bound: see
+    /// [`init::limits`](crate::init::limits) for every bound and where it applies.
+    #[error("{value:?} from {source_of} is out of range: expected {expected}")]
+    OutOfRange {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// The accepted range, with its unit, e.g. `1 to 100000 spans`.
+        expected: String,
+    },
+
+    /// A variable that should hold a whole number and does not, e.g.
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=many`.
+    #[error("invalid number {value:?} from {source_of}: expected {expected}")]
+    InvalidNumber {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// The accepted range, with its unit, e.g. `1 to 64 exports`.
+        expected: String,
+    },
+
+    /// An environment variable whose value is not valid UTF-8. It is refused
+    /// rather than converted lossily: a credential or key with a replaced
+    /// byte would be a different secret.
+    #[error("{source_of} is not valid UTF-8")]
+    NotUnicode {
+        /// The variable.
+        source_of: ConfigSource,
+    },
+
+    /// A host of the propagation allow-list
+    /// ([`propagate_context_to`](crate::TelemetryBuilder::propagate_context_to),
+    /// `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`) that is not a host name, an
+    /// IP address or a `*.suffix` wildcard.
+    #[error(
+        "invalid propagation host {value:?} from {source_of}: {reason} (expected e.g. payments.example.com or *.internal.example.com)"
+    )]
+    InvalidPropagationHost {
+        /// The rejected entry, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// An export queue size that is not a positive whole number of spans.
     #[error(
         "invalid span queue size {value:?} from {source_of}: expected a positive whole number of spans"

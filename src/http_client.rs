@@ -5,16 +5,23 @@
 //! ([`HttpClientCall`]: named after the method, with `http.request.method`,
 //! `url.full` without credentials, query or fragment, `server.address`,
 //! `server.port`, `http.response.status_code`, and `error.type` on failure),
-//! and carries the span's W3C `traceparent` (and `baggage`) so the callee
-//! continues the trace. The span is a child of the current context: the
-//! typed span or `tracing` span the call is made in.
+//! and carries the span's W3C `traceparent` so the callee continues the
+//! trace. The span is a child of the current context: the typed span or
+//! `tracing` span the call is made in.
 //!
-//! The middleware injects with its tracer's propagator
-//! ([`CheckoutTracer::inject`]): with `telemetry.tracer()` that is the
-//! guard's (from `OTEL_PROPAGATORS`), whether the guard came from `init()`
-//! or from `build()`, which installs no global propagator.
-//! [`OtelMiddleware::default`] uses [`CheckoutTracer::global`], and so the
-//! global propagator.
+//! Inbound `baggage` and `tracestate` (written by the service's own caller)
+//! go only to hosts on the tracer's allow-list
+//! ([`CheckoutTracer::inject_for`]; with `telemetry.tracer()` the list of
+//! [`TelemetryBuilder::propagate_context_to`](crate::TelemetryBuilder::propagate_context_to)
+//! or `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`, empty by default): a
+//! payment provider or any other host not listed gets `traceparent` only.
+//!
+//! The middleware injects with its tracer's propagator: with
+//! `telemetry.tracer()` that is the guard's (from `OTEL_PROPAGATORS`),
+//! whether the guard came from `init()` or from `build()`, which installs no
+//! global propagator. [`OtelMiddleware::default`] uses
+//! [`CheckoutTracer::global`], and so the global propagator and an empty
+//! allow-list.
 //!
 //! It exists because `reqwest-tracing` does not support this crate's
 //! OpenTelemetry version; it adds no TLS stack of its own (enable one on your
@@ -79,7 +86,12 @@ impl Middleware for OtelMiddleware {
             request.method().as_str(),
             request.url().as_str(),
         ));
-        self.tracer.inject(span.context(), request.headers_mut());
+        let allowed = self
+            .tracer
+            .allowed_hosts()
+            .allows(request.url().host_str().unwrap_or_default());
+        self.tracer
+            .inject_checked(span.context(), allowed, request.headers_mut());
         // Run the rest of the stack inside the span, so spans below are its children.
         let result = span.run(next.run(request, extensions)).await;
         match &result {

@@ -12,6 +12,24 @@
 //!
 //! Prefer the tracer's: it is right however the telemetry was set up.
 //!
+//! # Third parties: `baggage` and `tracestate` only to allowed hosts
+//!
+//! Inbound `baggage` and `tracestate` are written by whoever called the
+//! service: a browser, a partner. Forwarded as they are, they carry that
+//! caller's data to every host the service calls, a payment provider
+//! included. So a call to another host gets them only when the host is on
+//! the service's [`AllowedHosts`] list
+//! ([`TelemetryBuilder::propagate_context_to`](crate::TelemetryBuilder::propagate_context_to)
+//! or [`PROPAGATION_ALLOWED_HOSTS_ENV`]; empty by default); every host gets
+//! `traceparent`, so traces still join up.
+//!
+//! | call | writes |
+//! |---|---|
+//! | [`CheckoutTracer::inject_for`] (and the client middleware, per request) | `traceparent` always; `baggage` and `tracestate` only when the host is allowed |
+//! | [`CheckoutTracer::inject`], [`inject_with`], [`inject`], [`inject_current`] | everything the propagator writes: only for the service's own hops |
+//!
+//! A `tracestate` header is never written empty.
+//!
 //! ```
 //! use checkout_otel::opentelemetry::trace::TraceContextExt;
 //! use checkout_otel::spans::OrderCreate;
@@ -36,27 +54,41 @@
 //! ```
 //!
 //! [`CheckoutTracer::inject`]: crate::CheckoutTracer::inject
+//! [`CheckoutTracer::inject_for`]: crate::CheckoutTracer::inject_for
 //! [`CheckoutTracer::extract`]: crate::CheckoutTracer::extract
+
+mod allowed_hosts;
+
+pub use allowed_hosts::{AllowedHosts, PROPAGATION_ALLOWED_HOSTS_ENV};
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use opentelemetry::Context;
 use opentelemetry::global;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
+
+/// The headers that carry what the caller wrote rather than the trace's
+/// identity: never sent to a host outside the allow-list.
+const CALLER_DATA_HEADERS: [&str; 2] = ["baggage", "tracestate"];
 
 /// Writes `cx`'s trace context (and baggage) into `headers` with the global
-/// propagator.
+/// propagator. Inbound `baggage` and `tracestate` go too: use it for the
+/// service's own hops, and [`CheckoutTracer::inject_for`](crate::CheckoutTracer::inject_for)
+/// for any other host.
 pub fn inject(cx: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|propagator| inject_with(propagator, cx, headers));
 }
 
 /// Writes `cx`'s trace context (and baggage) into `headers` with `propagator`
-/// (for example `guard.propagator()`).
+/// (for example `guard.propagator()`). Like [`inject`], for the service's
+/// own hops.
 pub fn inject_with(propagator: &dyn TextMapPropagator, cx: &Context, headers: &mut HeaderMap) {
     propagator.inject_context(cx, &mut HeaderInjector(headers))
 }
 
-/// Writes the current context into `headers`.
+/// Writes the current context into `headers`. Like [`inject`], for the
+/// service's own hops.
 pub fn inject_current(headers: &mut HeaderMap) {
     inject(&Context::current(), headers)
 }
@@ -73,16 +105,46 @@ pub fn extract_with(propagator: &dyn TextMapPropagator, headers: &HeaderMap) -> 
     propagator.extract_with_context(&Context::new(), &HeaderExtractor(headers))
 }
 
+/// `cx` reduced to its trace identity: the span context without its
+/// `tracestate`, and no baggage or other values. What a host outside the
+/// allow-list may learn.
+pub(crate) fn trace_identity(cx: &Context) -> Context {
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return Context::new();
+    }
+    Context::new().with_remote_span_context(SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags(),
+        sc.is_remote(),
+        TraceState::NONE,
+    ))
+}
+
+/// Removes the headers that carry caller data (`baggage`, `tracestate`),
+/// including any copied from the inbound request.
+pub(crate) fn remove_caller_data(headers: &mut HeaderMap) {
+    for name in CALLER_DATA_HEADERS {
+        headers.remove(name);
+    }
+}
+
 /// An [`Injector`] writing into an `http::HeaderMap`. Invalid names or values
-/// are skipped, never a panic.
+/// are skipped, never a panic. An empty value removes the header rather than
+/// sending it empty (the trace-context propagator writes an empty
+/// `tracestate` when there is none).
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
+        let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else {
+            return;
+        };
+        if value.trim().is_empty() {
+            self.0.remove(name);
+        } else if let Ok(value) = HeaderValue::from_str(&value) {
             self.0.insert(name, value);
         }
     }

@@ -361,6 +361,56 @@ fn installed_propagator_fields_follow_otel_propagators() {
 }
 
 #[test]
+fn propagation_allow_list_builder_then_env_then_none() {
+    const VAR: &str = "CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS";
+    let hosts = |c: &TelemetryConfig| -> Vec<String> {
+        c.propagation_allowed_hosts()
+            .iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(hosts(&b().resolve().unwrap()).is_empty());
+    let c = env(&[(VAR, " Inventory , *.Internal.Example ,,")])
+        .resolve()
+        .unwrap();
+    assert_eq!(hosts(&c), ["inventory", "*.internal.example"]);
+    let c = env(&[(VAR, "inventory")])
+        .propagate_context_to(["cart"])
+        .resolve()
+        .unwrap();
+    assert_eq!(hosts(&c), ["cart"]);
+    // An empty builder list is a decision too: nobody.
+    let c = env(&[(VAR, "inventory")])
+        .propagate_context_to(Vec::<String>::new())
+        .resolve()
+        .unwrap();
+    assert!(hosts(&c).is_empty());
+    // The variable is checked even when the builder overrides it.
+    match env(&[(VAR, "*")])
+        .propagate_context_to(["cart"])
+        .resolve()
+        .unwrap_err()
+    {
+        ConfigError::InvalidPropagationHost { source_of, .. } => {
+            assert_eq!(source_of, ConfigSource::Env(VAR))
+        }
+        other => panic!("{other:?}"),
+    }
+    // The guard's tracer carries the list.
+    let guard = env(&[(VAR, "*.internal.example")])
+        .console_output(false)
+        .build()
+        .unwrap();
+    assert!(
+        guard
+            .tracer()
+            .allowed_hosts()
+            .allows("cart.internal.example")
+    );
+    assert!(!guard.tracer().allowed_hosts().allows("payments.example"));
+}
+
+#[test]
 fn empty_env_values_count_as_unset() {
     let c = env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),

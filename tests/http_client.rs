@@ -1,6 +1,7 @@
 //! `http_client::OtelMiddleware` against a real axum server on loopback: the
 //! CLIENT span's name, kind, parent and attributes, the trace context the
-//! server receives, and the failures (4xx, 5xx, connection refused, timeout).
+//! server receives (inbound `baggage` and `tracestate` only to allowed
+//! hosts), and the failures (4xx, 5xx, connection refused, timeout).
 #![cfg(feature = "reqwest")]
 
 use std::net::SocketAddr;
@@ -18,8 +19,12 @@ use checkout_otel::opentelemetry::trace::{FutureExt as _, SpanId, SpanKind, Stat
 use checkout_otel::opentelemetry::{KeyValue, Value, global};
 use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use checkout_otel::opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+};
+use checkout_otel::propagation::AllowedHosts;
 use checkout_otel::spans::{CheckoutTracer, OrderCreate};
+use checkout_otel::{ConfigError, Telemetry};
 
 /// Headers the server received, per request.
 type Seen = Arc<Mutex<Vec<HeaderMap>>>;
@@ -111,6 +116,7 @@ fn exception_message(span: &SpanData) -> String {
 #[tokio::test]
 async fn client_span_is_a_child_with_semconv_attributes_and_propagates_context() {
     let (tracer, exporter, _provider) = setup();
+    let tracer = tracer.with_allowed_hosts(AllowedHosts::new(["127.0.0.1"]).unwrap());
     let (addr, seen) = server().await;
     let client = client(tracer.clone());
 
@@ -164,6 +170,156 @@ async fn client_span_is_a_child_with_semconv_attributes_and_propagates_context()
         )
     );
     assert_eq!(headers[0]["baggage"].to_str().unwrap(), "tenant=eu-shop");
+    // No trace state to carry: no `tracestate:` header with an empty value.
+    assert!(!headers[0].contains_key("tracestate"), "{:?}", headers[0]);
+}
+
+const INBOUND_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const INBOUND_TRACESTATE: &str = "partner=opaque-state-1,vendor=x9";
+const INBOUND_BAGGAGE: &str = "customer.email=jane.doe%40example.com,tenant=eu-shop";
+
+/// What a browser or partner sends the service: a trace context with its
+/// own `tracestate` and `baggage`.
+fn inbound_headers() -> axum::http::HeaderMap {
+    let mut inbound = axum::http::HeaderMap::new();
+    let traceparent = format!("00-{INBOUND_TRACE_ID}-00f067aa0ba902b7-01");
+    inbound.insert("traceparent", traceparent.parse().unwrap());
+    inbound.insert("tracestate", INBOUND_TRACESTATE.parse().unwrap());
+    inbound.insert("baggage", INBOUND_BAGGAGE.parse().unwrap());
+    inbound
+}
+
+/// A client whose requests to these host names reach `addr`, the loopback
+/// server: a partner's API and the service's own.
+fn client_resolving(
+    tracer: CheckoutTracer,
+    hosts: &[&str],
+    addr: SocketAddr,
+) -> ClientWithMiddleware {
+    let mut builder = reqwest::Client::builder();
+    for host in hosts {
+        builder = builder.resolve(host, addr);
+    }
+    ClientBuilder::new(builder.build().unwrap())
+        .with(OtelMiddleware::new(tracer))
+        .build()
+}
+
+#[tokio::test]
+async fn baggage_and_tracestate_go_to_allowed_hosts_and_only_traceparent_elsewhere() {
+    let exporter = InMemorySpanExporter::default();
+    let telemetry = Telemetry::builder("checkout-api")
+        .with_env(Vec::<(String, String)>::new())
+        .console_output(false)
+        .tracing_bridge(false)
+        .propagate_context_to(["*.internal.example"])
+        .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
+        .build()
+        .unwrap();
+    let tracer = telemetry.tracer();
+    let (addr, seen) = server().await;
+    let own = "inventory.internal.example";
+    let partner = "api.payments.example";
+    let client = client_resolving(tracer.clone(), &[own, partner], addr);
+
+    let order = tracer.start_in(
+        OrderCreate::new("ord-7"),
+        &tracer.extract(&inbound_headers()),
+    );
+    let cx = order.context().clone();
+    for host in [own, partner] {
+        client
+            .get(format!("http://{host}:{}/stock/sku-1", addr.port()))
+            // As a service that copies the inbound headers onto its own calls would.
+            .header("baggage", "copied=from-inbound")
+            .header("tracestate", "copied=1")
+            .send()
+            .with_context(cx.clone())
+            .await
+            .unwrap();
+    }
+    order.end();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let calls: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client)
+        .collect();
+    assert_eq!(calls.len(), 2);
+    let headers = seen.lock().unwrap();
+    assert_eq!(headers.len(), 2);
+    for (received, call) in headers.iter().zip(&calls) {
+        // Every host continues the trace, with the client span as parent.
+        assert_eq!(
+            received["traceparent"].to_str().unwrap(),
+            format!("00-{INBOUND_TRACE_ID}-{}-01", call.span_context.span_id())
+        );
+    }
+    // The service's own host gets the caller's trace state and baggage
+    // (the propagator's values, not the copied headers).
+    assert_eq!(
+        headers[0]["tracestate"].to_str().unwrap(),
+        INBOUND_TRACESTATE
+    );
+    let baggage = headers[0]["baggage"].to_str().unwrap();
+    assert!(baggage.contains("tenant=eu-shop"), "{baggage}");
+    assert!(baggage.contains("customer.email="), "{baggage}");
+    assert!(!baggage.contains("copied"), "{baggage}");
+    // The partner gets neither, not even the copied ones.
+    assert_eq!(headers[1].get("tracestate"), None, "{:?}", headers[1]);
+    assert_eq!(headers[1].get("baggage"), None, "{:?}", headers[1]);
+}
+
+#[tokio::test]
+async fn without_an_allow_list_every_host_gets_only_traceparent() {
+    // `from_providers`, `global` and a guard without a list: all empty.
+    let (tracer, exporter, provider) = setup();
+    assert!(tracer.allowed_hosts().is_empty());
+    assert!(CheckoutTracer::global().allowed_hosts().is_empty());
+    let guard_tracer = Telemetry::builder("checkout-api")
+        .with_env(Vec::<(String, String)>::new())
+        .console_output(false)
+        .tracing_bridge(false)
+        .build()
+        .unwrap()
+        .tracer();
+    assert!(guard_tracer.allowed_hosts().is_empty());
+
+    let (addr, seen) = server().await;
+    let parent = tracer.extract(&inbound_headers());
+    client(tracer)
+        .get(format!("http://{addr}/stock/sku-3"))
+        .send()
+        .with_context(parent)
+        .await
+        .unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let call = only_client_span(&spans);
+    let received = &seen.lock().unwrap()[0];
+    assert_eq!(
+        received["traceparent"].to_str().unwrap(),
+        format!("00-{INBOUND_TRACE_ID}-{}-01", call.span_context.span_id())
+    );
+    assert_eq!(received.get("tracestate"), None);
+    assert_eq!(received.get("baggage"), None);
+    drop(provider);
+}
+
+#[test]
+fn an_invalid_allow_list_is_an_error_naming_its_source() {
+    let err = Telemetry::builder("checkout-api")
+        .with_env(Vec::<(String, String)>::new())
+        .propagate_context_to(["payments.example:443"])
+        .resolve()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConfigError::InvalidPropagationHost { source_of, .. }
+                if *source_of == checkout_otel::error::ConfigSource::Builder("propagate_context_to")
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

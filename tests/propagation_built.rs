@@ -38,7 +38,11 @@ fn built(service: &str, exporter: &InMemorySpanExporter, propagators: &str) -> T
         .console_output(false)
         .tracing_bridge(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
-        .with_env([("OTEL_PROPAGATORS", propagators)])
+        .with_env([
+            ("OTEL_PROPAGATORS", propagators),
+            // The services here are each other's own hops, on loopback.
+            ("CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS", "127.0.0.1"),
+        ])
         .build()
         .expect("build");
     assert_no_global_propagator();

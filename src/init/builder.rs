@@ -2,8 +2,8 @@
 //! one [`Settings`] struct, then `resolve`, `build` or `init`.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::{Key, KeyValue, Value};
@@ -102,13 +102,16 @@ impl TelemetryBuilder {
     }
 
     /// A header sent with every export request, e.g. an API key. Wins over a
-    /// header of the same name from the environment.
+    /// header of the same name from the environment. At most
+    /// [`MAX_EXPORT_HEADERS`](super::limits::MAX_EXPORT_HEADERS) headers of
+    /// [`MAX_EXPORT_HEADER_BYTES`](super::limits::MAX_EXPORT_HEADER_BYTES) together.
     pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.headers.0.push((key.into(), value.into()));
         self
     }
 
-    /// The timeout of one export request (and of connecting). Must not be zero.
+    /// The timeout of one export request (and of connecting). More than zero
+    /// and at most [`MAX_EXPORT_TIMEOUT`](super::limits::MAX_EXPORT_TIMEOUT) (10 min).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeout = Some(timeout);
         self
@@ -143,7 +146,8 @@ impl TelemetryBuilder {
         self
     }
 
-    /// How often metrics are exported. Must not be zero.
+    /// How often metrics are exported. More than zero and at most
+    /// [`MAX_METRIC_EXPORT_INTERVAL`](super::limits::MAX_METRIC_EXPORT_INTERVAL) (24 h).
     pub fn metric_export_interval(mut self, interval: Duration) -> Self {
         self.settings.metric_export_interval = Some(interval);
         self
@@ -181,7 +185,8 @@ impl TelemetryBuilder {
     }
 
     /// The bound on [`TelemetryGuard::shutdown`], [`TelemetryGuard::force_flush`]
-    /// and drop of the guard (default 5 s). Must not be zero.
+    /// and drop of the guard (default 5 s). More than zero and at most
+    /// [`MAX_SHUTDOWN_TIMEOUT`](super::limits::MAX_SHUTDOWN_TIMEOUT) (10 min).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.settings.shutdown_timeout = Some(timeout);
         self
@@ -189,7 +194,9 @@ impl TelemetryBuilder {
 
     /// How many finished spans may wait for the OTLP exporter (default 2048,
     /// or `OTEL_BSP_MAX_QUEUE_SIZE`). When the queue is full, new spans are
-    /// dropped and counted, never waited for. Must not be zero.
+    /// dropped and counted, never waited for. From 1 to
+    /// [`MAX_SPAN_QUEUE_SIZE`](super::limits::MAX_SPAN_QUEUE_SIZE) (100 000):
+    /// the SDK allocates the whole queue up front.
     pub fn span_queue_size(mut self, spans: usize) -> Self {
         self.settings.span_queue_size = Some(spans);
         self
@@ -227,6 +234,27 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The hosts outgoing requests may carry inbound `baggage` and
+    /// `tracestate` to (replaces `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`):
+    /// exact host names or IP addresses, or `*.domain` for any host below a
+    /// domain (see [`AllowedHosts`](crate::propagation::AllowedHosts)). Every
+    /// other host gets `traceparent` only. Empty by default: those headers
+    /// come from the service's own caller (a browser, a partner) and are not
+    /// forwarded to anyone until listed.
+    ///
+    /// Used by the guard's [`tracer`](TelemetryGuard::tracer) in
+    /// [`CheckoutTracer::inject_for`](crate::CheckoutTracer::inject_for) and
+    /// the HTTP client middleware. Checked by `init`: a malformed entry or
+    /// more than [`MAX_PROPAGATION_HOSTS`](super::limits::MAX_PROPAGATION_HOSTS)
+    /// entries is [`ConfigError::InvalidPropagationHost`].
+    pub fn propagate_context_to(
+        mut self,
+        hosts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.settings.propagation_allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Adds a span processor after the exporting one, e.g. an in-memory
     /// exporter for tests. Not added in a disabled (`OTEL_SDK_DISABLED`) set-up.
     pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
@@ -254,17 +282,20 @@ impl TelemetryBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.env = Arc::new(lookup);
+        self.env = env::fn_env(lookup);
         self
     }
 
     /// Reads environment variables from exactly these pairs instead of the
-    /// process environment (see [`env_source`](Self::env_source)).
-    pub fn with_env<K: Into<String>, V: Into<String>>(
+    /// process environment (see [`env_source`](Self::env_source)). Values
+    /// are `OsString`s as in the process environment (any `&str` or
+    /// `String` converts), so a test can give one that is not UTF-8: like
+    /// such a process variable, it is [`ConfigError::NotUnicode`].
+    pub fn with_env<K: Into<String>, V: Into<OsString>>(
         self,
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let map: HashMap<String, String> = vars
+        let map: HashMap<String, OsString> = vars
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();

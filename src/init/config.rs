@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanLimits;
 
 #[cfg(feature = "tls")]
 use crate::error::ConfigSource;
 use crate::error::{ConfigError, echo_endpoint};
 use crate::pii::UserHasher;
+use crate::propagation::AllowedHosts;
 
 /// Default OTLP request timeout (the OpenTelemetry specification's 10 s).
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,6 +23,11 @@ pub const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default capacity of the span export queue (the specification's 2048).
 pub const DEFAULT_SPAN_QUEUE_SIZE: usize = 2048;
+/// Default most spans per export request (the specification's 512; never
+/// more than the queue size).
+pub const DEFAULT_SPAN_EXPORT_BATCH_SIZE: usize = 512;
+/// Default delay between two scheduled span exports (the specification's 5 s).
+pub const DEFAULT_SPAN_SCHEDULE_DELAY: Duration = Duration::from_secs(5);
 
 /// A CA bundle checked at resolution: PEM with at least one certificate.
 #[cfg(feature = "tls")]
@@ -238,6 +245,10 @@ pub struct TelemetryConfig {
     pub(crate) metric_export_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) span_queue_size: usize,
+    pub(crate) span_export_batch_size: usize,
+    pub(crate) span_schedule_delay: Duration,
+    pub(crate) span_limits: SpanLimits,
+    pub(crate) propagation_allowed_hosts: AllowedHosts,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
     pub(crate) span_details: bool,
@@ -300,5 +311,31 @@ impl TelemetryConfig {
     /// [`TelemetryGuard::span_export_stats`](super::TelemetryGuard::span_export_stats)).
     pub fn span_queue_size(&self) -> usize {
         self.span_queue_size
+    }
+
+    /// The most spans per export request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// default [`DEFAULT_SPAN_EXPORT_BATCH_SIZE`] or the queue size if smaller).
+    pub fn span_export_batch_size(&self) -> usize {
+        self.span_export_batch_size
+    }
+
+    /// The delay between two scheduled span exports (`OTEL_BSP_SCHEDULE_DELAY`,
+    /// default [`DEFAULT_SPAN_SCHEDULE_DELAY`]).
+    pub fn span_schedule_delay(&self) -> Duration {
+        self.span_schedule_delay
+    }
+
+    /// The attributes, events and links kept per span (the
+    /// `OTEL_*_COUNT_LIMIT` variables, each at most
+    /// [`MAX_SPAN_LIMIT`](super::limits::MAX_SPAN_LIMIT); default 128 each).
+    pub fn span_limits(&self) -> SpanLimits {
+        self.span_limits
+    }
+
+    /// The hosts outgoing requests may carry inbound `baggage` and
+    /// `tracestate` to ([`propagate_context_to`](super::TelemetryBuilder::propagate_context_to),
+    /// `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`; default none).
+    pub fn propagation_allowed_hosts(&self) -> &AllowedHosts {
+        &self.propagation_allowed_hosts
     }
 }

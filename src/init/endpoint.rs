@@ -8,6 +8,8 @@ use super::env::OTEL_EXPORTER_OTLP_INSECURE;
 #[cfg(feature = "tls")]
 use super::env::{Env, OTEL_EXPORTER_OTLP_CERTIFICATE, SignalVars};
 #[cfg(feature = "tls")]
+use super::limits::MAX_CA_BUNDLE_BYTES;
+#[cfg(feature = "tls")]
 use super::settings::{Settings, TlsCa};
 #[cfg(feature = "tls")]
 use crate::error::echo;
@@ -48,6 +50,7 @@ pub(crate) fn checked_endpoint(
     let uri: http::Uri = full
         .parse()
         .map_err(|_| invalid("not a valid URL".to_owned()))?;
+    check_port(&uri).map_err(invalid)?;
     if uri.port().is_none() {
         return Err(invalid(MISSING_SCHEME.to_owned()));
     }
@@ -93,8 +96,36 @@ fn validate_endpoint(value: &str, source_of: ConfigSource) -> Result<(), ConfigE
         None => return Err(invalid(MISSING_SCHEME)),
     }
     match uri.host() {
-        Some(h) if !h.is_empty() => Ok(()),
-        _ => Err(invalid("missing host")),
+        Some(h) if !h.is_empty() => {}
+        _ => return Err(invalid("missing host")),
+    }
+    check_port(&uri).map_err(|reason| invalid(&reason))
+}
+
+/// A port, if the URL has one, in 1..=65535. The URL parser accepts any
+/// digits there (and then reports no port at all).
+fn check_port(uri: &http::Uri) -> Result<(), String> {
+    let Some(authority) = uri.authority() else {
+        return Ok(());
+    };
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    // An IPv6 literal holds colons of its own: only what follows `]` counts.
+    let after_host = match host_port.rfind(']') {
+        Some(end) => &host_port[end + 1..],
+        None => host_port,
+    };
+    let Some((_, port)) = after_host.rsplit_once(':') else {
+        return Ok(());
+    };
+    if port.is_empty() {
+        return Ok(());
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!(
+            "port {} is out of range (1 to 65535)",
+            crate::error::echo(port)
+        )),
     }
 }
 
@@ -132,13 +163,22 @@ pub(crate) fn trusted_ca(
     Ok(builder_ca.or(signal_ca).or(generic_ca))
 }
 
-/// Reads and checks a PEM CA bundle.
+/// Reads and checks a PEM CA bundle, never more than
+/// [`MAX_CA_BUNDLE_BYTES`] of it (the path may name a device or a pipe).
 #[cfg(feature = "tls")]
 fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
-    let pem = std::fs::read(path).map_err(|e| ConfigError::InvalidCertificate {
+    use std::io::Read as _;
+    let cannot_read = |e: std::io::Error| ConfigError::InvalidCertificate {
         source_of: source_of.clone(),
         reason: format!("cannot read {}: {e}", echo(&path.display().to_string())),
-    })?;
+    };
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(MAX_CA_BUNDLE_BYTES as u64 + 1)
+                .read_to_end(&mut pem)
+        })
+        .map_err(cannot_read)?;
     check_ca(pem.into(), source_of).map_err(|e| match e {
         ConfigError::InvalidCertificate { source_of, reason } => ConfigError::InvalidCertificate {
             source_of,
@@ -158,6 +198,11 @@ fn check_ca(pem: Arc<[u8]>, source_of: ConfigSource) -> Result<TrustedCa, Config
         source_of: source_of.clone(),
         reason,
     };
+    if pem.len() > MAX_CA_BUNDLE_BYTES {
+        return Err(invalid(format!(
+            "larger than {MAX_CA_BUNDLE_BYTES} bytes (MAX_CA_BUNDLE_BYTES)"
+        )));
+    }
     let mut count = 0;
     for cert in CertificateDer::pem_slice_iter(&pem) {
         cert.map_err(|e| invalid(format!("malformed PEM ({e})")))?;

@@ -2,12 +2,14 @@
 //! parsers that turn a value into a setting or an error naming the variable.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
 use super::config::{Propagator, Protocol, Sampler};
+use super::limits::{MAX_EXPORT_HEADER_BYTES, MAX_EXPORT_HEADERS, MAX_SPAN_QUEUE_SIZE};
 use crate::error::{ConfigError, ConfigSource, echo};
 
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -28,8 +30,25 @@ pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 pub(crate) const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Never used by the SDK's exporters; checked so that a typo is an error.
+pub(crate) const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
 /// The span export queue's capacity.
 pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// The most spans per export request.
+pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+/// The delay between two scheduled span exports.
+pub(crate) const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Ignored by the SDK's thread-based batch processor; checked so that a typo is an error.
+pub(crate) const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Ignored by the SDK's thread-based batch processor; checked so that a typo is an error.
+pub(crate) const OTEL_BSP_MAX_CONCURRENT_EXPORTS: &str = "OTEL_BSP_MAX_CONCURRENT_EXPORTS";
+/// The general attribute count limit, for spans, events and links alike.
+pub(crate) const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+pub(crate) const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+pub(crate) const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+pub(crate) const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+pub(crate) const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+pub(crate) const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
 /// The filter of the log output.
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
 
@@ -66,22 +85,68 @@ pub(crate) const METRICS: SignalVars = SignalVars {
     http_path: "v1/metrics",
 };
 
-/// Where the set-up reads environment variables from.
-pub(crate) type EnvSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Every variable the set-up reads. Each one present is checked for UTF-8
+/// first, even where the builder or a more specific variable overrides it.
+pub(crate) const ALL_VARS: &[&str] = &[
+    OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_SDK_DISABLED,
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_INSECURE,
+    TRACES.endpoint,
+    TRACES.protocol,
+    TRACES.headers,
+    TRACES.timeout,
+    TRACES.certificate,
+    TRACES.insecure,
+    METRICS.endpoint,
+    METRICS.protocol,
+    METRICS.headers,
+    METRICS.timeout,
+    METRICS.certificate,
+    METRICS.insecure,
+    OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG,
+    OTEL_PROPAGATORS,
+    OTEL_METRIC_EXPORT_INTERVAL,
+    OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY,
+    OTEL_BSP_EXPORT_TIMEOUT,
+    OTEL_BSP_MAX_CONCURRENT_EXPORTS,
+    OTEL_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_SPAN_EVENT_COUNT_LIMIT,
+    OTEL_SPAN_LINK_COUNT_LIMIT,
+    OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
+    RUST_LOG,
+    crate::pii::USER_HASH_KEY_ENV,
+    crate::propagation::PROPAGATION_ALLOWED_HOSTS_ENV,
+];
 
-/// The process environment. A value that is not UTF-8 is passed on lossily so
-/// that parsing rejects it with a clear error instead of ignoring it.
+/// Where the set-up reads environment variables from: raw values, so that
+/// one that is not UTF-8 is an error rather than a lossy copy.
+pub(crate) type EnvSource = Arc<dyn Fn(&str) -> Option<OsString> + Send + Sync>;
+
+/// The process environment, read with `var_os`.
 pub(crate) fn process_env() -> EnvSource {
-    Arc::new(|name| match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(v)) => Some(v.to_string_lossy().into_owned()),
-    })
+    Arc::new(|name| std::env::var_os(name))
 }
 
 /// An environment of exactly these pairs (`TelemetryBuilder::with_env`).
-pub(crate) fn map_env(map: HashMap<String, String>) -> EnvSource {
+pub(crate) fn map_env(map: HashMap<String, OsString>) -> EnvSource {
     Arc::new(move |k| map.get(k).cloned())
+}
+
+/// An environment read through `lookup` (`TelemetryBuilder::env_source`).
+pub(crate) fn fn_env(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> EnvSource {
+    Arc::new(move |k| lookup(k).map(OsString::from))
 }
 
 /// Reads an [`EnvSource`] the way the specification asks.
@@ -89,8 +154,22 @@ pub(crate) struct Env<'a>(pub(crate) &'a EnvSource);
 
 impl Env<'_> {
     /// A variable's value; unset and empty (after trimming) are the same.
-    pub(crate) fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name).filter(|v| !v.trim().is_empty())
+    ///
+    /// # Errors
+    /// [`ConfigError::NotUnicode`] naming `name` if the value is not UTF-8.
+    pub(crate) fn get(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match (self.0)(name).map(OsString::into_string) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v).filter(|v| !v.trim().is_empty())),
+            Some(Err(_)) => Err(ConfigError::NotUnicode {
+                source_of: ConfigSource::Env(name),
+            }),
+        }
+    }
+
+    /// Checks that every variable of [`ALL_VARS`] that is set is UTF-8.
+    pub(crate) fn check_unicode(&self) -> Result<(), ConfigError> {
+        ALL_VARS.iter().try_for_each(|var| self.get(var).map(drop))
     }
 
     /// `var` parsed by `parse`, `None` when unset.
@@ -99,7 +178,7 @@ impl Env<'_> {
         var: &'static str,
         parse: impl FnOnce(&str, ConfigSource) -> Result<T, ConfigError>,
     ) -> Result<Option<T>, ConfigError> {
-        self.get(var)
+        self.get(var)?
             .map(|v| parse(&v, ConfigSource::Env(var)))
             .transpose()
     }
@@ -130,33 +209,126 @@ pub(crate) fn parse_bool(value: &str, source_of: ConfigSource) -> Result<bool, C
     }
 }
 
-pub(crate) fn parse_millis(value: &str, source_of: ConfigSource) -> Result<Duration, ConfigError> {
-    match value.trim().parse::<u64>() {
-        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-        _ => Err(ConfigError::InvalidDuration {
-            value: echo(value),
-            source_of,
-        }),
+/// What a variable holding a whole number says.
+enum Number {
+    /// Not a whole number written in decimal digits.
+    Malformed,
+    /// Digits, but more than `u64` holds.
+    TooLarge,
+    Value(u64),
+}
+
+fn number(value: &str) -> Number {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Number::Malformed;
+    }
+    v.parse().map_or(Number::TooLarge, Number::Value)
+}
+
+/// The error of a value beyond its bound.
+pub(crate) fn out_of_range(value: &str, source_of: ConfigSource, expected: String) -> ConfigError {
+    ConfigError::OutOfRange {
+        value: echo(value),
+        source_of,
+        expected,
     }
 }
 
+/// A parser of milliseconds in `1..=max`: zero or not a number is
+/// [`ConfigError::InvalidDuration`], more than `max` is
+/// [`ConfigError::OutOfRange`].
+pub(crate) fn millis(
+    max: Duration,
+) -> impl Fn(&str, ConfigSource) -> Result<Duration, ConfigError> {
+    move |value, source_of| {
+        let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        match number(value) {
+            Number::Value(ms @ 1..) if ms <= max_ms => Ok(Duration::from_millis(ms)),
+            Number::Value(1..) | Number::TooLarge => Err(out_of_range(
+                value,
+                source_of,
+                format!("1 to {max_ms} milliseconds"),
+            )),
+            Number::Value(0) | Number::Malformed => Err(ConfigError::InvalidDuration {
+                value: echo(value),
+                source_of,
+            }),
+        }
+    }
+}
+
+/// A parser of a whole number in `min..=max` (`unit` says of what): not a
+/// number is [`ConfigError::InvalidNumber`], outside the range
+/// [`ConfigError::OutOfRange`].
+pub(crate) fn count(
+    min: u64,
+    max: u64,
+    unit: &'static str,
+) -> impl Fn(&str, ConfigSource) -> Result<u64, ConfigError> {
+    move |value, source_of| {
+        let expected = || format!("{min} to {max} {unit}");
+        match number(value) {
+            Number::Value(n) if (min..=max).contains(&n) => Ok(n),
+            Number::Value(_) | Number::TooLarge => Err(out_of_range(value, source_of, expected())),
+            Number::Malformed => Err(ConfigError::InvalidNumber {
+                value: echo(value),
+                source_of,
+                expected: expected(),
+            }),
+        }
+    }
+}
+
+/// `OTEL_BSP_MAX_QUEUE_SIZE`: 1 to [`MAX_SPAN_QUEUE_SIZE`] spans.
 pub(crate) fn parse_queue_size(value: &str, source_of: ConfigSource) -> Result<usize, ConfigError> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(ConfigError::InvalidQueueSize {
+    match number(value) {
+        Number::Value(0) | Number::Malformed => Err(ConfigError::InvalidQueueSize {
             value: echo(value),
             source_of,
         }),
+        Number::Value(n) => check_queue_size(n, value, source_of),
+        Number::TooLarge => check_queue_size(u64::MAX, value, source_of),
     }
 }
 
-/// A builder duration: anything but zero.
-pub(crate) fn check_duration(d: Duration, method: &'static str) -> Result<Duration, ConfigError> {
+/// A queue size of `n` spans (`text` as the user wrote it), within the bound.
+pub(crate) fn check_queue_size(
+    n: u64,
+    text: &str,
+    source_of: ConfigSource,
+) -> Result<usize, ConfigError> {
+    match usize::try_from(n) {
+        Ok(n @ 1..=MAX_SPAN_QUEUE_SIZE) => Ok(n),
+        Ok(0) => Err(ConfigError::InvalidQueueSize {
+            value: echo(text),
+            source_of,
+        }),
+        _ => Err(out_of_range(
+            text,
+            source_of,
+            format!("1 to {MAX_SPAN_QUEUE_SIZE} spans"),
+        )),
+    }
+}
+
+/// A builder duration: more than zero and at most `max`.
+pub(crate) fn check_duration(
+    d: Duration,
+    method: &'static str,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
     if d.is_zero() {
         Err(ConfigError::InvalidDuration {
             value: format!("{d:?}"),
             source_of: ConfigSource::Builder(method),
         })
+    } else if d > max {
+        Err(out_of_range(
+            &format!("{d:?}"),
+            ConfigSource::Builder(method),
+            format!("more than zero and at most {max:?}"),
+        ))
     } else {
         Ok(d)
     }
@@ -175,7 +347,7 @@ pub(crate) fn sampler_from_env(env: &Env<'_>) -> Result<Sampler, ConfigError> {
             check_ratio(r, v, source_of.clone())
         })?
         .unwrap_or(1.0);
-    let Some(name) = env.get(OTEL_TRACES_SAMPLER) else {
+    let Some(name) = env.get(OTEL_TRACES_SAMPLER)? else {
         return Ok(Sampler::default());
     };
     match name.trim().to_ascii_lowercase().as_str() {
@@ -239,14 +411,17 @@ pub(crate) fn parse_headers(
     var: &'static str,
 ) -> Result<Option<Vec<(HeaderName, HeaderValue)>>, ConfigError> {
     env.parse(var, |value, source_of| {
-        let pairs = parse_key_values(value).map_err(|reason| ConfigError::InvalidHeaders {
-            source_of: source_of.clone(),
-            reason,
+        let pairs = parse_key_values(value, MAX_EXPORT_HEADERS).map_err(|reason| {
+            ConfigError::InvalidHeaders {
+                source_of: source_of.clone(),
+                reason,
+            }
         })?;
         let mut headers = Vec::new();
         for (k, v) in pairs {
             set_header(&mut headers, &k, &v, source_of.clone())?;
         }
+        check_headers(&headers, source_of)?;
         Ok(headers)
     })
 }
@@ -275,15 +450,47 @@ pub(crate) fn set_header(
     Ok(())
 }
 
+/// At most [`MAX_EXPORT_HEADERS`] headers of at most
+/// [`MAX_EXPORT_HEADER_BYTES`] together.
+pub(crate) fn check_headers(
+    headers: &[(HeaderName, HeaderValue)],
+    source_of: ConfigSource,
+) -> Result<(), ConfigError> {
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let reason = if headers.len() > MAX_EXPORT_HEADERS {
+        format!(
+            "{} headers, at most {MAX_EXPORT_HEADERS} are allowed",
+            headers.len()
+        )
+    } else if bytes > MAX_EXPORT_HEADER_BYTES {
+        format!("{bytes} bytes of headers, at most {MAX_EXPORT_HEADER_BYTES} are allowed")
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidHeaders { source_of, reason })
+}
+
 /// Parses `key1=value1,key2=value2` with percent-encoded values (the W3C
 /// baggage octet rules used by `OTEL_RESOURCE_ATTRIBUTES` and
-/// `OTEL_EXPORTER_OTLP_HEADERS`). Errors never quote a value.
-pub(crate) fn parse_key_values(input: &str) -> Result<Vec<(String, String)>, String> {
+/// `OTEL_EXPORTER_OTLP_HEADERS`), at most `max_entries` of them. Errors never
+/// quote a value.
+pub(crate) fn parse_key_values(
+    input: &str,
+    max_entries: usize,
+) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for (i, entry) in input.split(',').enumerate() {
         let entry = entry.trim();
         if entry.is_empty() {
             continue;
+        }
+        if out.len() == max_entries {
+            return Err(format!(
+                "more than {max_entries} entries, at most {max_entries} are allowed"
+            ));
         }
         let Some((key, value)) = entry.split_once('=') else {
             return Err(format!("entry {} has no '='", i + 1));
@@ -299,15 +506,19 @@ pub(crate) fn parse_key_values(input: &str) -> Result<Vec<(String, String)>, Str
     Ok(out)
 }
 
+/// Decodes `%XX` escapes: exactly two hex digits each (no sign, no short
+/// escape), into UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
+    let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hi = hex(*bytes.get(i + 1)?)?;
+            let lo = hex(*bytes.get(i + 2)?)?;
+            // Two hex digits are at most 0xff.
+            out.push(u8::try_from(hi << 4 | lo).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -324,19 +535,28 @@ mod tests {
     #[test]
     fn key_values_decode_percent_and_reject_malformed() {
         assert_eq!(
-            parse_key_values("a=1, b = x%2Cy ,,c=%C3%A9").unwrap(),
+            parse_key_values("a=1, b = x%2Cy ,,c=%C3%A9", 8).unwrap(),
             vec![
                 ("a".into(), "1".into()),
                 ("b".into(), "x,y".into()),
                 ("c".into(), "é".into())
             ]
         );
-        assert_eq!(parse_key_values("a").unwrap_err(), "entry 1 has no '='");
+        assert_eq!(parse_key_values("a", 8).unwrap_err(), "entry 1 has no '='");
         assert_eq!(
-            parse_key_values("=1").unwrap_err(),
+            parse_key_values("=1", 8).unwrap_err(),
             "entry 1 has an empty key"
         );
-        assert!(parse_key_values("k=%zz").unwrap_err().contains("\"k\""));
+        for malformed in [
+            "k=%zz", "k=%+1", "k=%-1", "k=% 1", "k=%4", "k=%", "k=%é1", "k=%ff",
+        ] {
+            let err = parse_key_values(malformed, 8).unwrap_err();
+            assert!(err.contains("\"k\""), "{malformed}: {err}");
+        }
+        assert_eq!(
+            parse_key_values("a=1,b=2,c=3", 2).unwrap_err(),
+            "more than 2 entries, at most 2 are allowed"
+        );
     }
 
     #[test]
@@ -355,7 +575,7 @@ mod tests {
     #[test]
     fn a_huge_value_is_not_echoed_whole() {
         let huge = "x".repeat(10 * 1024 * 1024);
-        match parse_millis(&huge, ConfigSource::Env(OTEL_EXPORTER_OTLP_TIMEOUT)) {
+        match millis(Duration::MAX)(&huge, ConfigSource::Env(OTEL_EXPORTER_OTLP_TIMEOUT)) {
             Err(e @ ConfigError::InvalidDuration { .. }) => {
                 assert!(e.to_string().len() < 300, "{} bytes", e.to_string().len());
             }

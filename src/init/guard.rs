@@ -69,6 +69,7 @@ impl TelemetryGuard {
             self.metrics.clone(),
             self.propagator().into(),
             self.user_hasher(),
+            self.config.propagation_allowed_hosts.clone(),
         )
     }
 

@@ -62,21 +62,27 @@
 //! environment variable, else from the default. An invalid value is an
 //! [`ConfigError`](crate::error::ConfigError) from `resolve`/`init`/`build` naming the variable or builder
 //! method, never a panic or a silent default; environment variables are
-//! validated even when the builder overrides them.
+//! validated even when the builder overrides them. Every number, size and
+//! list has an upper bound, a public constant in [`limits`]; beyond it the
+//! value is an error too. A variable whose value is not UTF-8 is
+//! [`NotUnicode`](crate::error::ConfigError::NotUnicode), never converted lossily.
 //!
 //! | Setting | Builder | Environment | Default |
 //! |---|---|---|---|
 //! | `service.name` | [`Telemetry::builder`] (wins if not empty) | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | error [`MissingServiceName`](crate::error::ConfigError::MissingServiceName) |
-//! | resource | [`service_version`](TelemetryBuilder::service_version), [`environment`](TelemetryBuilder::environment), [`namespace`](TelemetryBuilder::namespace), [`resource_attribute`](TelemetryBuilder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,…`, percent-decoded) | `service.instance.id` = random UUID v4 per process; `telemetry.sdk.*` |
+//! | resource | [`service_version`](TelemetryBuilder::service_version), [`environment`](TelemetryBuilder::environment), [`namespace`](TelemetryBuilder::namespace), [`resource_attribute`](TelemetryBuilder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,…`, percent-decoded; at most [`MAX_RESOURCE_ATTRIBUTES`](limits::MAX_RESOURCE_ATTRIBUTES) per list) | `service.instance.id` = random UUID v4 per process; `telemetry.sdk.*` |
 //! | endpoint | [`endpoint`](TelemetryBuilder::endpoint) (base URL) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` (used as-is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL) | none: local console output |
 //! | protocol | [`protocol`](TelemetryBuilder::protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` |
-//! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` | none |
+//! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` (at most [`MAX_EXPORT_HEADERS`](limits::MAX_EXPORT_HEADERS)) | none |
 //! | TLS CA bundle (feature `tls`) | `tls_ca_file`, `tls_ca_certificate_pem` | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` / `_METRICS_CERTIFICATE`, then `OTEL_EXPORTER_OTLP_CERTIFICATE` (a path) | the system's trust store |
-//! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 s |
+//! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms, at most [`MAX_EXPORT_TIMEOUT`](limits::MAX_EXPORT_TIMEOUT)) | 10 s |
 //! | sampler | [`sampler`](TelemetryBuilder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
-//! | span queue | [`span_queue_size`](TelemetryBuilder::span_queue_size) | `OTEL_BSP_MAX_QUEUE_SIZE` | [`DEFAULT_SPAN_QUEUE_SIZE`] (2048) |
-//! | metric interval | [`metric_export_interval`](TelemetryBuilder::metric_export_interval) | `OTEL_METRIC_EXPORT_INTERVAL` (ms) | 60 s |
+//! | span queue | [`span_queue_size`](TelemetryBuilder::span_queue_size) | `OTEL_BSP_MAX_QUEUE_SIZE` (at most [`MAX_SPAN_QUEUE_SIZE`](limits::MAX_SPAN_QUEUE_SIZE)) | [`DEFAULT_SPAN_QUEUE_SIZE`] (2048) |
+//! | span batches | — | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (at most the queue), `OTEL_BSP_SCHEDULE_DELAY` (ms) | [`DEFAULT_SPAN_EXPORT_BATCH_SIZE`] (512), [`DEFAULT_SPAN_SCHEDULE_DELAY`] (5 s) |
+//! | span limits | — | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` (at most [`MAX_SPAN_LIMIT`](limits::MAX_SPAN_LIMIT)) | 128 each |
+//! | metric interval | [`metric_export_interval`](TelemetryBuilder::metric_export_interval) | `OTEL_METRIC_EXPORT_INTERVAL` (ms, at most [`MAX_METRIC_EXPORT_INTERVAL`](limits::MAX_METRIC_EXPORT_INTERVAL)) | 60 s |
 //! | propagators | — | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`) | `tracecontext,baggage` |
+//! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
 //!
@@ -89,7 +95,12 @@
 //! [`InvalidEndpoint`](crate::error::ConfigError::InvalidEndpoint) error. A gRPC endpoint
 //! without scheme (`host:port`) is `https://` unless
 //! `OTEL_EXPORTER_OTLP_INSECURE` is `true`.
-//! The other `OTEL_BSP_*` batch settings are read by the SDK itself.
+//! The SDK would read the `OTEL_BSP_*` and `OTEL_*_COUNT_LIMIT` variables
+//! itself, unchecked: they are read and bounded here instead and handed to
+//! it as explicit values. `OTEL_BSP_EXPORT_TIMEOUT`,
+//! `OTEL_METRIC_EXPORT_TIMEOUT` and `OTEL_BSP_MAX_CONCURRENT_EXPORTS` are
+//! checked but have no effect: the SDK's processors export one batch at a
+//! time, each bounded by the OTLP timeout.
 //!
 //! # When the collector cannot keep up
 //!
@@ -121,12 +132,14 @@
 //! [`TelemetryGuard::tracing_layer`] to your own subscriber.
 
 mod accounted;
+mod batch;
 mod bridge;
 mod builder;
 mod config;
 mod endpoint;
 mod env;
 mod guard;
+pub mod limits;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
 mod pipeline;
@@ -141,7 +154,8 @@ pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SPAN_QUEUE_SIZE, OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
+    DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY,
+    OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
 };
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;

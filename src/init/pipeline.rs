@@ -103,6 +103,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     let counters = RedactionCounters::default();
     let mut tracer_builder = SdkTracerProvider::builder()
         .with_sampler(config.sampler.to_sdk())
+        .with_span_limits(config.span_limits)
         .with_resource(config.resource.clone());
     let mut meter_builder = SdkMeterProvider::builder().with_resource(config.resource.clone());
 
@@ -134,8 +135,12 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .spans(exporter)
                 .draining(queue.clone())
                 .on_runtime(runtime.clone());
+            // Every value the SDK read from the process environment is
+            // replaced by the checked one (see `batch`).
             let batch = BatchConfigBuilder::default()
                 .with_max_queue_size(config.span_queue_size)
+                .with_max_export_batch_size(config.span_export_batch_size)
+                .with_scheduled_delay(config.span_schedule_delay)
                 .build();
             let processor = BatchSpanProcessor::new(exporter, batch);
             tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));

@@ -7,26 +7,32 @@
 //! overrides us. Every variable present is checked, even when the builder or
 //! a more specific variable overrides it, so a typo never goes unnoticed.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use http::{HeaderName, HeaderValue};
-use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry::{Array, Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 
+use super::batch::span_export;
 use super::config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SPAN_QUEUE_SIZE, OtlpSignalConfig, Propagator, Protocol, RedactionPolicy,
-    TelemetryConfig,
+    OtlpSignalConfig, Propagator, Protocol, RedactionPolicy, TelemetryConfig,
 };
 use super::endpoint::checked_endpoint;
 use super::env::{
-    Env, EnvSource, METRICS, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_EXPORTER_OTLP_ENDPOINT,
-    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
-    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS,
-    OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES,
-    check_duration, check_ratio, parse_bool, parse_headers, parse_key_values, parse_millis,
-    parse_propagators, parse_protocol, parse_queue_size, sampler_from_env, set_header,
+    Env, EnvSource, METRICS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
+    OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES, check_duration, check_headers, check_ratio,
+    millis, out_of_range, parse_bool, parse_headers, parse_key_values, parse_propagators,
+    parse_protocol, sampler_from_env, set_header,
+};
+use super::limits::{
+    MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_LOG_FILTER_BYTES, MAX_METRIC_EXPORT_INTERVAL,
+    MAX_RESOURCE_ATTRIBUTES, MAX_RESOURCE_KEY_BYTES, MAX_RESOURCE_VALUE_BYTES,
+    MAX_SHUTDOWN_TIMEOUT,
 };
 use super::settings::Settings;
 use crate::attributes::{
@@ -35,10 +41,14 @@ use crate::attributes::{
 };
 use crate::error::{ConfigError, ConfigSource};
 use crate::pii::{USER_HASH_KEY_ENV, UserHasher};
+use crate::propagation::{AllowedHosts, PROPAGATION_ALLOWED_HOSTS_ENV};
 
 /// The configuration `settings` and `env` make, or the first thing wrong.
 pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, ConfigError> {
     let env = Env(env);
+    // Before anything else: a value that is not UTF-8 is refused whether or
+    // not it would be used.
+    env.check_unicode()?;
 
     let disabled = env.parse(OTEL_SDK_DISABLED, parse_bool)?.unwrap_or(false);
     let (service_name, resource) = resource(s, &env)?;
@@ -55,37 +65,34 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         None => env_sampler,
     };
 
-    let propagators = match env.get(OTEL_PROPAGATORS) {
+    let propagators = match env.get(OTEL_PROPAGATORS)? {
         Some(v) => parse_propagators(&v)?,
         None => vec![Propagator::TraceContext, Propagator::Baggage],
     };
+    let env_hosts = env.parse(PROPAGATION_ALLOWED_HOSTS_ENV, AllowedHosts::parse_list)?;
+    let propagation_allowed_hosts = match &s.propagation_allowed_hosts {
+        Some(hosts) => AllowedHosts::parse(hosts, ConfigSource::Builder("propagate_context_to"))?,
+        None => env_hosts.unwrap_or_default(),
+    };
 
-    let env_interval = env.parse(OTEL_METRIC_EXPORT_INTERVAL, parse_millis)?;
+    let env_interval = env.parse(
+        OTEL_METRIC_EXPORT_INTERVAL,
+        millis(MAX_METRIC_EXPORT_INTERVAL),
+    )?;
     let metric_export_interval = match s.metric_export_interval {
-        Some(d) => check_duration(d, "metric_export_interval")?,
+        Some(d) => check_duration(d, "metric_export_interval", MAX_METRIC_EXPORT_INTERVAL)?,
         None => env_interval.unwrap_or(DEFAULT_METRIC_EXPORT_INTERVAL),
     };
     let shutdown_timeout = match s.shutdown_timeout {
-        Some(d) => check_duration(d, "shutdown_timeout")?,
+        Some(d) => check_duration(d, "shutdown_timeout", MAX_SHUTDOWN_TIMEOUT)?,
         None => DEFAULT_SHUTDOWN_TIMEOUT,
     };
-
-    let env_queue = env.parse(OTEL_BSP_MAX_QUEUE_SIZE, parse_queue_size)?;
-    let span_queue_size = match s.span_queue_size {
-        Some(0) => {
-            return Err(ConfigError::InvalidQueueSize {
-                value: "0".to_owned(),
-                source_of: ConfigSource::Builder("span_queue_size"),
-            });
-        }
-        Some(n) => n,
-        None => env_queue.unwrap_or(DEFAULT_SPAN_QUEUE_SIZE),
-    };
+    let span_export = span_export(s, &env)?;
 
     let traces = resolve_signal(s, &env, &TRACES)?;
     let metrics = resolve_signal(s, &env, &METRICS)?;
 
-    let user_hasher = match (&s.user_hash_key, env.get(USER_HASH_KEY_ENV)) {
+    let user_hasher = match (&s.user_hash_key, env.get(USER_HASH_KEY_ENV)?) {
         (Some(key), _) => Some(UserHasher::parse_config(
             &key.0,
             ConfigSource::Builder("user_hash_key"),
@@ -101,6 +108,17 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         (true, None) => RedactionPolicy::Scrub,
         (true, Some(allow)) => RedactionPolicy::Strict(allow.clone()),
     };
+    let rust_log = env.get(RUST_LOG)?;
+    if let Some(filter) = rust_log
+        .as_deref()
+        .filter(|f| f.len() > MAX_LOG_FILTER_BYTES)
+    {
+        return Err(out_of_range(
+            filter,
+            ConfigSource::Env(RUST_LOG),
+            format!("a filter of at most {MAX_LOG_FILTER_BYTES} bytes"),
+        ));
+    }
 
     Ok(TelemetryConfig {
         disabled,
@@ -112,64 +130,142 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         propagators,
         metric_export_interval,
         shutdown_timeout,
-        span_queue_size,
+        span_queue_size: span_export.queue_size,
+        span_export_batch_size: span_export.batch_size,
+        span_schedule_delay: span_export.schedule_delay,
+        span_limits: span_export.span_limits,
+        propagation_allowed_hosts,
         tracing_bridge: s.tracing_bridge,
         log_output: s.log_output,
         span_details: s.span_details,
         console_output: s.console_output.unwrap_or(true),
-        rust_log: env.get(RUST_LOG),
+        rust_log,
         user_hasher,
         redaction,
     })
 }
 
 /// `service.name` and the resource, lowest precedence first: later entries
-/// replace earlier keys.
+/// replace earlier keys. Every list and attribute is bounded (see
+/// [`limits`](super::limits)).
 fn resource(s: &Settings, env: &Env<'_>) -> Result<(String, Resource), ConfigError> {
     let mut attrs = AttrList::default();
     let env_attrs = env
         .parse(OTEL_RESOURCE_ATTRIBUTES, |v, source_of| {
-            parse_key_values(v)
-                .map_err(|reason| ConfigError::InvalidResourceAttributes { source_of, reason })
+            let pairs = parse_key_values(v, MAX_RESOURCE_ATTRIBUTES).map_err(|reason| {
+                ConfigError::InvalidResourceAttributes {
+                    source_of: source_of.clone(),
+                    reason,
+                }
+            })?;
+            let attrs: Vec<KeyValue> = pairs
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v))
+                .collect();
+            attrs
+                .iter()
+                .try_for_each(|kv| check_attribute(kv, &source_of))?;
+            Ok(attrs)
         })?
         .unwrap_or_default();
     attrs.set(KeyValue::new(SERVICE_INSTANCE_ID, process_instance_id()));
-    attrs.extend(env_attrs.into_iter().map(|(k, v)| KeyValue::new(k, v)));
+    attrs.extend(env_attrs);
+    let builder_source = ConfigSource::Builder("resource_attribute");
+    // Distinct keys, counted before merging (a merge per attribute).
+    let mut keys = HashSet::new();
+    for kv in &s.resource_attributes {
+        if keys.insert(&kv.key) && keys.len() > MAX_RESOURCE_ATTRIBUTES {
+            return Err(ConfigError::InvalidResourceAttributes {
+                source_of: builder_source,
+                reason: format!("more than {MAX_RESOURCE_ATTRIBUTES} attributes"),
+            });
+        }
+    }
     for kv in &s.resource_attributes {
         if kv.key.as_str().trim().is_empty() {
             return Err(ConfigError::InvalidResourceAttributes {
-                source_of: ConfigSource::Builder("resource_attribute"),
+                source_of: builder_source,
                 reason: "empty key".to_owned(),
             });
         }
+        check_attribute(kv, &builder_source)?;
         attrs.set(kv.clone());
     }
-    for (key, value) in [
-        (SERVICE_NAMESPACE, &s.namespace),
-        (DEPLOYMENT_ENVIRONMENT_NAME, &s.environment),
-        (SERVICE_VERSION, &s.service_version),
+    for (key, value, method) in [
+        (SERVICE_NAMESPACE, &s.namespace, "namespace"),
+        (DEPLOYMENT_ENVIRONMENT_NAME, &s.environment, "environment"),
+        (SERVICE_VERSION, &s.service_version, "service_version"),
     ] {
         if let Some(value) = value {
-            attrs.set(KeyValue::new(key, value.clone()));
+            let kv = KeyValue::new(key, value.clone());
+            check_attribute(&kv, &ConfigSource::Builder(method))?;
+            attrs.set(kv);
         }
     }
     // service.name: builder, then OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES.
-    let service_name = if !s.service_name.trim().is_empty() {
-        s.service_name.trim().to_owned()
-    } else if let Some(name) = env.get(OTEL_SERVICE_NAME) {
-        name.trim().to_owned()
+    let env_name = env.get(OTEL_SERVICE_NAME)?;
+    let (service_name, source_of) = if !s.service_name.trim().is_empty() {
+        (
+            s.service_name.trim().to_owned(),
+            ConfigSource::Builder("Telemetry::builder"),
+        )
+    } else if let Some(name) = env_name {
+        (name.trim().to_owned(), ConfigSource::Env(OTEL_SERVICE_NAME))
     } else {
         match attrs.get(SERVICE_NAME) {
-            Some(Value::String(v)) if !v.as_str().trim().is_empty() => v.as_str().to_owned(),
+            Some(Value::String(v)) if !v.as_str().trim().is_empty() => (
+                v.as_str().to_owned(),
+                ConfigSource::Env(OTEL_RESOURCE_ATTRIBUTES),
+            ),
             _ => return Err(ConfigError::MissingServiceName),
         }
     };
-    attrs.set(KeyValue::new(SERVICE_NAME, service_name.clone()));
+    let name = KeyValue::new(SERVICE_NAME, service_name.clone());
+    check_attribute(&name, &source_of)?;
+    attrs.set(name);
     let resource = Resource::builder_empty()
         .with_detector(Box::new(TelemetryResourceDetector))
         .with_attributes(attrs.0)
         .build();
     Ok((service_name, resource))
+}
+
+/// A resource attribute within [`MAX_RESOURCE_KEY_BYTES`] and
+/// [`MAX_RESOURCE_VALUE_BYTES`]. The error names the key, never the value.
+fn check_attribute(kv: &KeyValue, source_of: &ConfigSource) -> Result<(), ConfigError> {
+    let key = kv.key.as_str();
+    let reason = if key.len() > MAX_RESOURCE_KEY_BYTES {
+        format!(
+            "a key of {} bytes, at most {MAX_RESOURCE_KEY_BYTES} are allowed",
+            key.len()
+        )
+    } else if value_bytes(&kv.value) > MAX_RESOURCE_VALUE_BYTES {
+        format!(
+            "the value of {:?} has {} bytes, at most {MAX_RESOURCE_VALUE_BYTES} are allowed",
+            crate::error::echo(key),
+            value_bytes(&kv.value)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidResourceAttributes {
+        source_of: source_of.clone(),
+        reason,
+    })
+}
+
+/// The size of a value as exported: string bytes, 8 per number or bool.
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(Array::String(items)) => items.iter().map(|s| s.as_str().len()).sum(),
+        Value::Array(Array::Bool(items)) => items.len().saturating_mul(8),
+        Value::Array(Array::I64(items)) => items.len().saturating_mul(8),
+        Value::Array(Array::F64(items)) => items.len().saturating_mul(8),
+        // Scalars, and kinds added to the API later (measured as printed).
+        Value::Bool(_) | Value::I64(_) | Value::F64(_) => 8,
+        other => other.to_string().len(),
+    }
 }
 
 /// One signal's OTLP settings; `None` when no endpoint is configured.
@@ -188,11 +284,11 @@ fn resolve_signal(
 
     let headers = headers(s, env, vars)?;
 
-    let signal_timeout = env.parse(vars.timeout, parse_millis)?;
-    let generic_timeout = env.parse(OTEL_EXPORTER_OTLP_TIMEOUT, parse_millis)?;
+    let signal_timeout = env.parse(vars.timeout, millis(MAX_EXPORT_TIMEOUT))?;
+    let generic_timeout = env.parse(OTEL_EXPORTER_OTLP_TIMEOUT, millis(MAX_EXPORT_TIMEOUT))?;
     let builder_timeout = s
         .timeout
-        .map(|d| check_duration(d, "timeout"))
+        .map(|d| check_duration(d, "timeout", MAX_EXPORT_TIMEOUT))
         .transpose()?;
     let timeout = builder_timeout
         .or(signal_timeout)
@@ -218,9 +314,9 @@ fn resolve_signal(
         s.endpoint.as_ref().map(|e| e.0.clone()),
         ConfigSource::Builder("endpoint"),
     )?;
-    let signal_endpoint = checked(env.get(vars.endpoint), ConfigSource::Env(vars.endpoint))?;
+    let signal_endpoint = checked(env.get(vars.endpoint)?, ConfigSource::Env(vars.endpoint))?;
     let generic_endpoint = checked(
-        env.get(OTEL_EXPORTER_OTLP_ENDPOINT),
+        env.get(OTEL_EXPORTER_OTLP_ENDPOINT)?,
         ConfigSource::Env(OTEL_EXPORTER_OTLP_ENDPOINT),
     )?;
     let (base, as_is) = match (builder_endpoint, signal_endpoint, generic_endpoint) {
@@ -255,9 +351,24 @@ fn headers(
     let signal_headers = parse_headers(env, vars.headers)?;
     let generic_headers = parse_headers(env, OTEL_EXPORTER_OTLP_HEADERS)?;
     let mut headers = signal_headers.or(generic_headers).unwrap_or_default();
-    for (k, v) in &s.headers.0 {
-        set_header(&mut headers, k, v, ConfigSource::Builder("header"))?;
+    if s.headers.0.is_empty() {
+        return Ok(headers);
     }
+    let source_of = ConfigSource::Builder("header");
+    // Checked before merging: the merge is quadratic in the builder's list.
+    if s.headers.0.len() > MAX_EXPORT_HEADERS {
+        return Err(ConfigError::InvalidHeaders {
+            source_of,
+            reason: format!(
+                "{} headers, at most {MAX_EXPORT_HEADERS} are allowed",
+                s.headers.0.len()
+            ),
+        });
+    }
+    for (k, v) in &s.headers.0 {
+        set_header(&mut headers, k, v, source_of.clone())?;
+    }
+    check_headers(&headers, source_of)?;
     Ok(headers)
 }
 

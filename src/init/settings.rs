@@ -40,6 +40,9 @@ pub(crate) struct Settings {
     /// `Some`: strict redaction, with these keys allowed beside the contract.
     pub(crate) strict_allow: Option<Vec<String>>,
     pub(crate) user_hash_key: Option<Secret>,
+    /// `Some`: the hosts given inbound baggage and tracestate, replacing
+    /// the environment's list.
+    pub(crate) propagation_allowed_hosts: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -69,6 +72,7 @@ impl Settings {
             redaction: true,
             strict_allow: None,
             user_hash_key: None,
+            propagation_allowed_hosts: None,
         }
     }
 }

@@ -49,7 +49,9 @@ pub(crate) fn run(
     meter_provider: &SdkMeterProvider,
     accounts: &ExportAccounts,
 ) -> Result<(), ShutdownError> {
-    let deadline = Instant::now() + bound;
+    // Checked: `bound` is a user's value, and `Instant + Duration` panics on
+    // overflow. Without a representable deadline, each wait gets the bound.
+    let deadline = Instant::now().checked_add(bound);
     let (tx, rx) = mpsc::channel::<Outcome>();
 
     let tp = tracer_provider.clone();
@@ -77,7 +79,7 @@ pub(crate) fn run(
         metrics: timed_out,
     };
     for _ in 0..started {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(bound, |d| d.saturating_duration_since(Instant::now()));
         let Ok(outcome) = rx.recv_timeout(left) else {
             break;
         };
@@ -142,4 +144,28 @@ fn report_of(o: Outcome) -> SignalReport {
         Err(e) => report.provider_error = Some(e.to_string()),
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_past_the_end_of_time_neither_panics_nor_waits() {
+        // No deadline can be computed for Duration::MAX (`Instant + Duration`
+        // overflows): each wait gets the bound, and these providers finish at once.
+        let tracer_provider = SdkTracerProvider::builder().build();
+        let meter_provider = SdkMeterProvider::builder().build();
+        let accounts = ExportAccounts::default();
+        for op in [ShutdownOperation::Flush, ShutdownOperation::Shutdown] {
+            let result = run(
+                op,
+                Duration::MAX,
+                &tracer_provider,
+                &meter_provider,
+                &accounts,
+            );
+            assert_eq!(result, Ok(()), "{op}");
+        }
+    }
 }

@@ -147,10 +147,10 @@ impl UserHasher {
                 hasher.map(Some)
             }
             Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::InvalidKey {
-                source_of: source,
-                reason: "the value is not valid UTF-8".into(),
-            }),
+            // Never converted lossily: that would be another key.
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(ConfigError::NotUnicode { source_of: source })
+            }
         }
     }
 

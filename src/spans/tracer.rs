@@ -20,6 +20,7 @@ use super::span::{self, TypedSpan};
 use super::spec::{Attrs, SpanSpec};
 use crate::metrics::CheckoutMetrics;
 use crate::pii;
+use crate::propagation::{self, AllowedHosts};
 use crate::scope::instrumentation_scope;
 
 /// The tracer the span helpers start spans with.
@@ -29,14 +30,15 @@ use crate::scope::instrumentation_scope;
 /// latency) under the one instrumentation scope of the crate
 /// ([`SCOPE_NAME`](crate::SCOPE_NAME), version, schema URL):
 ///
-/// | obtained with | spans and metrics | propagator ([`inject`](Self::inject), [`extract`](Self::extract)) | user hasher ([`user`](Self::user)) |
-/// |---|---|---|---|
-/// | `guard.tracer()` ([`TelemetryGuard::tracer`](crate::init::TelemetryGuard::tracer)) | the guard's providers | the guard's (`OTEL_PROPAGATORS`) | the guard's key |
-/// | [`CheckoutTracer::from_providers`] | the providers given | W3C trace-context + baggage | the process-wide one |
-/// | [`CheckoutTracer::global`] | the global providers | the global one | the process-wide one |
+/// | obtained with | spans and metrics | propagator ([`inject`](Self::inject), [`extract`](Self::extract)) | user hasher ([`user`](Self::user)) | hosts given `baggage` and `tracestate` ([`inject_for`](Self::inject_for)) |
+/// |---|---|---|---|---|
+/// | `guard.tracer()` ([`TelemetryGuard::tracer`](crate::init::TelemetryGuard::tracer)) | the guard's providers | the guard's (`OTEL_PROPAGATORS`) | the guard's key | the guard's ([`propagate_context_to`](crate::TelemetryBuilder::propagate_context_to)) |
+/// | [`CheckoutTracer::from_providers`] | the providers given | W3C trace-context + baggage | the process-wide one | none |
+/// | [`CheckoutTracer::global`] | the global providers | the global one | the process-wide one | none |
 ///
-/// [`with_propagator`](Self::with_propagator) and
-/// [`with_user_hasher`](Self::with_user_hasher) replace the last two. Holding
+/// [`with_propagator`](Self::with_propagator),
+/// [`with_user_hasher`](Self::with_user_hasher) and
+/// [`with_allowed_hosts`](Self::with_allowed_hosts) replace the last three. Holding
 /// an explicit tracer lets one process host several services, each with its
 /// own `service.name`.
 #[derive(Clone)]
@@ -50,6 +52,9 @@ pub struct CheckoutTracer {
     /// The hasher of [`CheckoutTracer::user`]: the guard's, or `None` for
     /// the process-wide one.
     user_hasher: Option<Arc<pii::UserHasher>>,
+    /// The hosts [`CheckoutTracer::inject_for`] gives inbound baggage and
+    /// tracestate to.
+    allowed_hosts: AllowedHosts,
     /// Whether the last root span this tracer (or a clone) started was
     /// recorded: the guess for the next root (see `start_typed`).
     roots_recorded: Arc<AtomicBool>,
@@ -80,6 +85,7 @@ impl fmt::Debug for CheckoutTracer {
             .field("tracer", &tracer)
             .field("propagator", &propagator)
             .field("user_hasher", &user_hasher)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +116,7 @@ impl CheckoutTracer {
             metrics: CheckoutMetrics::global(),
             propagator: None,
             user_hasher: None,
+            allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -141,23 +148,26 @@ impl CheckoutTracer {
             metrics: CheckoutMetrics::from_provider(meter_provider),
             propagator: Some(Arc::new(w3c_propagator())),
             user_hasher: None,
+            allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
 
     /// A tracer over the parts of one set-up (the guard's): its SDK tracer,
-    /// checkout meter, propagator and user hasher.
+    /// checkout meter, propagator, user hasher and propagation allow-list.
     pub(crate) fn from_parts(
         tracer: SdkTracer,
         metrics: CheckoutMetrics,
         propagator: Arc<dyn TextMapPropagator + Send + Sync>,
         user_hasher: Arc<pii::UserHasher>,
+        allowed_hosts: AllowedHosts,
     ) -> Self {
         CheckoutTracer {
             inner: TracerInner::Sdk(tracer),
             metrics,
             propagator: Some(propagator),
             user_hasher: Some(user_hasher),
+            allowed_hosts,
             roots_recorded: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -175,12 +185,81 @@ impl CheckoutTracer {
         self
     }
 
+    /// Gives inbound `baggage` and `tracestate` to exactly these hosts in
+    /// [`inject_for`](Self::inject_for) and the HTTP client middleware
+    /// (replacing the list this tracer had).
+    pub fn with_allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.allowed_hosts = hosts;
+        self
+    }
+
+    /// The hosts [`inject_for`](Self::inject_for) gives inbound `baggage` and
+    /// `tracestate` to.
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.allowed_hosts
+    }
+
     /// Writes `cx`'s trace context (and baggage) into `headers` with this
-    /// tracer's propagator (see the table above).
+    /// tracer's propagator (see the table above): everything, inbound
+    /// `baggage` and `tracestate` included. For the service's own hops; for
+    /// a request to any other host use [`inject_for`](Self::inject_for).
     pub fn inject(&self, cx: &Context, headers: &mut http::HeaderMap) {
         match &self.propagator {
-            Some(p) => crate::propagation::inject_with(p.as_ref(), cx, headers),
-            None => crate::propagation::inject(cx, headers),
+            Some(p) => propagation::inject_with(p.as_ref(), cx, headers),
+            None => propagation::inject(cx, headers),
+        }
+    }
+
+    /// Writes `cx`'s trace context into the `headers` of a request to
+    /// `host` (the URL's host, e.g. `url.host_str()`): `traceparent` always,
+    /// and `baggage` and `tracestate` (which the service's own caller wrote)
+    /// only when [`allowed_hosts`](Self::allowed_hosts) allows `host`. For a
+    /// host outside the list, `baggage` and `tracestate` headers already in
+    /// `headers` (copied from the inbound request, say) are removed too.
+    ///
+    /// ```
+    /// use checkout_otel::CheckoutTracer;
+    /// use checkout_otel::opentelemetry::baggage::BaggageExt;
+    /// use checkout_otel::opentelemetry::KeyValue;
+    /// use checkout_otel::propagation::AllowedHosts;
+    /// use checkout_otel::spans::OrderCreate;
+    /// # use checkout_otel::opentelemetry_sdk::{metrics::SdkMeterProvider, trace::SdkTracerProvider};
+    /// # let (tp, mp) = (SdkTracerProvider::builder().build(), SdkMeterProvider::builder().build());
+    ///
+    /// let tracer = CheckoutTracer::from_providers(&tp, &mp)
+    ///     .with_allowed_hosts(AllowedHosts::new(["*.internal.example.com"])?);
+    /// let span = tracer.start(OrderCreate::new("order-1"));
+    /// let cx = span.context().with_baggage([KeyValue::new("tenant", "eu")]);
+    ///
+    /// let mut to_partner = http::HeaderMap::new();
+    /// tracer.inject_for(&cx, "api.payments.example", &mut to_partner);
+    /// assert!(to_partner.contains_key("traceparent"));
+    /// assert!(!to_partner.contains_key("baggage"));
+    ///
+    /// let mut to_own = http::HeaderMap::new();
+    /// tracer.inject_for(&cx, "inventory.internal.example.com", &mut to_own);
+    /// assert_eq!(to_own["baggage"], "tenant=eu");
+    /// # Ok::<(), checkout_otel::ConfigError>(())
+    /// ```
+    pub fn inject_for(&self, cx: &Context, host: &str, headers: &mut http::HeaderMap) {
+        self.inject_checked(cx, self.allowed_hosts.allows(host), headers);
+    }
+
+    /// [`inject_for`](Self::inject_for) once the host has been judged.
+    pub(crate) fn inject_checked(
+        &self,
+        cx: &Context,
+        allowed: bool,
+        headers: &mut http::HeaderMap,
+    ) {
+        if allowed {
+            self.inject(cx, headers);
+        } else {
+            propagation::remove_caller_data(headers);
+            self.inject(&propagation::trace_identity(cx), headers);
+            // A propagator of the user's may write them from the span context
+            // or elsewhere: whatever it wrote does not go.
+            propagation::remove_caller_data(headers);
         }
     }
 
@@ -189,8 +268,8 @@ impl CheckoutTracer {
     /// [`CheckoutTracer::start_in`].
     pub fn extract(&self, headers: &http::HeaderMap) -> Context {
         match &self.propagator {
-            Some(p) => crate::propagation::extract_with(p.as_ref(), headers),
-            None => crate::propagation::extract(headers),
+            Some(p) => propagation::extract_with(p.as_ref(), headers),
+            None => propagation::extract(headers),
         }
     }
 
