@@ -129,6 +129,8 @@ mod env;
 mod guard;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
+mod otlp_metrics;
 mod pipeline;
 mod propagator;
 mod queue;
@@ -137,6 +139,8 @@ mod runtime;
 mod settings;
 mod shutdown;
 
+#[cfg(feature = "testing")]
+pub(crate) use accounted::MetricSink;
 pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{

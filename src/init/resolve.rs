@@ -120,6 +120,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         rust_log: env.get(RUST_LOG),
         user_hasher,
         redaction,
+        export_tracestate: s.export_tracestate,
     })
 }
 

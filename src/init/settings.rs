@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     /// `Some`: strict redaction, with these keys allowed beside the contract.
     pub(crate) strict_allow: Option<Vec<String>>,
     pub(crate) user_hash_key: Option<Secret>,
+    /// Whether spans and links keep their `tracestate` on export.
+    pub(crate) export_tracestate: bool,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             redaction: true,
             strict_allow: None,
             user_hash_key: None,
+            export_tracestate: false,
         }
     }
 }

@@ -1,0 +1,632 @@
+//! The exit check every exported span, resource and instrumentation scope
+//! goes through (the rules are in [`RedactingExporter`](super::RedactingExporter)'s
+//! documentation; metric requests are in [`exit_metrics`](super::exit_metrics)).
+//!
+//! One attribute rule for every representation: the SDK's `KeyValue` and
+//! the OTLP request's share [`redact_list`](Redactor::redact_list) through
+//! the small [`Attribute`] trait.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::trace::{SpanContext, Status, TraceState};
+use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::keys::{KeyClass, classify_key};
+use super::redact::{DEFAULT_EXPORT_MAX_CHARS, RedactionCounters, SENSITIVE_VALUE_MASK, Tally};
+use super::scrub::{ScrubStats, scrub_url_with_stats, scrub_with_stats};
+use super::user::{UserHasher, is_user_hash, user_hasher};
+use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, CONTRACT_METRIC_ATTRIBUTE_KEYS, USER_HASH};
+
+/// Longest attribute key exported, in characters.
+// replaced by scrub_key on merge
+const MAX_KEY_CHARS: usize = 256;
+
+/// The key bounded to [`MAX_KEY_CHARS`] with any PII in it masked, or `None`
+/// when it needs no change.
+// replaced by scrub_key on merge
+fn scrub_key(key: &str) -> Option<String> {
+    match scrub_with_stats(key, MAX_KEY_CHARS).0 {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(scrubbed) => Some(scrubbed),
+    }
+}
+
+/// Integers below this (7 digits or fewer) cannot hold a card or phone
+/// number, so they are not formatted and scanned.
+const MIN_CHECKED_INT: u64 = 10_000_000;
+
+fn contract_keys() -> &'static HashSet<&'static str> {
+    static KEYS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        CONTRACT_ATTRIBUTE_KEYS
+            .iter()
+            .chain(CONTRACT_METRIC_ATTRIBUTE_KEYS)
+            .copied()
+            .collect()
+    })
+}
+
+/// Which allow-list strict mode applies to an attribute list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Filter {
+    /// Configuration (resource, scope): every key is kept.
+    Keep,
+    /// Span, event and link attributes: the contract and the allow-list.
+    Spans,
+    /// Metric point attributes: the span contract, the metric contract and
+    /// the allow-list.
+    Metrics,
+}
+
+/// What [`RedactingExporter`](super::RedactingExporter) does to a batch,
+/// without an exporter: the set-up's own exporter wrapper redacts with it.
+#[derive(Debug)]
+pub(crate) struct Redactor {
+    /// `Some` in strict mode: the keys allowed through.
+    allowed: Option<HashSet<Box<str>>>,
+    pub(super) max_chars: usize,
+    pub(super) counters: RedactionCounters,
+    /// `None`: the process-wide hasher at the time of export.
+    user_hasher: Option<Arc<UserHasher>>,
+    keep_trace_state: bool,
+}
+
+impl Redactor {
+    /// Scrubbing on, strict mode off, `tracestate` removed, counting into
+    /// `counters`.
+    pub(crate) fn new(counters: RedactionCounters) -> Self {
+        Redactor {
+            allowed: None,
+            max_chars: DEFAULT_EXPORT_MAX_CHARS,
+            counters,
+            user_hasher: None,
+            keep_trace_state: false,
+        }
+    }
+
+    /// See [`RedactingExporter::strict`](super::RedactingExporter::strict).
+    pub(crate) fn strict(
+        mut self,
+        extra_allowed: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        let allowed = self.allowed.get_or_insert_with(|| {
+            CONTRACT_ATTRIBUTE_KEYS
+                .iter()
+                .map(|k| Box::from(*k))
+                .collect()
+        });
+        allowed.extend(extra_allowed.into_iter().map(|k| k.into().into_boxed_str()));
+        self
+    }
+
+    /// Identity values are hashed with `hasher` (`None`: the process-wide
+    /// [`user_hasher`] at the time of export).
+    pub(crate) fn with_user_hasher(mut self, hasher: Option<Arc<UserHasher>>) -> Self {
+        self.user_hasher = hasher;
+        self
+    }
+
+    /// Whether `tracestate` is exported (checked like any text) instead of
+    /// removed.
+    pub(crate) fn keep_trace_state(mut self, keep: bool) -> Self {
+        self.keep_trace_state = keep;
+        self
+    }
+
+    /// Redacts spans in place and counts what changed.
+    pub(crate) fn redact_batch(&self, batch: &mut [SpanData]) {
+        let mut tally = Tally::default();
+        let mut scopes = ScopeCache::default();
+        for span in batch {
+            self.redact_span(span, &mut scopes, &mut tally);
+        }
+        self.counters.add(&tally);
+    }
+
+    /// The resource with its attributes and schema URL checked (configuration:
+    /// strict mode keeps every key), or `None` when nothing changed.
+    pub(crate) fn redact_resource(&self, resource: &Resource) -> Option<Resource> {
+        let mut tally = Tally::default();
+        let mut attributes: Vec<KeyValue> = resource
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let changed = self.redact_list(&mut attributes, Filter::Keep, &mut tally);
+        let checked_url = resource
+            .schema_url()
+            .and_then(|url| self.check_url(url, self.config_limit(), &mut tally));
+        self.counters.add(&tally);
+        if !changed && checked_url.is_none() {
+            return None;
+        }
+        let builder = Resource::builder_empty();
+        let resource = match checked_url.or_else(|| resource.schema_url().map(str::to_owned)) {
+            Some(url) => builder.with_schema_url(attributes, url),
+            None => builder.with_attributes(attributes),
+        };
+        Some(resource.build())
+    }
+
+    fn redact_span(&self, span: &mut SpanData, scopes: &mut ScopeCache, tally: &mut Tally) {
+        if let Some(name) = self.check_text(&span.name, self.max_chars, tally) {
+            span.name = Cow::Owned(name);
+        }
+        self.redact_list(&mut span.attributes, Filter::Spans, tally);
+        for event in span.events.events.iter_mut() {
+            if let Some(name) = self.check_text(&event.name, self.max_chars, tally) {
+                event.name = Cow::Owned(name);
+            }
+            self.redact_list(&mut event.attributes, Filter::Spans, tally);
+        }
+        for link in span.links.links.iter_mut() {
+            self.redact_list(&mut link.attributes, Filter::Spans, tally);
+            self.redact_trace_state(&mut link.span_context, tally);
+        }
+        if let Status::Error { description } = &mut span.status {
+            if let Some(scrubbed) = self.check_text(description, self.max_chars, tally) {
+                *description = Cow::Owned(scrubbed);
+            }
+        }
+        self.redact_trace_state(&mut span.span_context, tally);
+        if let Some(scope) = scopes.check(self, &span.instrumentation_scope, tally) {
+            span.instrumentation_scope = scope;
+        }
+    }
+
+    /// Removes the context's `tracestate` (kept and checked when the service
+    /// opted in), keeping ids, flags and remoteness.
+    fn redact_trace_state(&self, context: &mut SpanContext, tally: &mut Tally) {
+        let state = context.trace_state();
+        if *state == TraceState::NONE {
+            return;
+        }
+        let replacement = if self.keep_trace_state {
+            let mut changed = false;
+            let members: Vec<(String, String)> = state
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = self.check_text(v, self.max_chars, tally);
+                    changed |= value.is_some();
+                    (k.to_owned(), value.unwrap_or_else(|| v.to_owned()))
+                })
+                .collect();
+            if !changed {
+                return;
+            }
+            // A masked value is still a valid member value; if not, the
+            // whole state goes rather than the raw one.
+            TraceState::from_key_value(members).unwrap_or_default()
+        } else {
+            tally.trace_states += 1;
+            TraceState::NONE
+        };
+        *context = with_trace_state(context, replacement);
+    }
+
+    /// The scope with name, version, schema URL and attributes checked, or
+    /// `None` when nothing changed.
+    fn redact_scope(
+        &self,
+        scope: &InstrumentationScope,
+        tally: &mut Tally,
+    ) -> Option<InstrumentationScope> {
+        let max = self.config_limit();
+        let name = self.check_text(scope.name(), max, tally);
+        let version = scope.version().and_then(|v| self.check_text(v, max, tally));
+        let schema_url = scope
+            .schema_url()
+            .and_then(|u| self.check_url(u, max, tally));
+        let mut attributes: Vec<KeyValue> = scope.attributes().cloned().collect();
+        let attributes_changed = self.redact_list(&mut attributes, Filter::Keep, tally);
+        if name.is_none() && version.is_none() && schema_url.is_none() && !attributes_changed {
+            return None;
+        }
+        let mut builder = InstrumentationScope::builder(
+            name.map_or_else(|| Cow::Owned(scope.name().to_owned()), Cow::Owned),
+        )
+        .with_attributes(attributes);
+        if let Some(v) = version.or_else(|| scope.version().map(str::to_owned)) {
+            builder = builder.with_version(v);
+        }
+        if let Some(u) = schema_url.or_else(|| scope.schema_url().map(str::to_owned)) {
+            builder = builder.with_schema_url(u);
+        }
+        Some(builder.build())
+    }
+
+    /// Checks one attribute list in place: identity keys become `user.hash`,
+    /// strict mode drops keys outside `filter`'s allow-list, keys are bounded
+    /// and masked, secrets replaced, values checked. Returns whether anything
+    /// changed.
+    pub(super) fn redact_list<A: Attribute>(
+        &self,
+        attributes: &mut Vec<A>,
+        filter: Filter,
+        tally: &mut Tally,
+    ) -> bool {
+        let mut changed = false;
+        // Allocated only when something is dropped.
+        let mut dropped: Vec<usize> = Vec::new();
+        let mut user_hash_present = None;
+        for i in 0..attributes.len() {
+            let key = attributes[i].key();
+            let contract = contract_keys().contains(key);
+            let class = match classify_key(key) {
+                KeyClass::Secret if contract => KeyClass::Plain,
+                class => class,
+            };
+            if class == KeyClass::Identity {
+                tally.identities += 1;
+                changed = true;
+                let present = *user_hash_present
+                    .get_or_insert_with(|| attributes.iter().any(|a| a.key() == USER_HASH));
+                if present {
+                    dropped.push(i);
+                } else {
+                    let hash = self.hash_identity(&attributes[i].value_text());
+                    attributes[i] = A::user_hash(hash);
+                    user_hash_present = Some(true);
+                }
+                continue;
+            }
+            if !self.allows(key, filter) {
+                tally.dropped_keys += 1;
+                changed = true;
+                dropped.push(i);
+                continue;
+            }
+            let is_user_hash_key = key == USER_HASH;
+            if !contract {
+                if let Some(masked) = scrub_key(key) {
+                    tally.masked_keys += 1;
+                    changed = true;
+                    attributes[i].set_key(masked);
+                }
+            }
+            if class == KeyClass::Secret {
+                tally.masked_values += 1;
+                tally.sensitive_keys += 1;
+                changed = true;
+                attributes[i].set_text(SENSITIVE_VALUE_MASK.to_owned());
+                continue;
+            }
+            let check = ValueCheck {
+                redactor: self,
+                url: class == KeyClass::Url,
+                user_hash: is_user_hash_key,
+                max: if filter == Filter::Keep {
+                    self.config_limit()
+                } else {
+                    self.max_chars
+                },
+            };
+            changed |= attributes[i].check_value(&check, tally);
+        }
+        if !dropped.is_empty() {
+            let mut index = 0;
+            let mut next = dropped.iter().peekable();
+            attributes.retain(|_| {
+                let drop = next.peek() == Some(&&index);
+                if drop {
+                    next.next();
+                }
+                index += 1;
+                !drop
+            });
+        }
+        changed
+    }
+
+    /// Whether strict mode (if on) lets `key` through.
+    fn allows(&self, key: &str, filter: Filter) -> bool {
+        match (&self.allowed, filter) {
+            (None, _) | (_, Filter::Keep) => true,
+            (Some(allowed), Filter::Spans) => allowed.contains(key),
+            (Some(allowed), Filter::Metrics) => {
+                allowed.contains(key) || CONTRACT_METRIC_ATTRIBUTE_KEYS.contains(&key)
+            }
+        }
+    }
+
+    /// `user.hash` of an identity value, with the configured hasher.
+    fn hash_identity(&self, value: &str) -> String {
+        match &self.user_hasher {
+            Some(hasher) => hasher.hash(value).hash().to_owned(),
+            None => user_hasher().hash(value).hash().to_owned(),
+        }
+    }
+
+    /// The length limit of configuration text (resource, scope, metric
+    /// names): the value limit, but never below the default, so a small
+    /// limit meant for data does not cut a service name.
+    pub(super) fn config_limit(&self) -> usize {
+        self.max_chars.max(DEFAULT_EXPORT_MAX_CHARS)
+    }
+
+    /// The scrubbed text (at most `max` characters kept), or `None` when it
+    /// needs no change.
+    pub(super) fn check_text(&self, text: &str, max: usize, tally: &mut Tally) -> Option<String> {
+        Self::changed(scrub_with_stats(text, max), tally)
+    }
+
+    /// The URL checked component by component, or `None` when it needs no change.
+    pub(super) fn check_url(&self, text: &str, max: usize, tally: &mut Tally) -> Option<String> {
+        Self::changed(scrub_url_with_stats(text, max), tally)
+    }
+
+    /// An integer checked as its decimal text (a card number recorded as a
+    /// number), or `None` when it needs no change.
+    pub(super) fn check_int(&self, value: i64, tally: &mut Tally) -> Option<String> {
+        let magnitude = value.unsigned_abs();
+        if magnitude < MIN_CHECKED_INT {
+            return None;
+        }
+        let mut buf = [0u8; 20];
+        // At most 20 characters: the limit never cuts a number.
+        self.check_text(decimal(magnitude, &mut buf), usize::MAX, tally)
+    }
+
+    /// A float holding a whole number is checked like that integer (a card
+    /// number fits a double exactly); other floats cannot hold one.
+    pub(super) fn check_float(&self, value: f64, tally: &mut Tally) -> Option<String> {
+        // 2^63: above it the cast saturates, and no card number is that long.
+        const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if value.fract() != 0.0 || !value.is_finite() || value.abs() >= I64_LIMIT {
+            return None;
+        }
+        // Whole and below 2^63 in magnitude: the cast is exact.
+        self.check_int(value as i64, tally)
+    }
+
+    fn changed((text, stats): (Cow<'_, str>, ScrubStats), tally: &mut Tally) -> Option<String> {
+        match text {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(scrubbed) => {
+                tally.record(stats);
+                Some(scrubbed)
+            }
+        }
+    }
+}
+
+/// Removes the `tracestate` of every span and link of `batch`: what the
+/// set-up does without the rest of the exit check (redaction off), unless
+/// the service opted in to exporting it.
+pub(crate) fn strip_trace_states(batch: &mut [SpanData]) {
+    let strip = |context: &mut SpanContext| {
+        if *context.trace_state() != TraceState::NONE {
+            *context = with_trace_state(context, TraceState::NONE);
+        }
+    };
+    for span in batch {
+        strip(&mut span.span_context);
+        for link in span.links.links.iter_mut() {
+            strip(&mut link.span_context);
+        }
+    }
+}
+
+/// `context` with `state` as its `tracestate`: ids, flags and remoteness kept.
+fn with_trace_state(context: &SpanContext, state: TraceState) -> SpanContext {
+    SpanContext::new(
+        context.trace_id(),
+        context.span_id(),
+        context.trace_flags(),
+        context.is_remote(),
+        state,
+    )
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
+}
+
+/// How one attribute's value is checked.
+pub(super) struct ValueCheck<'a> {
+    pub(super) redactor: &'a Redactor,
+    /// The key holds a URL, path or query.
+    pub(super) url: bool,
+    /// The key is `user.hash`: a well-formed hash passes unchanged.
+    pub(super) user_hash: bool,
+    /// Characters kept of a text value.
+    pub(super) max: usize,
+}
+
+impl ValueCheck<'_> {
+    /// The checked text, or `None` when it needs no change.
+    pub(super) fn text(&self, text: &str, tally: &mut Tally) -> Option<String> {
+        // A well-formed hash is safe by construction, and a run of 13+
+        // decimal digits inside it could pass the Luhn check and be masked
+        // as a card, breaking correlation for that user.
+        if self.user_hash && is_user_hash(text) {
+            None
+        } else if self.url {
+            self.redactor.check_url(text, self.max, tally)
+        } else {
+            self.redactor.check_text(text, self.max, tally)
+        }
+    }
+}
+
+/// An attribute in one of the representations the exit check sees.
+pub(super) trait Attribute {
+    /// The key.
+    fn key(&self) -> &str;
+    /// Replaces the key.
+    fn set_key(&mut self, key: String);
+    /// The value as text (an identity is hashed from it).
+    fn value_text(&self) -> Cow<'_, str>;
+    /// Replaces the value by `text`.
+    fn set_text(&mut self, text: String);
+    /// A `user.hash` attribute.
+    fn user_hash(hash: String) -> Self;
+    /// Checks the value in place; whether it changed.
+    fn check_value(&mut self, check: &ValueCheck<'_>, tally: &mut Tally) -> bool;
+}
+
+impl Attribute for KeyValue {
+    fn key(&self) -> &str {
+        self.key.as_str()
+    }
+
+    fn set_key(&mut self, key: String) {
+        self.key = Key::from(key);
+    }
+
+    fn value_text(&self) -> Cow<'_, str> {
+        self.value.as_str()
+    }
+
+    fn set_text(&mut self, text: String) {
+        self.value = Value::from(text);
+    }
+
+    fn user_hash(hash: String) -> Self {
+        KeyValue::new(USER_HASH, hash)
+    }
+
+    fn check_value(&mut self, check: &ValueCheck<'_>, tally: &mut Tally) -> bool {
+        let r = check.redactor;
+        let replacement = match &mut self.value {
+            Value::String(s) => {
+                return match check.text(s.as_str(), tally) {
+                    Some(text) => {
+                        *s = StringValue::from(text);
+                        true
+                    }
+                    None => false,
+                };
+            }
+            Value::Array(Array::String(items)) => {
+                let mut changed = false;
+                for item in items.iter_mut() {
+                    if let Some(text) = check.text(item.as_str(), tally) {
+                        *item = StringValue::from(text);
+                        changed = true;
+                    }
+                }
+                return changed;
+            }
+            Value::I64(v) => r.check_int(*v, tally).map(Value::from),
+            Value::F64(v) => r.check_float(*v, tally).map(Value::from),
+            Value::Array(Array::I64(items)) => {
+                numbers_as_text(items, |v| r.check_int(*v, tally), i64::to_string)
+            }
+            Value::Array(Array::F64(items)) => {
+                numbers_as_text(items, |v| r.check_float(*v, tally), f64::to_string)
+            }
+            _ => None,
+        };
+        match replacement {
+            Some(value) => {
+                self.value = value;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A number array with a masked element becomes a string array (arrays are
+/// homogeneous): `None` when no element changed.
+fn numbers_as_text<T>(
+    items: &[T],
+    mut check: impl FnMut(&T) -> Option<String>,
+    text: impl Fn(&T) -> String,
+) -> Option<Value> {
+    let masked: Vec<Option<String>> = items.iter().map(&mut check).collect();
+    if masked.iter().all(Option::is_none) {
+        return None;
+    }
+    let strings = items
+        .iter()
+        .zip(masked)
+        .map(|(item, masked)| StringValue::from(masked.unwrap_or_else(|| text(item))))
+        .collect();
+    Some(Value::Array(Array::String(strings)))
+}
+
+/// The checked scopes of one batch: a batch holds few distinct scopes, so
+/// each is checked once.
+#[derive(Default)]
+struct ScopeCache(Vec<(InstrumentationScope, Option<InstrumentationScope>)>);
+
+impl ScopeCache {
+    /// The replacement of `scope`, or `None` when it passes unchanged.
+    fn check(
+        &mut self,
+        redactor: &Redactor,
+        scope: &InstrumentationScope,
+        tally: &mut Tally,
+    ) -> Option<InstrumentationScope> {
+        if let Some((_, checked)) = self.0.iter().find(|(seen, _)| seen == scope) {
+            return checked.clone();
+        }
+        let checked = redactor.redact_scope(scope, tally);
+        // Bounded: a pathological batch with a scope per span rechecks.
+        if self.0.len() < 8 {
+            self.0.push((scope.clone(), checked.clone()));
+        }
+        checked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_text_of_integers() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), "0");
+        assert_eq!(decimal(4111111111111111, &mut buf), "4111111111111111");
+        assert_eq!(decimal(u64::MAX, &mut buf), "18446744073709551615");
+    }
+
+    #[test]
+    fn card_numbers_recorded_as_numbers_are_masked() {
+        let r = Redactor::new(RedactionCounters::default());
+        let mut tally = Tally::default();
+        assert!(r.check_int(4111111111111111, &mut tally).is_some());
+        assert!(r.check_int(-4111111111111111, &mut tally).is_some());
+        assert!(r.check_float(4111111111111111.0, &mut tally).is_some());
+        assert_eq!(r.check_int(4111111111111112, &mut tally), None);
+        assert_eq!(r.check_int(1234, &mut tally), None);
+        assert_eq!(r.check_float(4111111111111111.5, &mut tally), None);
+        assert_eq!(r.check_float(f64::NAN, &mut tally), None);
+        assert_eq!(r.check_float(1e300, &mut tally), None);
+        assert_eq!(tally.cards, 3);
+    }
+
+    #[test]
+    fn scopes_are_checked_once_per_batch() {
+        let r = Redactor::new(RedactionCounters::default());
+        let mut tally = Tally::default();
+        let mut cache = ScopeCache::default();
+        let scope = InstrumentationScope::builder("lib jane@example.com")
+            .with_version("1.0")
+            .build();
+        let checked = cache.check(&r, &scope, &mut tally).expect("masked");
+        assert_eq!(checked.name(), "lib [REDACTED:email]");
+        assert_eq!(checked.version(), Some("1.0"));
+        assert_eq!(cache.check(&r, &scope, &mut tally), Some(checked));
+        assert_eq!(tally.emails, 1, "the second span reuses the first check");
+        let clean = InstrumentationScope::builder("checkout-otel").build();
+        assert_eq!(cache.check(&r, &clean, &mut tally), None);
+    }
+}
