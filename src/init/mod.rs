@@ -127,6 +127,7 @@ mod config;
 mod endpoint;
 mod env;
 mod guard;
+mod log_output;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]

@@ -393,6 +393,25 @@ impl Redactor {
     }
 }
 
+/// The log output's check of one field, by its key like an exported
+/// attribute: a secret or identity key's value becomes
+/// [`SENSITIVE_VALUE_MASK`], a URL key's value is checked component by
+/// component, any other value scrubbed. Nothing is truncated (a log line is
+/// the service's own). `None` when the text needs no change.
+pub(crate) fn check_log_field(key: &str, text: &str) -> Option<String> {
+    let changed = |(text, _): (Cow<'_, str>, ScrubStats)| match text {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(checked) => Some(checked),
+    };
+    match classify_key(key) {
+        KeyClass::Secret | KeyClass::Identity if !contract_keys().contains(key) => {
+            Some(SENSITIVE_VALUE_MASK.to_owned())
+        }
+        KeyClass::Url => changed(scrub_url_with_stats(text, usize::MAX)),
+        _ => changed(scrub_with_stats(text, usize::MAX)),
+    }
+}
+
 /// Removes the `tracestate` of every span and link of `batch`: what the
 /// set-up does without the rest of the exit check (redaction off), unless
 /// the service opted in to exporting it.

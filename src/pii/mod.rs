@@ -49,7 +49,7 @@ mod redact;
 mod scrub;
 mod user;
 
-pub(crate) use exit::{Redactor, strip_trace_states};
+pub(crate) use exit::{Redactor, check_log_field, strip_trace_states};
 pub use keys::is_sensitive_key;
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
