@@ -822,6 +822,13 @@ fn export_over(protocol: Protocol) -> Received {
         )])
         .build()
         .expect("build");
+    // What the guard reports is what the providers carry: checked.
+    assert_eq!(
+        guard
+            .resource()
+            .get(&checkout_otel::opentelemetry::Key::from_static_str("owner")),
+        Some(Value::from(format!("ops {EMAIL_MASK}")))
+    );
     let parent = remote_parent(&[("partner", "x")]);
     let mut span = guard
         .sdk_tracer()

@@ -159,7 +159,9 @@ impl TelemetryBuilder {
 
     /// Whether the subscriber installed by `init` also prints logs (a fmt
     /// layer filtered by `RUST_LOG`, default [`DEFAULT_LOG_FILTER`](super::DEFAULT_LOG_FILTER)). Default `true`; has
-    /// effect only with the tracing bridge on.
+    /// effect only with the tracing bridge on. With [`redaction`](Self::redaction)
+    /// on, each field is checked by its key like an exported attribute and
+    /// each line scrubbed before it is printed.
     pub fn log_output(mut self, on: bool) -> Self {
         self.settings.log_output = on;
         self

@@ -134,9 +134,10 @@ impl TelemetryGuard {
         &self.pipeline.meter_provider
     }
 
-    /// The resource on every span and metric.
+    /// The resource on every span and metric: the configured one
+    /// ([`TelemetryConfig::resource`]) after the exit check.
     pub fn resource(&self) -> &Resource {
-        &self.config.resource
+        &self.pipeline.resource
     }
 
     /// The effective configuration.

@@ -112,7 +112,8 @@
 //! spans and events of the exporter's own crates, [`EXPORTER_INTERNAL_TARGETS`],
 //! filtered out so the exporter never traces itself), plus a fmt layer
 //! filtered by `RUST_LOG` when [`log_output`](TelemetryBuilder::log_output)
-//! is on. A `tracing` span and a span from [`TelemetryGuard::sdk_tracer`]
+//! is on (its fields and lines pass the exit check unless
+//! [`redaction`](TelemetryBuilder::redaction) is off). A `tracing` span and a span from [`TelemetryGuard::sdk_tracer`]
 //! nest both ways in one trace.
 //!
 //! If a global subscriber already exists, `init` returns

@@ -48,6 +48,9 @@ pub(crate) struct Pipeline {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
     pub(crate) propagator: SharedPropagator,
+    /// The resource the providers carry: the configured one after the exit
+    /// check.
+    pub(crate) resource: Resource,
     /// `None` when redaction is off.
     pub(crate) redaction: Option<RedactionCounters>,
     pub(crate) accounts: ExportAccounts,
@@ -122,6 +125,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .with_resource(config.resource.clone())
                 .build(),
             propagator,
+            resource: config.resource.clone(),
             redaction: None,
             accounts: ExportAccounts::default(),
         });
@@ -141,7 +145,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     let mut tracer_builder = SdkTracerProvider::builder()
         .with_sampler(config.sampler.to_sdk())
         .with_resource(resource.clone());
-    let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
+    let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
 
     #[cfg(any(feature = "grpc", feature = "http-proto"))]
     {
@@ -222,6 +226,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         tracer_provider: tracer_builder.build(),
         meter_provider: meter_builder.build(),
         propagator,
+        resource,
         redaction,
         accounts,
     })
