@@ -7,7 +7,8 @@
 //! the small [`Attribute`] trait.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use opentelemetry::trace::{SpanContext, Status, TraceState};
@@ -39,15 +40,55 @@ fn scrub_key(key: &str) -> Option<String> {
 /// number, so they are not formatted and scanned.
 const MIN_CHECKED_INT: u64 = 10_000_000;
 
-fn contract_keys() -> &'static HashSet<&'static str> {
-    static KEYS: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        CONTRACT_ATTRIBUTE_KEYS
-            .iter()
-            .chain(CONTRACT_METRIC_ATTRIBUTE_KEYS)
-            .copied()
-            .collect()
-    })
+/// What each key of the telemetry contract holds, by the exit check's
+/// rules: a contract key is never a secret (the crate records only safe
+/// values under it), so it is [`KeyClass::Plain`] or [`KeyClass::Url`].
+/// One lookup answers both "in the contract?" and "what class?", so the
+/// common case, a contract key, skips the word-by-word key analysis.
+fn contract_class(key: &str) -> Option<KeyClass> {
+    type Classes = HashMap<&'static str, KeyClass, BuildHasherDefault<WordHash>>;
+    static CLASSES: OnceLock<Classes> = OnceLock::new();
+    CLASSES
+        .get_or_init(|| {
+            CONTRACT_ATTRIBUTE_KEYS
+                .iter()
+                .chain(CONTRACT_METRIC_ATTRIBUTE_KEYS)
+                .map(|&k| match classify_key(k) {
+                    KeyClass::Secret => (k, KeyClass::Plain),
+                    class => (k, class),
+                })
+                .collect()
+        })
+        .get(key)
+        .copied()
+}
+
+/// A word-at-a-time multiplicative hash (FxHash's): the contract table is
+/// fixed (lookups only, nothing an attacker can insert), so a fast
+/// non-keyed hash is safe there, and it runs on every attribute key.
+#[derive(Default)]
+struct WordHash(u64);
+
+impl Hasher for WordHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+    }
 }
 
 /// Which allow-list strict mode applies to an attribute list.
@@ -254,10 +295,9 @@ impl Redactor {
         let mut user_hash_present = None;
         for i in 0..attributes.len() {
             let key = attributes[i].key();
-            let contract = contract_keys().contains(key);
-            let class = match classify_key(key) {
-                KeyClass::Secret if contract => KeyClass::Plain,
-                class => class,
+            let (contract, class) = match contract_class(key) {
+                Some(class) => (true, class),
+                None => (false, classify_key(key)),
             };
             if class == KeyClass::Identity {
                 tally.identities += 1;
@@ -403,10 +443,8 @@ pub(crate) fn check_log_field(key: &str, text: &str) -> Option<String> {
         Cow::Borrowed(_) => None,
         Cow::Owned(checked) => Some(checked),
     };
-    match classify_key(key) {
-        KeyClass::Secret | KeyClass::Identity if !contract_keys().contains(key) => {
-            Some(SENSITIVE_VALUE_MASK.to_owned())
-        }
+    match contract_class(key).unwrap_or_else(|| classify_key(key)) {
+        KeyClass::Secret | KeyClass::Identity => Some(SENSITIVE_VALUE_MASK.to_owned()),
         KeyClass::Url => changed(scrub_url_with_stats(text, usize::MAX)),
         _ => changed(scrub_with_stats(text, usize::MAX)),
     }
@@ -608,6 +646,23 @@ impl ScopeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contract_keys_are_looked_up_with_their_class() {
+        assert_eq!(contract_class("url.full"), Some(KeyClass::Url));
+        assert_eq!(contract_class("cart.id"), Some(KeyClass::Plain));
+        assert_eq!(
+            contract_class("checkout.item_count_bucket"),
+            Some(KeyClass::Plain)
+        );
+        assert_eq!(contract_class("db.password"), None);
+        assert_eq!(contract_class("cart.id.x"), None);
+        let mut a = WordHash::default();
+        let mut b = WordHash::default();
+        a.write(b"checkout.status");
+        b.write(b"checkout.statuS");
+        assert_ne!(a.finish(), b.finish());
+    }
 
     #[test]
     fn decimal_text_of_integers() {
