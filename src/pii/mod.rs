@@ -41,6 +41,7 @@
 
 mod exit;
 mod exit_metrics;
+mod exit_spans;
 mod keys;
 mod money;
 mod numbers;
@@ -49,7 +50,8 @@ mod redact;
 mod scrub;
 mod user;
 
-pub(crate) use exit::{Redactor, check_log_field, strip_trace_states};
+pub(crate) use exit::{Redactor, check_log_field};
+pub(crate) use exit_spans::strip_trace_states;
 pub use keys::is_sensitive_key;
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
