@@ -797,6 +797,57 @@ fn metric_attributes_and_scopes_are_checked_on_the_way_out() {
     }
 }
 
+#[test]
+fn strict_mode_keeps_the_checkout_metrics_and_merges_what_it_drops() {
+    use checkout_otel::attributes::{CheckoutStatus, CheckoutStep, StepStatus};
+
+    let telemetry = kit(Telemetry::builder("checkout").strict_redaction(["tenant.id"]));
+    let checkout = telemetry.guard().metrics();
+    checkout.record_checkout(CheckoutStatus::Success, 3, Duration::from_millis(120), None);
+    checkout.record_step(
+        CheckoutStep::ValidatingCart,
+        StepStatus::Ok,
+        Duration::from_millis(20),
+    );
+    let counter = telemetry.guard().meter().u64_counter("shop.visits").build();
+    counter.add(
+        1,
+        &[
+            KeyValue::new("tenant.id", "acme"),
+            KeyValue::new("page", "/a"),
+        ],
+    );
+    counter.add(
+        2,
+        &[
+            KeyValue::new("tenant.id", "acme"),
+            KeyValue::new("page", "/b"),
+        ],
+    );
+
+    let metrics = telemetry.metrics();
+    let completed = metrics.points("checkout.completed");
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].attr_str("checkout.status"), Some("success"));
+    let duration = metrics.points("checkout.duration");
+    assert_eq!(
+        duration[0].attr_str("checkout.item_count_bucket"),
+        Some("small")
+    );
+    let step = metrics.points("checkout.step.duration");
+    assert_eq!(step[0].attr_str("checkout.step"), Some("validating_cart"));
+    assert_eq!(step[0].attr_str("step.status"), Some("ok"));
+    // `page` is outside the contract and the allow-list: dropped, and the
+    // two series it told apart are one.
+    let visits = metrics.points("shop.visits");
+    assert_eq!(visits.len(), 1, "{visits:?}");
+    assert_eq!(
+        visits[0].attributes,
+        vec![KeyValue::new("tenant.id", "acme")]
+    );
+    assert_eq!(visits[0].number(), Some(3.0));
+}
+
 // ---------------------------------------------------------------------------
 // Over the wire: what a real OTLP receiver gets
 // ---------------------------------------------------------------------------

@@ -259,7 +259,8 @@ impl TelemetryConfig {
         &self.service_name
     }
 
-    /// The resource every span and metric carries.
+    /// The resource as configured; spans and metrics carry it after the
+    /// exit check ([`TelemetryGuard::resource`](super::TelemetryGuard::resource)).
     pub fn resource(&self) -> &Resource {
         &self.resource
     }

@@ -103,8 +103,9 @@ impl TelemetryGuard {
         self.pipeline.accounts.span_queue.stats()
     }
 
-    /// What PII redaction masked so far in this guard's exported spans;
-    /// `None` when redaction is off.
+    /// What the exit check masked, hashed and dropped so far in everything
+    /// this guard exported (spans, the resource, metric requests); `None`
+    /// when redaction is off.
     pub fn redaction_counters(&self) -> Option<&RedactionCounters> {
         self.pipeline.redaction.as_ref()
     }
