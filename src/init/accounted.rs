@@ -1,18 +1,25 @@
 //! The one wrapper around every exporter the set-up creates (OTLP, console,
-//! the test kit's): it redacts spans, counts every export's outcome, and
-//! keeps the export runtime alive, forwarding each exporter method exactly
-//! once, here.
+//! the test kit's): it runs the exit check on spans, their resource and
+//! metrics, counts every export's outcome, and keeps the export runtime
+//! alive, forwarding each exporter method exactly once, here.
+//!
+//! Metrics: the SDK's metric data cannot be changed outside the SDK, so the
+//! metric side turns each export into its OTLP request, checks that, and
+//! hands it to a [`MetricSink`] (the crate's OTLP exporter, the test kit's
+//! store) instead of a `PushMetricExporter`.
 //!
 //! Accounting in one place: an export's result is recorded once, as a failure
 //! of its signal ([`ExportHealth`], which flush and shutdown report) and, for
 //! spans that left the bounded queue, as exported or failed spans
 //! ([`QueueCounters`]).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
@@ -22,7 +29,19 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::queue::QueueCounters;
 use super::runtime::ExportRuntime;
-use crate::pii::Redactor;
+use crate::pii::{Redactor, strip_trace_states};
+
+/// Where a checked metric request goes: the end of a metric pipeline.
+pub(crate) trait MetricSink: Send + Sync + 'static {
+    /// Sends (or keeps) one request.
+    fn export(
+        &self,
+        request: ExportMetricsServiceRequest,
+    ) -> impl Future<Output = OTelSdkResult> + Send;
+
+    /// Releases the sink; later exports fail.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult;
+}
 
 /// Export failures of one signal, shared between its exporters and the guard
 /// so that flush and shutdown can report what the SDK swallows.
@@ -72,8 +91,10 @@ impl ExportHealth {
 pub(crate) struct Accounted<E> {
     inner: E,
     health: Arc<ExportHealth>,
-    /// Spans only: PII redaction before the inner exporter sees a batch.
+    /// The exit check before the inner exporter sees a batch or a request.
     redactor: Option<Redactor>,
+    /// Spans without a redactor: whether `tracestate` is exported.
+    keep_trace_state: bool,
     /// Spans only: the bounded queue the exported spans leave.
     queue: Option<Arc<QueueCounters>>,
     /// Keeps the gRPC export runtime running while this exporter exists.
@@ -87,14 +108,23 @@ impl<E> Accounted<E> {
             inner,
             health,
             redactor: None,
+            keep_trace_state: false,
             queue: None,
             _runtime: None,
         }
     }
 
-    /// Redacts every span batch with `redactor` first (when there is one).
+    /// Checks every span batch and metric request with `redactor` first
+    /// (when there is one).
     pub(crate) fn redacted(mut self, redactor: Option<Redactor>) -> Self {
         self.redactor = redactor;
+        self
+    }
+
+    /// Spans: whether `tracestate` is exported. Without a redactor it is
+    /// still removed unless `keep`; with one, the redactor decides.
+    pub(crate) fn keeping_trace_state(mut self, keep: bool) -> Self {
+        self.keep_trace_state = keep;
         self
     }
 
@@ -127,8 +157,10 @@ impl<E: SpanExporter> SpanExporter for Accounted<E> {
         if let Some(queue) = &self.queue {
             queue.hand_over(spans);
         }
-        if let Some(redactor) = &self.redactor {
-            redactor.redact_batch(&mut batch);
+        match &self.redactor {
+            Some(redactor) => redactor.redact_batch(&mut batch),
+            None if !self.keep_trace_state => strip_trace_states(&mut batch),
+            None => {}
         }
         let result = self.inner.export(batch).await;
         self.settle(&result, spans);
@@ -146,19 +178,31 @@ impl<E: SpanExporter> SpanExporter for Accounted<E> {
     // The OTLP exporter takes the resource from here: forwarding is essential
     // (the trait's default does nothing). Tested below.
     fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        match self
+            .redactor
+            .as_ref()
+            .and_then(|r| r.redact_resource(resource))
+        {
+            Some(checked) => self.inner.set_resource(&checked),
+            None => self.inner.set_resource(resource),
+        }
     }
 }
 
-impl<E: PushMetricExporter> PushMetricExporter for Accounted<E> {
+impl<E: MetricSink> PushMetricExporter for Accounted<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.inner.export(metrics).await;
+        let mut request = ExportMetricsServiceRequest::from(metrics);
+        if let Some(redactor) = &self.redactor {
+            redactor.redact_metrics(&mut request);
+        }
+        let result = self.inner.export(request).await;
         self.settle(&result, 0);
         result
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+        // Each export is sent when it is made: nothing is buffered here.
+        Ok(())
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -166,7 +210,8 @@ impl<E: PushMetricExporter> PushMetricExporter for Accounted<E> {
     }
 
     fn temporality(&self) -> Temporality {
-        self.inner.temporality()
+        // The next export carries everything a failed one had.
+        Temporality::Cumulative
     }
 }
 

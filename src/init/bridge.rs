@@ -7,7 +7,8 @@ use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::config::TelemetryConfig;
+use super::config::{RedactionPolicy, TelemetryConfig};
+use super::log_output;
 use crate::error::ConfigError;
 
 /// Targets whose spans and events never reach the OpenTelemetry layer: the
@@ -45,8 +46,9 @@ where
 }
 
 /// Installs the global subscriber: `otel` (the layer, unless disabled) and,
-/// with log output on, a fmt layer filtered by `RUST_LOG`. Refused, changing
-/// nothing, when a global subscriber exists.
+/// with log output on, a fmt layer filtered by `RUST_LOG` whose lines pass
+/// the exit check (see [`log_output`]) unless redaction is off. Refused,
+/// changing nothing, when a global subscriber exists.
 pub(crate) fn install_subscriber<L>(
     otel: Option<L>,
     config: &TelemetryConfig,
@@ -60,7 +62,8 @@ where
         let filter = EnvFilter::builder()
             .with_default_directive(LevelFilter::INFO.into())
             .parse_lossy(directives);
-        tracing_subscriber::fmt::layer().with_filter(filter)
+        let checked = config.redaction != RedactionPolicy::Off;
+        log_output::fmt_layer(checked, std::io::stdout).with_filter(filter)
     });
     let subscriber = tracing_subscriber::registry().with(otel).with(fmt);
     tracing::subscriber::set_global_default(subscriber)

@@ -163,7 +163,9 @@ impl TelemetryBuilder {
 
     /// Whether the subscriber installed by `init` also prints logs (a fmt
     /// layer filtered by `RUST_LOG`, default [`DEFAULT_LOG_FILTER`](super::DEFAULT_LOG_FILTER)). Default `true`; has
-    /// effect only with the tracing bridge on.
+    /// effect only with the tracing bridge on. With [`redaction`](Self::redaction)
+    /// on, each field is checked by its key like an exported attribute and
+    /// each line scrubbed before it is printed.
     pub fn log_output(mut self, on: bool) -> Self {
         self.settings.log_output = on;
         self
@@ -202,14 +204,28 @@ impl TelemetryBuilder {
         self
     }
 
-    /// PII redaction of every exported span (on by default): string values,
-    /// event attributes and status messages are scrubbed of card numbers,
-    /// emails and phone numbers before they leave the process, exactly as
-    /// [`RedactingExporter`](crate::pii::RedactingExporter) does, in front of
-    /// every span exporter the set-up creates. Turn it off only when a
-    /// collector does the same (see the README).
+    /// The exit check of everything exported (on by default): every span
+    /// passes the check [`RedactingExporter`](crate::pii::RedactingExporter)
+    /// describes (names, keys and values of every type, events, links,
+    /// status, resource, scope; identity keys hashed into `user.hash` with
+    /// this set-up's [user hasher](TelemetryGuard::user_hasher)), in front of
+    /// every span exporter the set-up creates; every metric export gets the
+    /// same check on its OTLP request (resource, scope, point attributes);
+    /// and the log output `init` installs is scrubbed line by line. Turn it
+    /// off only when a collector does the same (see the README).
     pub fn redaction(mut self, on: bool) -> Self {
         self.settings.redaction = on;
+        self
+    }
+
+    /// Whether exported spans and links keep their W3C `tracestate` (default
+    /// `false`: it is removed, trace and span ids and flags kept). The
+    /// `tracestate` of a request's trace comes from whoever called the
+    /// service, a browser or a partner, and is otherwise exported on every
+    /// span of the trace. When on, its values are checked like any text.
+    /// Applies with redaction off too.
+    pub fn export_tracestate(mut self, on: bool) -> Self {
+        self.settings.export_tracestate = on;
         self
     }
 
@@ -352,7 +368,7 @@ impl TelemetryBuilder {
     pub(crate) fn with_test_exporters<S, M>(mut self, spans: S, metrics: M) -> Self
     where
         S: opentelemetry_sdk::trace::SpanExporter + 'static,
-        M: PushMetricExporter,
+        M: super::accounted::MetricSink,
     {
         self.settings.console_output.get_or_insert(false);
         let (spans, metrics) = pipeline::test_exporters(spans, metrics);
@@ -377,11 +393,10 @@ mod tests {
     fn test_exporters_receive_the_pipelines_redacted_spans_and_flushed_metrics() {
         use crate::pii::EMAIL_MASK;
         use opentelemetry::trace::{Span as _, Tracer as _};
-        use opentelemetry_sdk::metrics::InMemoryMetricExporter;
         use opentelemetry_sdk::trace::InMemorySpanExporter;
 
         let spans = InMemorySpanExporter::default();
-        let metrics = InMemoryMetricExporter::default();
+        let metrics = Requests::default();
         let guard = Telemetry::builder("checkout-api")
             .with_env(Vec::<(String, String)>::new())
             .with_test_exporters(spans.clone(), metrics.clone())
@@ -409,8 +424,45 @@ mod tests {
             .u64_counter("checkout.completed")
             .build()
             .add(1, &[]);
-        assert!(metrics.get_finished_metrics().expect("metrics").is_empty());
+        assert!(metrics.0.lock().unwrap().is_empty());
         guard.force_flush().expect("flush");
-        assert_eq!(metrics.get_finished_metrics().expect("metrics").len(), 1);
+        let requests = metrics.0.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        let names: Vec<&str> = requests[0]
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(names, ["checkout.completed"]);
+    }
+
+    /// Keeps every metric request.
+    #[cfg(feature = "testing")]
+    #[derive(Clone, Default)]
+    struct Requests(
+        std::sync::Arc<
+            std::sync::Mutex<
+                Vec<
+                    opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+                >,
+            >,
+        >,
+    );
+
+    #[cfg(feature = "testing")]
+    impl super::super::accounted::MetricSink for Requests {
+        async fn export(
+            &self,
+            request: opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.lock().unwrap().push(request);
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
     }
 }

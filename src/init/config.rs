@@ -256,6 +256,7 @@ pub struct TelemetryConfig {
     pub(crate) rust_log: Option<String>,
     pub(crate) user_hasher: Option<UserHasher>,
     pub(crate) redaction: RedactionPolicy,
+    pub(crate) export_tracestate: bool,
 }
 
 impl TelemetryConfig {
@@ -269,7 +270,8 @@ impl TelemetryConfig {
         &self.service_name
     }
 
-    /// The resource every span and metric carries.
+    /// The resource as configured; spans and metrics carry it after the
+    /// exit check ([`TelemetryGuard::resource`](super::TelemetryGuard::resource)).
     pub fn resource(&self) -> &Resource {
         &self.resource
     }
@@ -304,6 +306,12 @@ impl TelemetryConfig {
     /// The upper bound on `shutdown()`, `force_flush()` and drop of the guard.
     pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
+    }
+
+    /// Whether exported spans and links keep their `tracestate` (see
+    /// [`TelemetryBuilder::export_tracestate`](super::TelemetryBuilder::export_tracestate)).
+    pub fn exports_tracestate(&self) -> bool {
+        self.export_tracestate
     }
 
     /// How many finished spans may wait for export; beyond that they are

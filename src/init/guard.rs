@@ -104,8 +104,9 @@ impl TelemetryGuard {
         self.pipeline.accounts.span_queue.stats()
     }
 
-    /// What PII redaction masked so far in this guard's exported spans;
-    /// `None` when redaction is off.
+    /// What the exit check masked, hashed and dropped so far in everything
+    /// this guard exported (spans, the resource, metric requests); `None`
+    /// when redaction is off.
     pub fn redaction_counters(&self) -> Option<&RedactionCounters> {
         self.pipeline.redaction.as_ref()
     }
@@ -135,9 +136,10 @@ impl TelemetryGuard {
         &self.pipeline.meter_provider
     }
 
-    /// The resource on every span and metric.
+    /// The resource on every span and metric: the configured one
+    /// ([`TelemetryConfig::resource`]) after the exit check.
     pub fn resource(&self) -> &Resource {
-        &self.config.resource
+        &self.pipeline.resource
     }
 
     /// The effective configuration.

@@ -123,7 +123,8 @@
 //! spans and events of the exporter's own crates, [`EXPORTER_INTERNAL_TARGETS`],
 //! filtered out so the exporter never traces itself), plus a fmt layer
 //! filtered by `RUST_LOG` when [`log_output`](TelemetryBuilder::log_output)
-//! is on. A `tracing` span and a span from [`TelemetryGuard::sdk_tracer`]
+//! is on (its fields and lines pass the exit check unless
+//! [`redaction`](TelemetryBuilder::redaction) is off). A `tracing` span and a span from [`TelemetryGuard::sdk_tracer`]
 //! nest both ways in one trace.
 //!
 //! If a global subscriber already exists, `init` returns
@@ -140,8 +141,11 @@ mod endpoint;
 mod env;
 mod guard;
 pub mod limits;
+mod log_output;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
+mod otlp_metrics;
 mod pipeline;
 mod propagator;
 mod queue;
@@ -150,6 +154,8 @@ mod runtime;
 mod settings;
 mod shutdown;
 
+#[cfg(feature = "testing")]
+pub(crate) use accounted::MetricSink;
 pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{

@@ -6,7 +6,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::metrics::Temporality;
 
 use super::accounted::ExportHealth;
 use super::config::{OtlpSignalConfig, Protocol};
@@ -15,87 +14,55 @@ use crate::error::ConfigError;
 #[cfg(feature = "grpc")]
 use crate::error::{ConfigSource, echo_endpoint};
 
-/// Builds one signal's OTLP exporter from `cfg` over its protocol: the span
-/// and metric builders share no trait, so one macro spells the set-up once.
-/// `$extra` are builder calls both transports get (e.g. temporality).
-macro_rules! otlp_exporter {
-    ($builder:expr, $cfg:expr, $runtime:expr, $health:expr, $signal:literal $(, $extra:ident($arg:expr))*) => {{
-        let (cfg, runtime, health) = ($cfg, $runtime, $health);
-        let result = match cfg.protocol {
-            #[cfg(feature = "grpc")]
-            Protocol::Grpc => {
-                use opentelemetry_otlp::WithTonicConfig;
-                let _ = health;
-                let (channel, interceptor) = grpc_parts(cfg, runtime, $signal)?;
-                $builder
-                    .with_tonic()
-                    .with_channel(channel)
-                    .with_interceptor(interceptor)
-                    .with_timeout(cfg.timeout)
-                    $(.$extra($arg))*
-                    .build()
-            }
-            #[cfg(feature = "http-proto")]
-            Protocol::HttpProtobuf => {
-                use opentelemetry_otlp::WithHttpConfig;
-                let _ = runtime;
-                $builder
-                    .with_http()
-                    .with_http_client(http_client(cfg, $signal, health)?)
-                    .with_endpoint(cfg.endpoint.clone())
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_timeout(cfg.timeout)
-                    $(.$extra($arg))*
-                    .build()
-            }
-            #[allow(unreachable_patterns)]
-            _ => {
-                return Err(ConfigError::TransportDisabled {
-                    protocol: cfg.protocol.as_str(),
-                    feature: feature_of(cfg.protocol),
-                });
-            }
-        };
-        result.map_err(|source| ConfigError::Exporter {
-            signal: $signal,
-            source,
-        })
-    }};
-}
-
-/// The OTLP span exporter for `cfg`.
+/// The OTLP span exporter for `cfg` (metrics: see
+/// [`otlp_metrics`](super::otlp_metrics)).
 pub(crate) fn span_exporter(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
     health: &Arc<ExportHealth>,
 ) -> Result<opentelemetry_otlp::SpanExporter, ConfigError> {
-    otlp_exporter!(
-        opentelemetry_otlp::SpanExporter::builder(),
-        cfg,
-        runtime,
-        health,
-        "traces"
-    )
-}
-
-/// The OTLP metric exporter for `cfg` (cumulative temporality).
-pub(crate) fn metric_exporter(
-    cfg: &OtlpSignalConfig,
-    runtime: Option<&Arc<ExportRuntime>>,
-    health: &Arc<ExportHealth>,
-) -> Result<opentelemetry_otlp::MetricExporter, ConfigError> {
-    otlp_exporter!(
-        opentelemetry_otlp::MetricExporter::builder(),
-        cfg,
-        runtime,
-        health,
-        "metrics",
-        with_temporality(Temporality::Cumulative)
-    )
+    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let result = match cfg.protocol {
+        #[cfg(feature = "grpc")]
+        Protocol::Grpc => {
+            use opentelemetry_otlp::WithTonicConfig;
+            let _ = health;
+            let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
+            builder
+                .with_tonic()
+                .with_channel(channel)
+                .with_interceptor(interceptor)
+                .with_timeout(cfg.timeout)
+                .build()
+        }
+        #[cfg(feature = "http-proto")]
+        Protocol::HttpProtobuf => {
+            use opentelemetry_otlp::WithHttpConfig;
+            let _ = runtime;
+            builder
+                .with_http()
+                .with_http_client(http_client(cfg, "traces", health)?)
+                .with_endpoint(cfg.endpoint.clone())
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(cfg.timeout)
+                .build()
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
+            return Err(ConfigError::TransportDisabled {
+                protocol: cfg.protocol.as_str(),
+                feature: feature_of(cfg.protocol),
+            });
+        }
+    };
+    result.map_err(|source| ConfigError::Exporter {
+        signal: "traces",
+        source,
+    })
 }
 
 #[allow(dead_code)]
-fn feature_of(p: Protocol) -> &'static str {
+pub(super) fn feature_of(p: Protocol) -> &'static str {
     match p {
         Protocol::Grpc => "grpc",
         Protocol::HttpProtobuf => "http-proto",
@@ -107,7 +74,7 @@ fn feature_of(p: Protocol) -> &'static str {
 /// that sets our headers last, so they win over anything the SDK read from
 /// the process environment.
 #[cfg(feature = "grpc")]
-fn grpc_parts(
+pub(super) fn grpc_parts(
     cfg: &OtlpSignalConfig,
     runtime: Option<&Arc<ExportRuntime>>,
     signal: &'static str,
@@ -205,8 +172,7 @@ fn grpc_tls(
 
 /// An error and its sources, `: `-separated (transport errors say little at
 /// the top level).
-#[cfg(any(feature = "http-proto", all(feature = "grpc", feature = "tls")))]
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -224,7 +190,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// A blocking reqwest client that sets our headers on every request, after
 /// the SDK has added whatever it read from the process environment.
 #[cfg(feature = "http-proto")]
-fn http_client(
+pub(super) fn http_client(
     cfg: &OtlpSignalConfig,
     signal: &'static str,
     health: &Arc<ExportHealth>,
@@ -277,7 +243,7 @@ fn http_client(
 }
 
 #[cfg(feature = "http-proto")]
-struct HeaderOverrideClient {
+pub(super) struct HeaderOverrideClient {
     inner: reqwest::blocking::Client,
     headers: http::HeaderMap,
     health: Arc<ExportHealth>,

@@ -1,20 +1,24 @@
 //! Pipeline assembly: the providers, processors, readers and propagator a
 //! resolved configuration describes. Every exporter goes through
-//! [`Wiring::spans`] or [`Wiring::metrics`], so every one is accounted and,
-//! for spans, redacted the same way.
+//! [`Wiring::spans`] or [`Wiring::metrics`], so every one is accounted and
+//! passes the same exit check (spans, their resource, metric requests). The
+//! providers get the resource already checked, so what the user's own
+//! processors and readers see is checked too.
 
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use std::sync::Arc;
+
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
 };
 
-use super::accounted::Accounted;
+use super::accounted::{Accounted, MetricSink};
 use super::config::{RedactionPolicy, TelemetryConfig};
 use super::propagator::SharedPropagator;
 use super::shutdown::ExportAccounts;
 use crate::error::ConfigError;
-use crate::pii::{RedactionCounters, Redactor};
+use crate::pii::{RedactionCounters, Redactor, UserHasher};
 use crate::waterfall::WaterfallExporter;
 
 /// A span processor the user added.
@@ -44,38 +48,67 @@ pub(crate) struct Pipeline {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
     pub(crate) propagator: SharedPropagator,
+    /// The resource the providers carry: the configured one after the exit
+    /// check.
+    pub(crate) resource: Resource,
     /// `None` when redaction is off.
     pub(crate) redaction: Option<RedactionCounters>,
     pub(crate) accounts: ExportAccounts,
 }
 
+/// The exit check of this pipeline's configuration.
+#[derive(Clone, Copy)]
+struct ExitCheck<'a> {
+    config: &'a TelemetryConfig,
+    counters: &'a RedactionCounters,
+    /// The configured key's hasher; `None`: the process-wide one.
+    user_hasher: &'a Option<Arc<UserHasher>>,
+}
+
+impl ExitCheck<'_> {
+    /// A redactor by the policy; `None` when redaction is off.
+    fn redactor(self) -> Option<Redactor> {
+        let base = || {
+            Redactor::new(self.counters.clone())
+                .with_user_hasher(self.user_hasher.clone())
+                .keep_trace_state(self.config.export_tracestate)
+        };
+        match &self.config.redaction {
+            RedactionPolicy::Off => None,
+            RedactionPolicy::Scrub => Some(base()),
+            RedactionPolicy::Strict(allow) => Some(base().strict(allow.iter().cloned())),
+        }
+    }
+
+    /// The configured resource, checked once for every provider.
+    fn resource(self) -> Resource {
+        self.redactor()
+            .and_then(|r| r.redact_resource(&self.config.resource))
+            .unwrap_or_else(|| self.config.resource.clone())
+    }
+}
+
 /// How an exporter joins this pipeline.
 pub(crate) struct Wiring<'a> {
     accounts: &'a ExportAccounts,
-    redaction: &'a RedactionPolicy,
-    counters: &'a RedactionCounters,
+    exit: ExitCheck<'a>,
 }
 
 impl Wiring<'_> {
-    /// `exporter` accounted as a span exporter, redacted by the policy.
+    /// `exporter` accounted as a span exporter, behind the exit check.
     pub(crate) fn spans<E: SpanExporter>(&self, exporter: E) -> Accounted<E> {
-        let redactor = match self.redaction {
-            RedactionPolicy::Off => None,
-            RedactionPolicy::Scrub => Some(Redactor::new(self.counters.clone())),
-            RedactionPolicy::Strict(allow) => {
-                Some(Redactor::new(self.counters.clone()).strict(allow.iter().cloned()))
-            }
-        };
-        Accounted::new(exporter, self.accounts.traces.clone()).redacted(redactor)
+        Accounted::new(exporter, self.accounts.traces.clone())
+            .redacted(self.exit.redactor())
+            .keeping_trace_state(self.exit.config.export_tracestate)
     }
 
-    /// `exporter` accounted as a metric exporter.
+    /// `exporter` accounted as a metric exporter, behind the exit check.
     #[cfg_attr(
         not(any(feature = "grpc", feature = "http-proto", feature = "testing")),
         allow(dead_code)
     )]
-    pub(crate) fn metrics<E: PushMetricExporter>(&self, exporter: E) -> Accounted<E> {
-        Accounted::new(exporter, self.accounts.metrics.clone())
+    pub(crate) fn metrics<E: MetricSink>(&self, exporter: E) -> Accounted<E> {
+        Accounted::new(exporter, self.accounts.metrics.clone()).redacted(self.exit.redactor())
     }
 }
 
@@ -92,6 +125,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .with_resource(config.resource.clone())
                 .build(),
             propagator,
+            resource: config.resource.clone(),
             redaction: None,
             accounts: ExportAccounts::default(),
         });
@@ -101,19 +135,25 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(unused_mut))]
     let mut accounts = ExportAccounts::default();
     let counters = RedactionCounters::default();
+    let user_hasher = config.user_hasher.clone().map(Arc::new);
+    let exit = ExitCheck {
+        config,
+        counters: &counters,
+        user_hasher: &user_hasher,
+    };
+    let resource = exit.resource();
     let mut tracer_builder = SdkTracerProvider::builder()
         .with_sampler(config.sampler.to_sdk())
         .with_span_limits(config.span_limits)
-        .with_resource(config.resource.clone());
-    let mut meter_builder = SdkMeterProvider::builder().with_resource(config.resource.clone());
+        .with_resource(resource.clone());
+    let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
 
     #[cfg(any(feature = "grpc", feature = "http-proto"))]
     {
-        use super::otlp;
         use super::queue::{Bounded, QueueCounters};
+        use super::{otlp, otlp_metrics};
         use opentelemetry_sdk::metrics::PeriodicReader;
         use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
-        use std::sync::Arc;
         // Both exporters first, so a failure leaves no processor thread behind.
         let span_exporter = config
             .traces
@@ -123,14 +163,17 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         let metric_exporter = config
             .metrics
             .as_ref()
-            .map(|cfg| otlp::metric_exporter(cfg, runtime.as_ref(), &accounts.metrics))
+            .map(|cfg| otlp_metrics::metric_exporter(cfg, runtime.as_ref(), &accounts.metrics))
             .transpose()?;
         if let Some(exporter) = span_exporter {
             // The SDK's queue gets the same capacity as ours, so only
             // `Bounded` ever drops, and counts it.
             let queue = Arc::new(QueueCounters::new(config.span_queue_size));
             accounts.span_queue = queue.clone();
-            let wiring = wiring(&accounts, config, &counters);
+            let wiring = Wiring {
+                accounts: &accounts,
+                exit,
+            };
             let exporter = wiring
                 .spans(exporter)
                 .draining(queue.clone())
@@ -146,9 +189,11 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
             tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));
         }
         if let Some(exporter) = metric_exporter {
-            let exporter = wiring(&accounts, config, &counters)
-                .metrics(exporter)
-                .on_runtime(runtime.clone());
+            let wiring = Wiring {
+                accounts: &accounts,
+                exit,
+            };
+            let exporter = wiring.metrics(exporter).on_runtime(runtime.clone());
             meter_builder = meter_builder.with_reader(
                 PeriodicReader::builder(exporter)
                     .with_interval(config.metric_export_interval)
@@ -160,7 +205,10 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     #[cfg(not(any(feature = "grpc", feature = "http-proto")))]
     let _ = &runtime;
 
-    let wiring = wiring(&accounts, config, &counters);
+    let wiring = Wiring {
+        accounts: &accounts,
+        exit,
+    };
     if config.traces.is_none() && config.console_output {
         let exporter = wiring.spans(WaterfallExporter::new());
         tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
@@ -183,21 +231,10 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         tracer_provider: tracer_builder.build(),
         meter_provider: meter_builder.build(),
         propagator,
+        resource,
         redaction,
         accounts,
     })
-}
-
-fn wiring<'a>(
-    accounts: &'a ExportAccounts,
-    config: &'a TelemetryConfig,
-    counters: &'a RedactionCounters,
-) -> Wiring<'a> {
-    Wiring {
-        accounts,
-        redaction: &config.redaction,
-        counters,
-    }
 }
 
 /// A span exporter on a simple processor (spans visible as they end) and a
@@ -207,7 +244,7 @@ fn wiring<'a>(
 pub(crate) fn test_exporters<S, M>(spans: S, metrics: M) -> (AddSpanExporter, AddMetricExporter)
 where
     S: SpanExporter + 'static,
-    M: PushMetricExporter,
+    M: MetricSink,
 {
     use opentelemetry_sdk::metrics::PeriodicReader;
     const READ_BY_FLUSH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

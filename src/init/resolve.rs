@@ -142,6 +142,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         rust_log,
         user_hasher,
         redaction,
+        export_tracestate: s.export_tracestate,
     })
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct Settings {
     /// `Some`: the hosts given inbound baggage and tracestate, replacing
     /// the environment's list.
     pub(crate) propagation_allowed_hosts: Option<Vec<String>>,
+    /// Whether spans and links keep their `tracestate` on export.
+    pub(crate) export_tracestate: bool,
 }
 
 impl Settings {
@@ -73,6 +75,7 @@ impl Settings {
             strict_allow: None,
             user_hash_key: None,
             propagation_allowed_hosts: None,
+            export_tracestate: false,
         }
     }
 }

@@ -11,9 +11,11 @@
 //!   currency, checked arithmetic, exact decimal parsing and display.
 //! - [`scrub`]: masks card numbers, emails and phone numbers in free text and
 //!   truncates it; used on every exception and decline message.
-//! - [`RedactingExporter`]: wraps any span exporter and scrubs every string
-//!   attribute, event and status description before export, optionally
-//!   dropping keys outside the telemetry contract.
+//! - [`RedactingExporter`]: wraps any span exporter and checks every path
+//!   out of a span before export (names, keys and values of every type,
+//!   events, links, status, `tracestate`, resource, scope), optionally
+//!   dropping keys outside the telemetry contract. The set-up runs the same
+//!   check on every exporter it creates, metrics included.
 //!
 //! ```
 //! use checkout_otel::pii::{
@@ -37,6 +39,9 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+mod exit;
+mod exit_metrics;
+mod exit_spans;
 mod keys;
 mod money;
 mod numbers;
@@ -45,10 +50,11 @@ mod redact;
 mod scrub;
 mod user;
 
+pub(crate) use exit::{Redactor, check_log_field};
+pub(crate) use exit_spans::strip_trace_states;
 pub use keys::is_sensitive_key;
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
-pub(crate) use redact::Redactor;
 pub use redact::{
     DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
 };

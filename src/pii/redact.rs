@@ -1,22 +1,17 @@
 //! The redacting exporter (see [`RedactingExporter`]).
 
-use std::borrow::Cow;
-use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use opentelemetry::trace::Status;
-use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use super::keys::{KeyClass, classify_key};
-use super::scrub::{ScrubStats, scrub_url_with_stats, scrub_with_stats};
-use super::user::is_user_hash;
-use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, USER_HASH};
+use super::exit::Redactor;
+use super::scrub::ScrubStats;
+use super::user::UserHasher;
 
 /// Default length limit, in characters, of an exported string value. Larger
 /// than [`scrub`](super::scrub)'s default so parameterised queries and stack
@@ -24,11 +19,6 @@ use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, USER_HASH};
 pub const DEFAULT_EXPORT_MAX_CHARS: usize = 4096;
 /// Replaces the value of an attribute whose key names a secret.
 pub const SENSITIVE_VALUE_MASK: &str = "[REDACTED]";
-
-fn contract_keys() -> &'static HashSet<&'static str> {
-    static KEYS: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    KEYS.get_or_init(|| CONTRACT_ATTRIBUTE_KEYS.iter().copied().collect())
-}
 
 /// Counts of what a [`RedactingExporter`] changed, shared by every clone.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +33,9 @@ struct Cells {
     phones: AtomicU64,
     truncated: AtomicU64,
     sensitive_keys: AtomicU64,
+    masked_keys: AtomicU64,
+    identities: AtomicU64,
+    trace_states: AtomicU64,
 }
 
 impl RedactionCounters {
@@ -53,7 +46,8 @@ impl RedactionCounters {
         self.0.masked_values.load(Ordering::Relaxed)
     }
 
-    /// Attributes dropped by strict mode.
+    /// Attributes dropped by strict mode (identity keys are counted in
+    /// [`identities`](Self::identities) instead).
     pub fn dropped_keys(&self) -> u64 {
         self.0.dropped_keys.load(Ordering::Relaxed)
     }
@@ -83,7 +77,24 @@ impl RedactionCounters {
         self.0.sensitive_keys.load(Ordering::Relaxed)
     }
 
-    fn add(&self, t: &Tally) {
+    /// Attribute keys changed: bounded in length, or PII in them masked.
+    pub fn masked_keys(&self) -> u64 {
+        self.0.masked_keys.load(Ordering::Relaxed)
+    }
+
+    /// Identity attributes (`user.id`, `enduser.id`, an email or name key)
+    /// replaced by `user.hash` or, when one is already there, removed.
+    pub fn identities(&self) -> u64 {
+        self.0.identities.load(Ordering::Relaxed)
+    }
+
+    /// `tracestate` headers removed from spans and links (exported only when
+    /// the service opts in).
+    pub fn trace_states(&self) -> u64 {
+        self.0.trace_states.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn add(&self, t: &Tally) {
         let add = |cell: &AtomicU64, n: u64| {
             if n > 0 {
                 cell.fetch_add(n, Ordering::Relaxed);
@@ -96,23 +107,29 @@ impl RedactionCounters {
         add(&self.0.phones, t.phones);
         add(&self.0.truncated, t.truncated);
         add(&self.0.sensitive_keys, t.sensitive_keys);
+        add(&self.0.masked_keys, t.masked_keys);
+        add(&self.0.identities, t.identities);
+        add(&self.0.trace_states, t.trace_states);
     }
 }
 
 /// Counts for one batch, published once.
 #[derive(Default)]
-struct Tally {
-    masked_values: u64,
-    dropped_keys: u64,
-    cards: u64,
-    emails: u64,
-    phones: u64,
-    truncated: u64,
-    sensitive_keys: u64,
+pub(super) struct Tally {
+    pub(super) masked_values: u64,
+    pub(super) dropped_keys: u64,
+    pub(super) cards: u64,
+    pub(super) emails: u64,
+    pub(super) phones: u64,
+    pub(super) truncated: u64,
+    pub(super) sensitive_keys: u64,
+    pub(super) masked_keys: u64,
+    pub(super) identities: u64,
+    pub(super) trace_states: u64,
 }
 
 impl Tally {
-    fn record(&mut self, stats: ScrubStats) {
+    pub(super) fn record(&mut self, stats: ScrubStats) {
         self.masked_values += 1;
         self.cards += u64::from(stats.cards);
         self.emails += u64::from(stats.emails);
@@ -121,39 +138,60 @@ impl Tally {
     }
 }
 
-/// Wraps a [`SpanExporter`] and scrubs every span before it leaves the
-/// process: a last line of defence behind the PII-safe value types.
+/// Wraps a [`SpanExporter`] and checks every span before it leaves the
+/// process: a last line of defence behind the PII-safe value types. The
+/// set-up ([`Telemetry::builder`](crate::init::Telemetry::builder)) puts the
+/// same check in front of every exporter it creates, metrics included.
 ///
-/// It rewrites every span before handing the batch to the wrapped exporter:
+/// Every path out of a span is checked:
 ///
-/// - every string attribute value, every element of a string array, on the
-///   span, its events and its links, the span name, the event names (the
-///   `tracing` bridge uses a log message as event name) and the error status
-///   description go through [`scrub`](super::scrub) (cards, emails and phone
-///   numbers masked; values longer than [`DEFAULT_EXPORT_MAX_CHARS`]
-///   characters truncated). The one exception is a `user.hash` value that is
-///   a well-formed hash (64 lowercase hex characters): a run of digits in it
+/// - **text**: the span name, event names (the `tracing` bridge uses a log
+///   message as event name), the error status description, every string
+///   attribute value and every element of a string array, on the span, its
+///   events and its links, go through [`scrub`](super::scrub) (cards, emails,
+///   phone numbers and the rest masked; values longer than
+///   [`DEFAULT_EXPORT_MAX_CHARS`] characters truncated). Values of URL keys
+///   (`url.full`, `url.query`, `http.target`, ...) are checked component by
+///   component. The one exception is a `user.hash` value that is a
+///   well-formed hash (64 lowercase hex characters): a run of digits in it
 ///   could pass for a card number;
-/// - the value of an attribute whose key names a secret, whatever its type
-///   or content, becomes [`SENSITIVE_VALUE_MASK`] `[REDACTED]`: a key with a
-///   word (split on `.`, `_`, `-`, case-insensitive) among `password`,
-///   `passwd`, `pwd`, `secret`, `token`, `apikey`, `authorization`, `cookie`,
-///   `cvv`, `cvv2`, `cvc`, `pan`, `ssn`, `iban`, or the word pairs
-///   `api key`, `card number`, `private key`, `access key`
-///   (`http.request.header.authorization`, `payment.token`,
-///   `card_number`). Keys of the telemetry contract are exempt;
-/// - in strict mode ([`RedactingExporter::strict`]), attributes whose key is
-///   neither in [`CONTRACT_ATTRIBUTE_KEYS`] nor in your allow-list are dropped
-///   (span, event and link attributes alike; `exception.stacktrace` and the
-///   `tracing` bridge's `code.*` / `thread.*` keys are not in the contract,
-///   allow them if you want them).
+/// - **numbers**: integer values, integer array elements and floats holding
+///   a whole number are checked as their decimal text, so a card number
+///   recorded as a number is masked (the value becomes the mask string, an
+///   array with a masked element a string array). Booleans cannot hold PII;
+/// - **keys**: every attribute key outside the telemetry contract is bounded
+///   in length and checked like text (an email inside a key is masked);
+/// - **secrets**: the value of an attribute whose key names a secret
+///   ([`is_sensitive_key`](super::is_sensitive_key): passwords, tokens, card
+///   verification codes, authorization, cookies, ...), whatever its type or
+///   content, becomes [`SENSITIVE_VALUE_MASK`] `[REDACTED]`. Keys of the
+///   telemetry contract are exempt;
+/// - **identities**: an attribute whose key names a person (`user.id`,
+///   `enduser.id`, `customer.id`, `user.email`, `user.name`, ...) never
+///   leaves raw: its value is hashed into `user.hash` (HMAC-SHA256 with the
+///   [`UserHasher`] given to [`with_user_hasher`](Self::with_user_hasher), by
+///   default the process-wide [`user_hasher`](super::user_hasher)) and the
+///   key is removed; when the list already has a `user.hash`, the identity
+///   attribute is only removed;
+/// - **`tracestate`**: the span's own and each link's `tracestate` are
+///   removed (trace and span ids, flags and remoteness are kept): it comes
+///   from whoever called the service, a browser or a partner. With
+///   [`export_trace_state(true)`](Self::export_trace_state) it is exported,
+///   its values checked like text;
+/// - **resource and scope**: the resource given to
+///   [`set_resource`](SpanExporter::set_resource) is checked once (keys,
+///   values, identities, secrets; strict mode does not apply: it is
+///   configuration) and the wrapped exporter receives the checked one; each
+///   span's instrumentation scope (name, version, schema URL, attributes) is
+///   checked the same way;
+/// - **strict mode** ([`RedactingExporter::strict`]): attributes whose key
+///   is neither in [`CONTRACT_ATTRIBUTE_KEYS`](crate::attributes::CONTRACT_ATTRIBUTE_KEYS)
+///   nor in your allow-list are dropped (span, event and link attributes
+///   alike; `exception.stacktrace` and the `tracing` bridge's `code.*` /
+///   `thread.*` keys are not in the contract, allow them if you want them).
 ///
-/// Integer, float and boolean values are not inspected (only their key is).
-/// Resource and instrumentation-scope attributes are set by code, not data,
-/// and pass unchanged.
-///
-/// Values that need no change are not copied. What was masked and dropped is
-/// counted in [`RedactionCounters`].
+/// Values that need no change are not copied. What was masked, hashed and
+/// dropped is counted in [`RedactionCounters`].
 ///
 /// ```
 /// use checkout_otel::opentelemetry::trace::{Span, Tracer, TracerProvider};
@@ -168,13 +206,13 @@ impl Tally {
 ///
 /// let mut span = provider.tracer("shop").start("payment.process");
 /// span.set_attribute(KeyValue::new("payment.decline_code", "call 415-555-0123"));
-/// span.set_attribute(KeyValue::new("customer.email", "jane@example.com"));
+/// span.set_attribute(KeyValue::new("shipping.note", "leave at the door"));
 /// span.set_attribute(KeyValue::new("tenant.id", "acme"));
 /// span.end();
 ///
 /// let spans = memory.get_finished_spans().unwrap();
 /// let attrs = &spans[0].attributes;
-/// assert_eq!(attrs.len(), 2); // customer.email dropped: not in the contract
+/// assert_eq!(attrs.len(), 2); // shipping.note dropped: not in the contract
 /// assert_eq!(attrs[0].value.as_str(), "call [REDACTED:phone]");
 /// assert_eq!(counters.masked_values(), 1);
 /// assert_eq!(counters.dropped_keys(), 1);
@@ -186,7 +224,8 @@ pub struct RedactingExporter<E> {
 }
 
 impl<E> RedactingExporter<E> {
-    /// Wraps `inner`: scrubbing on, strict mode off.
+    /// Wraps `inner`: checking on, strict mode off, `tracestate` removed,
+    /// identities hashed with the process-wide hasher.
     pub fn new(inner: E) -> Self {
         RedactingExporter {
             inner,
@@ -202,8 +241,8 @@ impl<E> RedactingExporter<E> {
     }
 
     /// Strict mode: drop attributes whose key is neither in
-    /// [`CONTRACT_ATTRIBUTE_KEYS`] nor in `extra_allowed`. Calling it again
-    /// adds to the allow-list.
+    /// [`CONTRACT_ATTRIBUTE_KEYS`](crate::attributes::CONTRACT_ATTRIBUTE_KEYS)
+    /// nor in `extra_allowed`. Calling it again adds to the allow-list.
     pub fn strict(mut self, extra_allowed: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.redactor = self.redactor.strict(extra_allowed);
         self
@@ -213,6 +252,22 @@ impl<E> RedactingExporter<E> {
     /// [`DEFAULT_EXPORT_MAX_CHARS`]).
     pub fn max_value_chars(mut self, max_chars: usize) -> Self {
         self.redactor.max_chars = max_chars;
+        self
+    }
+
+    /// Hashes identity values (`user.id`, `enduser.id`, ...) into `user.hash`
+    /// with `hasher` instead of the process-wide one: use the key every
+    /// service of the shop shares, so the hashes correlate with those of
+    /// [`UserRef`](super::UserRef).
+    pub fn with_user_hasher(mut self, hasher: UserHasher) -> Self {
+        self.redactor = self.redactor.with_user_hasher(Some(Arc::new(hasher)));
+        self
+    }
+
+    /// Whether each span's and link's `tracestate` is exported (its values
+    /// checked like text) instead of removed (the default).
+    pub fn export_trace_state(mut self, export: bool) -> Self {
+        self.redactor = self.redactor.keep_trace_state(export);
         self
     }
 
@@ -231,134 +286,6 @@ impl<E> RedactingExporter<E> {
     /// before forwarding them.
     pub fn redact_batch(&self, batch: &mut [SpanData]) {
         self.redactor.redact_batch(batch);
-    }
-}
-
-/// What [`RedactingExporter`] does to a batch, without an exporter: the
-/// set-up's own exporter wrapper redacts with it.
-#[derive(Debug)]
-pub(crate) struct Redactor {
-    /// `Some` in strict mode: the keys allowed through.
-    allowed: Option<HashSet<Box<str>>>,
-    max_chars: usize,
-    counters: RedactionCounters,
-}
-
-impl Redactor {
-    /// Scrubbing on, strict mode off, counting into `counters`.
-    pub(crate) fn new(counters: RedactionCounters) -> Self {
-        Redactor {
-            allowed: None,
-            max_chars: DEFAULT_EXPORT_MAX_CHARS,
-            counters,
-        }
-    }
-
-    /// See [`RedactingExporter::strict`].
-    pub(crate) fn strict(
-        mut self,
-        extra_allowed: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        let allowed = self.allowed.get_or_insert_with(|| {
-            CONTRACT_ATTRIBUTE_KEYS
-                .iter()
-                .map(|k| Box::from(*k))
-                .collect()
-        });
-        allowed.extend(extra_allowed.into_iter().map(|k| k.into().into_boxed_str()));
-        self
-    }
-
-    /// Redacts spans in place and counts what changed.
-    pub(crate) fn redact_batch(&self, batch: &mut [SpanData]) {
-        let mut tally = Tally::default();
-        for span in batch {
-            self.redact_span(span, &mut tally);
-        }
-        self.counters.add(&tally);
-    }
-
-    fn redact_span(&self, span: &mut SpanData, tally: &mut Tally) {
-        if let Some(name) = self.scrub(&span.name, tally) {
-            span.name = Cow::Owned(name);
-        }
-        self.redact_attributes(&mut span.attributes, tally);
-        for event in span.events.events.iter_mut() {
-            if let Some(name) = self.scrub(&event.name, tally) {
-                event.name = Cow::Owned(name);
-            }
-            self.redact_attributes(&mut event.attributes, tally);
-        }
-        for link in span.links.links.iter_mut() {
-            self.redact_attributes(&mut link.attributes, tally);
-        }
-        if let Status::Error { description } = &mut span.status {
-            if let Some(scrubbed) = self.scrub(description, tally) {
-                *description = Cow::Owned(scrubbed);
-            }
-        }
-    }
-
-    fn redact_attributes(&self, attributes: &mut Vec<KeyValue>, tally: &mut Tally) {
-        if let Some(allowed) = &self.allowed {
-            let before = attributes.len();
-            attributes.retain(|kv| allowed.contains(kv.key.as_str()));
-            tally.dropped_keys += (before - attributes.len()) as u64;
-        }
-        for kv in attributes.iter_mut() {
-            let key = kv.key.as_str();
-            let class = classify_key(key);
-            if !contract_keys().contains(key) && class == KeyClass::Secret {
-                kv.value = Value::from(SENSITIVE_VALUE_MASK);
-                tally.masked_values += 1;
-                tally.sensitive_keys += 1;
-                continue;
-            }
-            match &mut kv.value {
-                // A well-formed hash is safe by construction, and a run of
-                // 13+ decimal digits inside it could pass the Luhn check and
-                // be masked as a card, breaking correlation for that user.
-                Value::String(s) if key == USER_HASH && is_user_hash(s.as_str()) => {}
-                Value::String(s) if class == KeyClass::Url => {
-                    if let Some(scrubbed) = self.scrub_url(s.as_str(), tally) {
-                        *s = StringValue::from(scrubbed);
-                    }
-                }
-                Value::String(s) => {
-                    if let Some(scrubbed) = self.scrub(s.as_str(), tally) {
-                        *s = StringValue::from(scrubbed);
-                    }
-                }
-                Value::Array(Array::String(items)) => {
-                    for item in items.iter_mut() {
-                        if let Some(scrubbed) = self.scrub(item.as_str(), tally) {
-                            *item = StringValue::from(scrubbed);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// The URL checked component by component, or `None` when it needs no change.
-    fn scrub_url(&self, text: &str, tally: &mut Tally) -> Option<String> {
-        Self::changed(scrub_url_with_stats(text, self.max_chars), tally)
-    }
-
-    /// The scrubbed text, or `None` when it needs no change.
-    fn scrub(&self, text: &str, tally: &mut Tally) -> Option<String> {
-        Self::changed(scrub_with_stats(text, self.max_chars), tally)
-    }
-
-    fn changed((text, stats): (Cow<'_, str>, ScrubStats), tally: &mut Tally) -> Option<String> {
-        match text {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(scrubbed) => {
-                tally.record(stats);
-                Some(scrubbed)
-            }
-        }
     }
 }
 
@@ -381,6 +308,9 @@ impl<E: SpanExporter> SpanExporter for RedactingExporter<E> {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
+        match self.redactor.redact_resource(resource) {
+            Some(redacted) => self.inner.set_resource(&redacted),
+            None => self.inner.set_resource(resource),
+        }
     }
 }

@@ -5,10 +5,10 @@ use std::fmt;
 use std::sync::Mutex;
 
 use opentelemetry::metrics::Meter;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use super::metrics::MetricSet;
+use super::metrics::{MetricRequests, MetricSet};
 use super::spans::SpanSet;
 use crate::error::ConfigError;
 use crate::init::{Telemetry, TelemetryBuilder, TelemetryGuard};
@@ -31,7 +31,8 @@ pub struct TestTelemetry {
     service: String,
     collector: SpanCollector,
     guard: TelemetryGuard,
-    metric_exporter: InMemoryMetricExporter,
+    /// The checked OTLP metric requests.
+    metric_requests: MetricRequests,
     /// Further services exporting into the same span store
     /// ([`TestTelemetry::tracer_provider_for`]), kept alive with the kit.
     others: Mutex<Vec<TelemetryGuard>>,
@@ -84,15 +85,15 @@ impl TestTelemetry {
     /// Any [`ConfigError`] of the builder's settings.
     pub fn from_builder(builder: TelemetryBuilder) -> Result<Self, ConfigError> {
         let collector = SpanCollector::with_max_spans(MAX_TEST_SPANS);
-        let metric_exporter = InMemoryMetricExporter::default();
+        let metric_requests = MetricRequests::default();
         let guard = builder
-            .with_test_exporters(collector.exporter(), metric_exporter.clone())
+            .with_test_exporters(collector.exporter(), metric_requests.clone())
             .build()?;
         Ok(TestTelemetry {
             service: guard.config().service_name().to_owned(),
             collector,
             guard,
-            metric_exporter,
+            metric_requests,
             others: Mutex::new(Vec::new()),
         })
     }
@@ -132,7 +133,7 @@ impl TestTelemetry {
     /// kit. Its metrics are not collected.
     pub fn tracer_provider_for(&self, service_name: &str) -> SdkTracerProvider {
         let guard = match hermetic(service_name)
-            .with_test_exporters(self.collector.exporter(), InMemoryMetricExporter::default())
+            .with_test_exporters(self.collector.exporter(), MetricRequests::default())
             .build()
         {
             Ok(guard) => guard,
@@ -168,19 +169,12 @@ impl TestTelemetry {
     }
 
     /// Flushes the meter provider and returns the current value of every
-    /// metric (cumulative since the start of the test). Empty when nothing
-    /// was recorded.
+    /// metric (cumulative since the start of the test), as a collector would
+    /// receive it: after the exit check. Empty when nothing was recorded.
     pub fn metrics(&self) -> MetricSet {
         // An error here means the provider was shut down: nothing new to read.
         let _ = self.guard.meter_provider().force_flush();
-        let exported = self
-            .metric_exporter
-            .get_finished_metrics()
-            .unwrap_or_default();
-        // Cumulative temporality: the last export holds everything; the
-        // earlier ones are dropped so memory stays flat over many reads.
-        self.metric_exporter.reset();
-        MetricSet::from_resource_metrics(exported.last())
+        MetricSet::from_request(self.metric_requests.take_latest().as_ref())
     }
 }
 
@@ -216,15 +210,26 @@ mod tests {
         assert_eq!(span_scope.version(), Some(env!("CARGO_PKG_VERSION")));
 
         telemetry.meter_provider().force_flush().unwrap();
-        let exported = telemetry.metric_exporter.get_finished_metrics().unwrap();
+        let exported = telemetry.metric_requests.take_latest().expect("exported");
         let scopes: Vec<_> = exported
-            .last()
-            .into_iter()
-            .flat_map(|rm| rm.scope_metrics())
-            .map(|sm| sm.scope().clone())
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .map(|sm| {
+                let scope = sm.scope.clone().unwrap_or_default();
+                (scope.name, scope.version, sm.schema_url.clone())
+            })
             .collect();
         // One scope: the kit's meter and the checkout meter are the same meter.
-        assert_eq!(scopes, vec![instrumentation_scope()]);
+        let crate_scope = instrumentation_scope();
+        assert_eq!(
+            scopes,
+            vec![(
+                crate_scope.name().to_owned(),
+                crate_scope.version().unwrap_or_default().to_owned(),
+                crate_scope.schema_url().unwrap_or_default().to_owned()
+            )]
+        );
     }
 
     #[test]

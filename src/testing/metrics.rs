@@ -1,7 +1,17 @@
 //! Metric queries: a snapshot of every metric, its points and their values.
 
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{self as proto, any_value};
+use opentelemetry_proto::tonic::metrics::v1::NumberDataPoint;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+use opentelemetry_sdk::error::OTelSdkResult;
+
+use crate::init::MetricSink;
 
 use super::attrs::{attr_getters, distinct};
 
@@ -118,20 +128,24 @@ pub struct MetricSet {
 }
 
 impl MetricSet {
-    pub(super) fn from_resource_metrics(rm: Option<&ResourceMetrics>) -> Self {
+    /// The metrics of an OTLP request, as the collector would receive them.
+    pub(super) fn from_request(request: Option<&ExportMetricsServiceRequest>) -> Self {
         let mut metrics = Vec::new();
-        for scope in rm.into_iter().flat_map(|rm| rm.scope_metrics()) {
-            for metric in scope.metrics() {
-                let (kind, points) = match metric.data() {
-                    AggregatedMetrics::F64(d) => convert(d),
-                    AggregatedMetrics::U64(d) => convert(d),
-                    AggregatedMetrics::I64(d) => convert(d),
+        let scopes = request
+            .into_iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics);
+        for scope in scopes {
+            let scope_name = scope.scope.as_ref().map(|s| s.name.as_str());
+            for metric in &scope.metrics {
+                let Some((kind, points)) = metric.data.as_ref().and_then(convert) else {
+                    continue;
                 };
                 metrics.push(MetricView {
-                    name: metric.name().to_owned(),
-                    description: metric.description().to_owned(),
-                    unit: metric.unit().to_owned(),
-                    scope: scope.scope().name().to_owned(),
+                    name: metric.name.clone(),
+                    description: metric.description.clone(),
+                    unit: metric.unit.clone(),
+                    scope: scope_name.unwrap_or_default().to_owned(),
                     kind,
                     points,
                 });
@@ -249,89 +263,156 @@ fn min_opt(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<
     }
 }
 
-/// The three number types metric data comes in.
-trait ToF64: Copy {
-    fn to_f64(self) -> f64;
-}
-impl ToF64 for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-impl ToF64 for u64 {
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-impl ToF64 for i64 {
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-fn convert<T: ToF64>(data: &MetricData<T>) -> (MetricKind, Vec<MetricPoint>) {
-    match data {
-        MetricData::Gauge(g) => (
-            MetricKind::Gauge,
-            g.data_points()
-                .map(|p| point(p.attributes(), number(p.value())))
-                .collect(),
-        ),
-        MetricData::Sum(s) => (
-            if s.is_monotonic() {
+fn convert(data: &Data) -> Option<(MetricKind, Vec<MetricPoint>)> {
+    let numbers = |points: &[NumberDataPoint]| {
+        points
+            .iter()
+            .map(|p| {
+                let value = match p.value {
+                    Some(Number::AsInt(v)) => v as f64,
+                    Some(Number::AsDouble(v)) => v,
+                    None => 0.0,
+                };
+                point(&p.attributes, PointValue::Number(value))
+            })
+            .collect()
+    };
+    Some(match data {
+        Data::Gauge(g) => (MetricKind::Gauge, numbers(&g.data_points)),
+        Data::Sum(s) => (
+            if s.is_monotonic {
                 MetricKind::Counter
             } else {
                 MetricKind::UpDownCounter
             },
-            s.data_points()
-                .map(|p| point(p.attributes(), number(p.value())))
-                .collect(),
+            numbers(&s.data_points),
         ),
-        MetricData::Histogram(h) => (
+        Data::Histogram(h) => (
             MetricKind::Histogram,
-            h.data_points()
+            h.data_points
+                .iter()
                 .map(|p| {
                     let value = HistogramValue {
-                        bounds: p.bounds().collect(),
-                        bucket_counts: p.bucket_counts().collect(),
-                        ..summary(p.count(), p.sum(), p.min(), p.max())
+                        bounds: p.explicit_bounds.clone(),
+                        bucket_counts: p.bucket_counts.clone(),
+                        ..summary(p.count, p.sum, p.min, p.max)
                     };
-                    point(p.attributes(), PointValue::Histogram(value))
+                    point(&p.attributes, PointValue::Histogram(value))
                 })
                 .collect(),
         ),
-        MetricData::ExponentialHistogram(h) => (
+        Data::ExponentialHistogram(h) => (
             MetricKind::ExponentialHistogram,
-            h.data_points()
+            h.data_points
+                .iter()
                 .map(|p| {
-                    let value = summary(p.count() as u64, p.sum(), p.min(), p.max());
-                    point(p.attributes(), PointValue::Histogram(value))
+                    let value = summary(p.count, p.sum, p.min, p.max);
+                    point(&p.attributes, PointValue::Histogram(value))
                 })
                 .collect(),
         ),
-    }
+        // The SDK makes no summaries.
+        Data::Summary(_) => return None,
+    })
 }
 
-fn point<'a>(attributes: impl Iterator<Item = &'a KeyValue>, value: PointValue) -> MetricPoint {
+fn point(attributes: &[proto::KeyValue], value: PointValue) -> MetricPoint {
     MetricPoint {
-        attributes: attributes.cloned().collect(),
+        attributes: attributes
+            .iter()
+            .map(|kv| KeyValue::new(kv.key.clone(), value_of(kv.value.as_ref())))
+            .collect(),
         value,
     }
 }
 
-fn number<T: ToF64>(value: T) -> PointValue {
-    PointValue::Number(value.to_f64())
+/// An OTLP attribute value as the API's value (the conversion the SDK's
+/// export made, undone).
+fn value_of(value: Option<&proto::AnyValue>) -> Value {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => Value::from(s.clone()),
+        Some(any_value::Value::IntValue(i)) => Value::I64(*i),
+        Some(any_value::Value::DoubleValue(d)) => Value::F64(*d),
+        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
+        Some(any_value::Value::ArrayValue(array)) => {
+            let items: Vec<Value> = array.values.iter().map(|v| value_of(Some(v))).collect();
+            array_of(items)
+        }
+        Some(other) => Value::from(format!("{other:?}")),
+        None => Value::from(""),
+    }
+}
+
+/// A homogeneous array of `items` (the API has no other kind); mixed items
+/// become strings.
+fn array_of(items: Vec<Value>) -> Value {
+    let all = |f: fn(&Value) -> bool| items.iter().all(f);
+    if all(|v| matches!(v, Value::I64(_))) {
+        let ints = items.iter().filter_map(|v| match v {
+            Value::I64(i) => Some(*i),
+            _ => None,
+        });
+        Value::Array(Array::I64(ints.collect()))
+    } else if all(|v| matches!(v, Value::F64(_))) {
+        let floats = items.iter().filter_map(|v| match v {
+            Value::F64(f) => Some(*f),
+            _ => None,
+        });
+        Value::Array(Array::F64(floats.collect()))
+    } else if all(|v| matches!(v, Value::Bool(_))) {
+        let bools = items.iter().filter_map(|v| match v {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        });
+        Value::Array(Array::Bool(bools.collect()))
+    } else {
+        let strings = items
+            .iter()
+            .map(|v| StringValue::from(v.as_str().into_owned()));
+        Value::Array(Array::String(strings.collect()))
+    }
 }
 
 /// A histogram value without buckets: what an exponential histogram point
 /// shows here, and the base an explicit-bucket point adds its buckets to.
-fn summary<T: ToF64>(count: u64, sum: T, min: Option<T>, max: Option<T>) -> HistogramValue {
+fn summary(count: u64, sum: Option<f64>, min: Option<f64>, max: Option<f64>) -> HistogramValue {
     HistogramValue {
         count,
-        sum: sum.to_f64(),
-        min: min.map(ToF64::to_f64),
-        max: max.map(ToF64::to_f64),
+        sum: sum.unwrap_or_default(),
+        min,
+        max,
         bounds: Vec::new(),
         bucket_counts: Vec::new(),
+    }
+}
+
+/// The test kit's end of the metric pipeline: it keeps the OTLP requests
+/// the exit check let through, exactly what a collector would receive.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MetricRequests(Arc<Mutex<Vec<ExportMetricsServiceRequest>>>);
+
+impl MetricRequests {
+    /// The latest request; the earlier ones are dropped (cumulative
+    /// temporality: the latest holds everything), so memory stays flat over
+    /// many reads.
+    pub(super) fn take_latest(&self) -> Option<ExportMetricsServiceRequest> {
+        let mut requests = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let latest = requests.pop();
+        requests.clear();
+        latest
+    }
+}
+
+impl MetricSink for MetricRequests {
+    async fn export(&self, request: ExportMetricsServiceRequest) -> OTelSdkResult {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request);
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 }
