@@ -56,11 +56,15 @@ impl fmt::Display for ConfigSource {
 /// and ends with `…`.
 pub const MAX_ECHO_CHARS: usize = 64;
 
-/// `value` as an error may quote it: at most [`MAX_ECHO_CHARS`] characters.
+/// `value` as an error may quote it: PII masked, at most [`MAX_ECHO_CHARS`]
+/// characters.
 pub(crate) fn echo(value: &str) -> String {
-    match value.char_indices().nth(MAX_ECHO_CHARS) {
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_owned(),
+    // Scrubbed before the cut, so PII straddling the cut is still found; the
+    // scan itself is bounded, whatever the input's length.
+    let scrubbed = crate::pii::scrub_with_limit(value, 2 * MAX_ECHO_CHARS);
+    match scrubbed.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &scrubbed[..cut]),
+        None => scrubbed.into_owned(),
     }
 }
 
@@ -562,6 +566,15 @@ mod tests {
         let shown = echo(&long);
         assert_eq!(shown.chars().count(), MAX_ECHO_CHARS + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn echo_masks_pii_even_across_the_cut() {
+        let shown = echo("grpc for jane.doe@example.com");
+        assert!(!shown.contains("jane.doe"), "{shown}");
+        let card_at_cut = format!("{}4111 1111 1111 1111", "x".repeat(MAX_ECHO_CHARS - 8));
+        let shown = echo(&card_at_cut);
+        assert!(!shown.contains("4111 111"), "{shown}");
     }
 
     #[test]
