@@ -208,15 +208,13 @@ fn documented_cards() {
         ("4111 1111 1111 1111 2030", format!("{CARD_MASK} 2030")),
         // Glued to letters is still a card.
         ("pan=4111111111111111;", format!("pan={CARD_MASK};")),
+        // Dots, as some forms print them.
+        ("4111.1111.1111.1111", CARD_MASK.to_string()),
     ] {
         assert_eq!(scrub(input), expected, "{input}");
     }
     // Luhn-invalid or glued to more digits: a different number.
-    for input in [
-        "4111111111111112",
-        "94111111111111111",
-        "4111.1111.1111.1111",
-    ] {
+    for input in ["4111111111111112", "94111111111111111"] {
         assert_eq!(scrub(input), input, "{input}");
     }
 }

@@ -9,8 +9,10 @@
 //!   number can be handed over but is never kept.
 //! - [`Money`] and [`Currency`]: integer minor units with an ISO 4217
 //!   currency, checked arithmetic, exact decimal parsing and display.
-//! - [`scrub`]: masks card numbers, emails and phone numbers in free text and
-//!   truncates it; used on every exception and decline message.
+//! - [`scrub`]: masks card numbers, emails, phone numbers and IBANs in free
+//!   text, also percent- or form-encoded, and truncates it; used on every
+//!   exception and decline message. [`scrub_url`] checks a URL component by
+//!   component; [`is_sensitive_key`] tells a secret's key.
 //! - [`RedactingExporter`]: wraps any span exporter and scrubs every string
 //!   attribute, event and status description before export, optionally
 //!   dropping keys outside the telemetry contract.
@@ -37,15 +39,18 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+mod decode;
+mod iban;
 mod keys;
 mod money;
 mod numbers;
 mod payment_method;
 mod redact;
 mod scrub;
+mod url;
 mod user;
 
-pub use keys::is_sensitive_key;
+pub use keys::{MAX_KEY_CHARS, is_sensitive_key};
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
 pub(crate) use redact::Redactor;
@@ -53,9 +58,10 @@ pub use redact::{
     DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
 };
 pub use scrub::{
-    CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER, scrub,
-    scrub_with_limit, scrub_with_stats,
+    CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, IBAN_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER,
+    scrub, scrub_url_with_stats, scrub_with_limit, scrub_with_stats,
 };
+pub use url::{URL_PART_MASK, scrub_url};
 pub use user::{
     MIN_KEY_BYTES, USER_HASH_HEX_LEN, USER_HASH_KEY_ENV, UserHasher, UserRef, hash_customer_id,
     install_user_hasher, user_hasher,

@@ -41,8 +41,11 @@ struct Cells {
     cards: AtomicU64,
     emails: AtomicU64,
     phones: AtomicU64,
+    ibans: AtomicU64,
+    url_parts: AtomicU64,
     truncated: AtomicU64,
     sensitive_keys: AtomicU64,
+    masked_keys: AtomicU64,
 }
 
 impl RedactionCounters {
@@ -73,6 +76,23 @@ impl RedactionCounters {
         self.0.phones.load(Ordering::Relaxed)
     }
 
+    /// IBANs masked.
+    pub fn ibans(&self) -> u64 {
+        self.0.ibans.load(Ordering::Relaxed)
+    }
+
+    /// Parts of URL-shaped values replaced (query and fragment values,
+    /// credentials, path parameters; see [`scrub_url`](super::scrub_url)).
+    pub fn url_parts(&self) -> u64 {
+        self.0.url_parts.load(Ordering::Relaxed)
+    }
+
+    /// Attribute keys changed: cut to [`MAX_KEY_CHARS`](super::MAX_KEY_CHARS)
+    /// or with PII masked in them.
+    pub fn masked_keys(&self) -> u64 {
+        self.0.masked_keys.load(Ordering::Relaxed)
+    }
+
     /// Values truncated.
     pub fn truncated_values(&self) -> u64 {
         self.0.truncated.load(Ordering::Relaxed)
@@ -94,8 +114,11 @@ impl RedactionCounters {
         add(&self.0.cards, t.cards);
         add(&self.0.emails, t.emails);
         add(&self.0.phones, t.phones);
+        add(&self.0.ibans, t.ibans);
+        add(&self.0.url_parts, t.url_parts);
         add(&self.0.truncated, t.truncated);
         add(&self.0.sensitive_keys, t.sensitive_keys);
+        add(&self.0.masked_keys, t.masked_keys);
     }
 }
 
@@ -107,17 +130,35 @@ struct Tally {
     cards: u64,
     emails: u64,
     phones: u64,
+    ibans: u64,
+    url_parts: u64,
     truncated: u64,
     sensitive_keys: u64,
+    masked_keys: u64,
 }
 
 impl Tally {
+    /// A value changed by a scrub.
     fn record(&mut self, stats: ScrubStats) {
         self.masked_values += 1;
+        self.count_kinds(stats);
+        self.truncated += u64::from(stats.truncated);
+    }
+
+    /// A key changed by [`scrub_key`](super::keys::scrub_key): counted
+    /// apart from values, with what was masked in it.
+    #[allow(dead_code)] // called by the exit check on every exported key
+    fn record_key(&mut self, stats: ScrubStats) {
+        self.masked_keys += 1;
+        self.count_kinds(stats);
+    }
+
+    fn count_kinds(&mut self, stats: ScrubStats) {
         self.cards += u64::from(stats.cards);
         self.emails += u64::from(stats.emails);
         self.phones += u64::from(stats.phones);
-        self.truncated += u64::from(stats.truncated);
+        self.ibans += u64::from(stats.ibans);
+        self.url_parts += u64::from(stats.url_parts);
     }
 }
 
