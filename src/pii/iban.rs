@@ -1,6 +1,6 @@
 //! IBANs (ISO 13616) in text, for [`scrub`](fn@super::scrub).
 
-use super::numbers::{MAX_JOINT_SEPS, separator};
+use super::numbers::{MAX_JOINT_SEPS, PLUS, SPACE, separator};
 
 /// IBAN length per country: the SWIFT IBAN registry, the territories that
 /// use their parent's format under their own code, and the countries that
@@ -149,11 +149,13 @@ fn length(country: [u8; 2]) -> Option<usize> {
 ///
 /// An IBAN is its country's exact length of letters and digits, in any case:
 /// the country code, two check digits (02 to 98), the account number. It is
-/// written unseparated (`DE89370400440532013000`) or with separators (any
-/// of the card separators, see [`separator`]) either every four characters
-/// (`DE89 3704 0044 0532 0130 00`, the print format) or anywhere when the
-/// account number is all digits. The whole must pass the ISO 7064 mod-97
-/// check, so ordinary words after `AT10 ` or a product code are not taken.
+/// written unseparated (`DE89370400440532013000`), with spaces (any Unicode
+/// space, or `+`) every four characters (`DE89 3704 0044 0532 0130 00`, the
+/// print format), or with any separators (see [`separator`]) anywhere when
+/// the account number is all digits (`DE89-3704-0044-0532-0130-00`). The
+/// whole must pass the ISO 7064 mod-97 check, so ordinary words after
+/// `AT10 ` or a product code are not taken, nor a UUID that starts like one
+/// (`bf74aa27-fe8e-...`: dashes, letters).
 pub(super) fn iban_end(b: &[u8], start: usize, limit: usize) -> Option<usize> {
     let at = |i: usize| b.get(i).filter(|_| i < limit).copied();
     let country = [
@@ -168,9 +170,10 @@ pub(super) fn iban_end(b: &[u8], start: usize, limit: usize) -> Option<usize> {
         if n >= 4 {
             let mut seps = 0;
             while seps < MAX_JOINT_SEPS {
-                let Some((width, _)) = separator(b, i, limit) else {
+                let Some((width, class)) = separator(b, i, limit) else {
                     break;
                 };
+                print_format &= matches!(class, SPACE | PLUS);
                 i += width;
                 seps += 1;
             }
@@ -253,6 +256,8 @@ mod tests {
             "DE89 3704 0044 0532 0130 0",
             "XX89370400440532013000",
             "GB82 WE ST12 3456 9876 5432",
+            "GB82-WEST-1234-5698-7654-32",
+            "bf74aa27-fe8e-4ecf-a0df-36819c00aa00",
             "AT10 and more words here",
             "DE00370400440532013000",
         ] {

@@ -92,8 +92,8 @@ struct Group {
     /// `)` right after the digits.
     close: bool,
     /// A `+` announces this group as a country code: at the token start, or
-    /// after a space (`call +44 ...`), not glued to the previous digits
-    /// (`4111+1111` is a form-encoded space).
+    /// right after a space or `)` (`call +44 ...`); a `+` glued to digits or
+    /// to another separator is a form-encoded space (`4111+1111`, `+/+`).
     plus: bool,
     /// Where a number starting at this group starts: its `+` or `(`.
     lead: usize,
@@ -268,20 +268,20 @@ fn tokenize(b: &[u8], start: usize, limit: usize, t: &mut Token) {
             t.groups[t.n - 1].close = true;
             j += 1;
         }
-        let run_start = j;
-        let (mut classes, mut count, mut last_plus) = (0u8, 0, None);
+        // The class of the separator before the current one (a `)` counts
+        // as a space).
+        let (mut classes, mut count, mut before) = (0u8, 0, if close { SPACE } else { 0 });
+        plus = false;
         while count < MAX_JOINT_SEPS {
             let Some((len, class)) = separator(b, j, limit) else {
                 break;
             };
-            if class == PLUS {
-                last_plus = Some(j);
-            }
+            plus = class == PLUS && before == SPACE;
+            before = class;
             classes |= class;
             count += 1;
             j += len;
         }
-        plus = matches!(last_plus, Some(p) if p + 1 == j && (p > run_start || close));
         lead = if plus { j - 1 } else { j };
         open = j < limit && b[j] == b'(';
         if open {
@@ -330,22 +330,25 @@ fn best_match(b: &[u8], t: &Token) -> Option<(usize, usize, Kind)> {
 
 /// Last group of the longest Luhn-valid card number starting at group `s`.
 ///
-/// Groups joined by one kind of joint, all spaces or all dashes, may have any
-/// size (`4111 1111 1111 1111`, `37828 22463 10005`). Other joints (dots,
+/// Groups joined by one kind of joint, all spaces (or `+`, a form-encoded
+/// space) or all dashes, may have any size (`4111 1111 1111 1111`,
+/// `37828 22463 10005`). Other joints (dots,
 /// slashes, `+`, underscores, a mix) must look like a card's print layout:
 /// every group but the last of 3 to 6 digits, the last of at most 6, so that
 /// dates, versions and IP addresses followed by numbers stay readable.
 fn card_end(b: &[u8], groups: &[Group], s: usize) -> Option<usize> {
     let mut digits = 0;
     let mut best = None;
-    let first_sep = groups.get(s + 1).map_or(0, |g| g.sep);
+    // A `+` is a space, form-encoded.
+    let sep_of = |g: &Group| if g.sep == PLUS { SPACE } else { g.sep };
+    let first_sep = groups.get(s + 1).map_or(0, sep_of);
     let (mut uniform, mut grouped) = (matches!(first_sep, SPACE | DASH), true);
     for (e, g) in groups.iter().enumerate().skip(s) {
         if e > s {
             if !g.simple || g.plus {
                 break;
             }
-            uniform &= g.sep == first_sep;
+            uniform &= sep_of(g) == first_sep;
             grouped &= (3..=6).contains(&groups[e - 1].digits);
         }
         digits += g.digits;
