@@ -5,7 +5,9 @@
 //! are written without the scrubber's code: check digits, IBAN checksums
 //! and encodings are computed here.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use checkout_otel::pii::{
     CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, IBAN_MASK, PHONE_MASK, TRUNCATION_MARKER, scrub,
@@ -477,7 +479,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| char::from(c).to_digit(16);
-        match (b[i], b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -841,11 +847,17 @@ fn documented_spellings_of_new_kinds() {
         ),
         ("DE89 3704 0044 0532 0130 00", IBAN_MASK.to_string()),
         ("iban:de89370400440532013000.", format!("iban:{IBAN_MASK}.")),
-        ("GB82%20WEST%201234%205698%207654%2032", IBAN_MASK.to_string()),
+        (
+            "GB82%20WEST%201234%205698%207654%2032",
+            IBAN_MASK.to_string(),
+        ),
         ("DE89-3704-0044-0532-0130-00", IBAN_MASK.to_string()),
         ("jane.doe%40example.com", EMAIL_MASK.to_string()),
         ("jane.doe%2540example.com", EMAIL_MASK.to_string()),
-        ("u=jane%2Bshop%40example.com&x=1", format!("u={EMAIL_MASK}&x=1")),
+        (
+            "u=jane%2Bshop%40example.com&x=1",
+            format!("u={EMAIL_MASK}&x=1"),
+        ),
         ("+44 20 7946 0958", PHONE_MASK.to_string()),
         ("+1 (555) 010-9999", PHONE_MASK.to_string()),
         ("0044 20 7946 0958", PHONE_MASK.to_string()),
@@ -864,9 +876,15 @@ fn documented_spellings_of_new_kinds() {
 fn integers_are_checked_through_their_decimal_text() {
     // The exit check formats integer values and scrubs the text.
     assert_eq!(scrub(&4111111111111111i64.to_string()), CARD_MASK);
-    assert_eq!(scrub(&(-4111111111111111i64).to_string()), format!("-{CARD_MASK}"));
+    assert_eq!(
+        scrub(&(-4111111111111111i64).to_string()),
+        format!("-{CARD_MASK}")
+    );
     assert_eq!(scrub(&5555555555554444u64.to_string()), CARD_MASK);
-    assert!(matches!(scrub(&4111111111111112i64.to_string()), Cow::Borrowed(_)));
+    assert!(matches!(
+        scrub(&4111111111111112i64.to_string()),
+        Cow::Borrowed(_)
+    ));
     assert!(matches!(scrub(&i64::MAX.to_string()), Cow::Borrowed(_)));
 }
 
@@ -907,5 +925,58 @@ fn more_ordinary_values_are_kept() {
             "{input:?} became {:?}",
             scrub(input)
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The no-PII path allocates nothing
+// ---------------------------------------------------------------------------
+
+/// Counts this thread's allocations, so a test can tell whether a call
+/// allocated (other test threads count on their own).
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn text_without_pii_is_scanned_without_allocating() {
+    for text in [
+        "Payment declined by the issuing bank: insufficient funds on the account for the \
+         requested amount of 49.98 USD. Retry with another payment method. Ref ch_3MmlLr.",
+        "order ORD-2024-000123 at 2024-01-15T10:30:45.123Z: 3 items, total 1,299.00 EUR",
+        "upstream 10.0.0.12:4317 answered HTTP/1.1 503 after 250ms (attempt 2 of 3)",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736, epoch 1705314645, v1.22.333",
+        "Zahlung über 1\u{a0}299,00 € abgelehnt 🙂 — 注文番号 12345",
+        "100% done, 50% off",
+    ] {
+        let mut out = None;
+        let n = allocations_during(|| out = Some(scrub(text)));
+        assert!(matches!(out, Some(Cow::Borrowed(_))), "{text}");
+        assert_eq!(n, 0, "scrubbing {text:?} allocated");
     }
 }

@@ -225,7 +225,11 @@ mod tests {
     #[test]
     fn table_is_sorted_and_in_range() {
         assert!(LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(LENGTHS.iter().all(|(_, n)| (15..=34).contains(&usize::from(*n))));
+        assert!(
+            LENGTHS
+                .iter()
+                .all(|(_, n)| (15..=34).contains(&usize::from(*n)))
+        );
     }
 
     #[test]

@@ -187,8 +187,11 @@ fn secret_pair(first: &[u8], second: &[u8]) -> bool {
 /// Whether an attribute key names a secret: its value is replaced whatever
 /// it holds.
 ///
-/// After splitting the key into lowercase words (see the [module
-/// documentation](self)), a key is secret when one of its words is
+/// The key is split into words at every character that is not an ASCII
+/// letter or digit (`.`, `_`, `-`, spaces, `/`, `:`) and at case changes
+/// (`cardCvv`, `XApiKey`, `APIKey`, `cvv2Code`); letters and digits stay
+/// together (`cvc2`, `track1`); words are lowercased and matched whole. A
+/// key is secret when one of its words is
 ///
 /// - a password: `password`, `passwd`, `pwd`, `passphrase`, `passcode`;
 /// - a credential: `secret(s)`, `token`, `apikey`, `apisecret`, `apitoken`,

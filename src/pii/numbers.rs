@@ -112,8 +112,9 @@ pub(super) struct Token {
 /// What the number finder keeps between calls of one scrub.
 #[derive(Default)]
 pub(super) struct NumberScan {
-    /// Made at the first number-like token: most text has none.
-    token: Option<Box<Token>>,
+    /// Made at the first number-like token: most text has none. On the
+    /// stack, so a text with numbers but no PII allocates nothing.
+    token: Option<Token>,
     /// A `%XX` escape was seen: the text needs a decoded look too.
     pub(super) escaped: bool,
 }
@@ -161,8 +162,8 @@ pub(super) fn find_number(
             while j < limit && b[j].is_ascii_digit() {
                 j += 1;
             }
-            let joined = j < limit
-                && (matches!(b[j], b'(' | b')') || separator(b, j, limit).is_some());
+            let joined =
+                j < limit && (matches!(b[j], b'(' | b')') || separator(b, j, limit).is_some());
             if j - i < 8 && !joined {
                 i = j;
                 continue;
@@ -297,13 +298,13 @@ fn tokenize(b: &[u8], start: usize, limit: usize, t: &mut Token) {
 }
 
 impl Token {
-    fn new() -> Box<Token> {
-        Box::new(Token {
+    fn new() -> Token {
+        Token {
             groups: [Group::default(); MAX_GROUPS],
             n: 0,
             end: 0,
             digits: 0,
-        })
+        }
     }
 }
 

@@ -301,7 +301,8 @@ impl Scanner {
             let end = ceil_char_boundary(text, decoded.starts[end]);
             self.found.push((start, end, kind));
         }
-        self.found.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        self.found
+            .sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
     }
 }
 

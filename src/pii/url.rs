@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use super::scrub::{
-    DEFAULT_MAX_CHARS, SCAN_MARGIN, ScrubStats, TRUNCATION_MARKER, ceil_char_boundary,
-    char_offset, scrub_with_stats,
+    DEFAULT_MAX_CHARS, SCAN_MARGIN, ScrubStats, TRUNCATION_MARKER, ceil_char_boundary, char_offset,
+    scrub_with_stats,
 };
 
 /// Replaces the value of a query or fragment parameter, a path parameter and
@@ -152,7 +152,9 @@ impl<'a> Parts<'a> {
             }
             p.push(auth_end, How::Text);
             i = auth_end;
-        } else if b.first() != Some(&b'/') && !b[..hash].contains(&b'?') && b[..hash].contains(&b'=')
+        } else if b.first() != Some(&b'/')
+            && !b[..hash].contains(&b'?')
+            && b[..hash].contains(&b'=')
         {
             // A bare query: `url.query` holds it without its `?`.
             p.pairs(0, hash);

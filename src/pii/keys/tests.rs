@@ -16,7 +16,10 @@ fn keys_split_into_lowercase_words() {
         ("cvv2Code", &["cvv2", "code"]),
         ("cvc2", &["cvc2"]),
         ("Set-Cookie", &["set", "cookie"]),
-        ("http.request.header.x-api-key", &["http", "request", "header", "x", "api", "key"]),
+        (
+            "http.request.header.x-api-key",
+            &["http", "request", "header", "x", "api", "key"],
+        ),
         ("date of birth", &["date", "of", "birth"]),
         ("__a..b__", &["a", "b"]),
         ("", &[]),
@@ -246,8 +249,130 @@ fn keys_are_bounded_and_scrubbed() {
     assert!(stats.truncated);
     assert_eq!(
         key,
-        format!("{}{}", "k".repeat(MAX_KEY_CHARS), super::super::TRUNCATION_MARKER)
+        format!(
+            "{}{}",
+            "k".repeat(MAX_KEY_CHARS),
+            super::super::TRUNCATION_MARKER
+        )
     );
     let exact = "k".repeat(MAX_KEY_CHARS);
     assert_eq!(scrub_key(&exact), None);
+}
+
+mod spellings {
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    /// Renders words the way different codebases write keys.
+    fn render(words: &[&str], style: u8) -> String {
+        let cap = |w: &str| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        };
+        match style % 8 {
+            0 => words.join("_"),
+            1 => words.join("-"),
+            2 => words.join("."),
+            3 => words.join(" "),
+            4 => words.join("_").to_uppercase(),
+            5 => words.iter().map(|w| cap(w)).collect(),
+            6 => {
+                let mut s = words[0].to_string();
+                s.extend(words[1..].iter().map(|w| cap(w)));
+                s
+            }
+            _ => words.iter().map(|w| cap(w)).collect::<Vec<_>>().join("-"),
+        }
+    }
+
+    const SECRETS: &[&[&str]] = &[
+        &["card", "cvv"],
+        &["access", "token"],
+        &["refresh", "token"],
+        &["security", "code"],
+        &["x", "api", "key"],
+        &["set", "cookie"],
+        &["session", "id"],
+        &["client", "secret"],
+        &["card", "pin"],
+        &["track", "data"],
+        &["private", "key"],
+        &["account", "number"],
+        &["card", "number"],
+        &["cvc2"],
+        &["password"],
+        &["authorization"],
+    ];
+
+    const IDENTITIES: &[&[&str]] = &[
+        &["user", "id"],
+        &["customer", "id"],
+        &["customer", "email"],
+        &["phone", "number"],
+        &["first", "name"],
+        &["last", "name"],
+        &["date", "of", "birth"],
+        &["shipping", "address"],
+        &["e", "mail"],
+    ];
+
+    const SECRET_PREFIXES: &[&[&str]] = &[&[], &["http", "request", "header"], &["payment"]];
+    const IDENTITY_PREFIXES: &[&[&str]] = &[&[], &["checkout"]];
+
+    const PLAIN: &[&[&str]] = &[
+        &["input", "tokens"],
+        &["span", "kind"],
+        &["company", "name"],
+        &["shipping", "method"],
+        &["panel", "state"],
+        &["spinner", "shown"],
+        &["pending", "count"],
+        &["tokenizer", "model"],
+        &["order", "id"],
+        &["email", "sent"],
+    ];
+
+    proptest! {
+        #[test]
+        fn secrets_in_every_key_style(
+            phrase in proptest::sample::select(SECRETS),
+            prefix in proptest::sample::select(SECRET_PREFIXES),
+            style in any::<u8>(),
+        ) {
+            let words: Vec<&str> = prefix.iter().chain(phrase.iter()).copied().collect();
+            let key = render(&words, style);
+            prop_assert!(is_sensitive_key(&key), "{}", key);
+            prop_assert_eq!(classify_key(&key), KeyClass::Secret, "{}", key);
+        }
+
+        #[test]
+        fn identities_in_every_key_style(
+            phrase in proptest::sample::select(IDENTITIES),
+            prefix in proptest::sample::select(IDENTITY_PREFIXES),
+            style in any::<u8>(),
+        ) {
+            let words: Vec<&str> = prefix.iter().chain(phrase.iter()).copied().collect();
+            let key = render(&words, style);
+            prop_assert_eq!(classify_key(&key), KeyClass::Identity, "{}", key);
+        }
+
+        #[test]
+        fn ordinary_keys_in_every_key_style(
+            phrase in proptest::sample::select(PLAIN),
+            style in any::<u8>(),
+        ) {
+            let key = render(phrase, style);
+            prop_assert_eq!(classify_key(&key), KeyClass::Plain, "{}", key);
+        }
+
+        #[test]
+        fn arbitrary_keys_never_panic(key in "\\PC{0,80}") {
+            let _ = classify_key(&key);
+            let (out, _) = scrub_key_with_stats(&key);
+            prop_assert!(out.chars().count() <= MAX_KEY_CHARS + 64);
+        }
+    }
 }

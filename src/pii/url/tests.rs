@@ -18,8 +18,14 @@ fn components_are_checked_one_by_one() {
             "https://user:pass@shop.example:8443/a",
             "https://REDACTED:REDACTED@shop.example:8443/a",
         ),
-        ("ftp://anonymous@files.example/", "ftp://REDACTED@files.example/"),
-        ("//jane:pw@cdn.example/x", "//REDACTED:REDACTED@cdn.example/x"),
+        (
+            "ftp://anonymous@files.example/",
+            "ftp://REDACTED@files.example/",
+        ),
+        (
+            "//jane:pw@cdn.example/x",
+            "//REDACTED:REDACTED@cdn.example/x",
+        ),
         (
             "/users/jane.doe%40example.com/orders",
             &format!("/users/{EMAIL_MASK}/orders"),
@@ -29,7 +35,10 @@ fn components_are_checked_one_by_one() {
             &format!("/pay/{CARD_MASK}/confirm?x"),
         ),
         ("?q=jane+doe&empty=&flag", "?q=REDACTED&empty=&flag"),
-        ("email=jane%40example.com&step=payment", "email=REDACTED&step=REDACTED"),
+        (
+            "email=jane%40example.com&step=payment",
+            "email=REDACTED&step=REDACTED",
+        ),
         ("a=1;b=2", "a=REDACTED;b=REDACTED"),
         (
             "/cart;jsessionid=1A2B3C4D/items;v=2/x",
@@ -79,10 +88,7 @@ fn clean_urls_come_back_borrowed() {
 
 #[test]
 fn parts_are_counted() {
-    let (_, stats) = scrub_url_with_stats(
-        "https://u:p@h.example/u/jane%40x.org?a=1&b=2#t=3",
-        4096,
-    );
+    let (_, stats) = scrub_url_with_stats("https://u:p@h.example/u/jane%40x.org?a=1&b=2#t=3", 4096);
     assert_eq!((stats.url_parts, stats.emails), (4, 1));
 }
 
@@ -90,11 +96,17 @@ fn parts_are_counted() {
 fn truncation_keeps_parts_whole() {
     let text = "https://shop.example/pay?card=4111111111111111&next=1";
     let (out, stats) = scrub_url_with_stats(text, 32);
-    assert_eq!(out, format!("https://shop.example/pay?card=REDACTED{TRUNCATION_MARKER}"));
+    assert_eq!(
+        out,
+        format!("https://shop.example/pay?card=REDACTED{TRUNCATION_MARKER}")
+    );
     assert!(stats.truncated);
     // Cut right before the value: nothing of it is shown.
     let (out, _) = scrub_url_with_stats(text, 30);
-    assert_eq!(out, format!("https://shop.example/pay?card={TRUNCATION_MARKER}"));
+    assert_eq!(
+        out,
+        format!("https://shop.example/pay?card={TRUNCATION_MARKER}")
+    );
 
     let text = "/users/jane.doe%40example.com/orders";
     let (out, _) = scrub_url_with_stats(text, 12);
@@ -107,7 +119,10 @@ fn truncation_keeps_parts_whole() {
     let (out, stats) = scrub_url_with_stats(&long, 64);
     // 64 characters of input kept: `/x?`, 15 pairs, each value masked, and a `k`.
     assert!(stats.truncated);
-    assert_eq!(out, format!("/x?{}k{TRUNCATION_MARKER}", "k=REDACTED&".repeat(15)));
+    assert_eq!(
+        out,
+        format!("/x?{}k{TRUNCATION_MARKER}", "k=REDACTED&".repeat(15))
+    );
     assert_eq!(stats.url_parts, 15);
 }
 
@@ -128,7 +143,11 @@ fn form_encode(s: &str, plus: bool) -> String {
 }
 
 fn email() -> impl Strategy<Value = String> {
-    ("[a-z][a-z0-9._+-]{0,12}[a-z0-9]", "[a-z]{2,10}", "[a-z]{2,5}")
+    (
+        "[a-z][a-z0-9._+-]{0,12}[a-z0-9]",
+        "[a-z]{2,10}",
+        "[a-z]{2,5}",
+    )
         .prop_map(|(l, d, t)| format!("{l}@{d}.{t}"))
 }
 
