@@ -505,6 +505,8 @@ enum Encoding {
     FormSpacesAsPercent,
     Every,
     Twice,
+    /// Fullwidth forms, as East Asian input methods type them.
+    Fullwidth,
 }
 
 fn encoding() -> impl Strategy<Value = Encoding> {
@@ -514,6 +516,7 @@ fn encoding() -> impl Strategy<Value = Encoding> {
         Just(Encoding::FormSpacesAsPercent),
         Just(Encoding::Every),
         Just(Encoding::Twice),
+        Just(Encoding::Fullwidth),
     ]
 }
 
@@ -524,12 +527,26 @@ fn encode(s: &str, how: Encoding) -> String {
         Encoding::FormSpacesAsPercent => percent_encode(s, false, false),
         Encoding::Every => percent_encode(s, true, false),
         Encoding::Twice => percent_encode(&percent_encode(s, false, false), false, false),
+        Encoding::Fullwidth => s
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c),
+                ' ' => '\u{3000}',
+                _ => c,
+            })
+            .collect(),
     }
 }
 
-/// Fully decoded, as many times as it was encoded.
+/// Fully decoded, as many times as it was encoded, fullwidth forms folded.
 fn fully_decoded(s: &str) -> String {
     percent_decode(&percent_decode(s))
+        .chars()
+        .map(|c| match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
 }
 
 // IBANs: country, BBAN format (n digits, a letters, c letters or digits).
@@ -724,7 +741,12 @@ proptest! {
     fn international_phones_never_survive(
         (phone, national) in spelled_phone(),
         context in proptest::sample::select(CONTEXTS),
-        how in prop_oneof![Just(Encoding::None), Just(Encoding::Form), Just(Encoding::Every)],
+        how in prop_oneof![
+            Just(Encoding::None),
+            Just(Encoding::Form),
+            Just(Encoding::Every),
+            Just(Encoding::Fullwidth),
+        ],
     ) {
         let text = place(context, &encode(&phone, how));
         let out = scrub_with_limit(&text, 10_000);
@@ -867,6 +889,17 @@ fn documented_spellings_of_new_kinds() {
         ("(+44) 20 7946 0958", PHONE_MASK.to_string()),
         ("030/1234567", PHONE_MASK.to_string()),
         ("%2B44+20+7946+0958", PHONE_MASK.to_string()),
+        ("４１１１ １１１１ １１１１ １１１１", CARD_MASK.to_string()),
+        (
+            "４１１１\u{3000}１１１１\u{3000}１１１１\u{3000}１１１１",
+            CARD_MASK.to_string(),
+        ),
+        ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", EMAIL_MASK.to_string()),
+        ("＋４４ ２０ ７９４６ ０９５８", PHONE_MASK.to_string()),
+        (
+            "ＤＥ８９ ３７０４ ００４４ ０５３２ ０１３０ ００",
+            IBAN_MASK.to_string(),
+        ),
     ] {
         assert_eq!(scrub(input), expected, "{input:?}");
     }
@@ -919,6 +952,9 @@ fn more_ordinary_values_are_kept() {
         "elapsed 1 234 567 ns",
         "12/13/14/15",
         "ids 1234, 5678, 9012, 3456",
+        // Decoded to be checked (which allocates), and kept.
+        "ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ ＡＢＣ １２３",
+        "search?q=red%20shoes&page=2",
     ] {
         assert!(
             matches!(scrub(input), Cow::Borrowed(_)),
@@ -963,6 +999,8 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(Cell::get) - before
 }
 
+/// Text without escapes or fullwidth forms (which are decoded to be
+/// checked) and without PII is scanned in place.
 #[test]
 fn text_without_pii_is_scanned_without_allocating() {
     for text in [

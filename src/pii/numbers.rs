@@ -3,7 +3,7 @@
 //! longest card (Luhn) or phone shape that starts at each group. IBANs are
 //! tried where a digit run follows two letters (the country code).
 
-use super::decode::escape_at;
+use super::decode::{escape_at, fullwidth_at};
 use super::iban::iban_end;
 use super::scrub::{Kind, luhn_valid};
 
@@ -115,7 +115,8 @@ pub(super) struct NumberScan {
     /// Made at the first number-like token: most text has none. On the
     /// stack, so a text with numbers but no PII allocates nothing.
     token: Option<Token>,
-    /// A `%XX` escape was seen: the text needs a decoded look too.
+    /// A `%XX` escape or a fullwidth form was seen: the text needs a decoded
+    /// look too.
     pub(super) escaped: bool,
 }
 
@@ -136,8 +137,8 @@ pub(super) fn find_number(
             return None;
         }
         let c = b[i];
-        if c == b'%' {
-            scan.escaped |= escape_at(b, i).is_some();
+        if c == b'%' || c == 0xEF {
+            scan.escaped |= escape_at(b, i).is_some() || fullwidth_at(b, i).is_some();
             i += 1;
             continue;
         }
@@ -193,25 +194,30 @@ pub(super) fn find_number(
 }
 
 /// Index of the first byte in `[from, end)` between `%` and `9` (where every
-/// trigger and escape lies), or `end`. Eight bytes at a time: most text is
-/// letters and spaces.
+/// trigger and escape lies) or equal to 0xEF (the lead byte of the fullwidth
+/// forms), or `end`. Eight bytes at a time: most text is letters and spaces.
 fn next_candidate(b: &[u8], mut i: usize, end: usize) -> usize {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGH: u64 = ONES * 0x80;
     const LOW7: u64 = ONES * 0x7f;
-    // Bytes v with 0x24 < v < 0x3a, exact per byte (no carries cross bytes).
     while let Some(chunk) = b.get(i..i + 8).filter(|_| i + 8 <= end) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
         let low = x & LOW7;
-        let hits = (ONES * (127 + 0x3a) - low) & !x & (low + ONES * (127 - 0x24)) & HIGH;
+        // Bytes v with 0x24 < v < 0x3a, exact per byte (no carries cross bytes).
+        let range = (ONES * (127 + 0x3a) - low) & !x & (low + ONES * (127 - 0x24)) & HIGH;
+        // Bytes equal to 0xEF; only the lowest flag is exact, which is the
+        // one used.
+        let v = x ^ (ONES * 0xEF);
+        let lead = v.wrapping_sub(ONES) & !v & HIGH;
+        let hits = range | lead;
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < end && !(b'%'..=b'9').contains(&b[i]) {
+    while i < end && !((b'%'..=b'9').contains(&b[i]) || b[i] == 0xEF) {
         i += 1;
     }
     i.min(end)

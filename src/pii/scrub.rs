@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::decode::{Decoded, has_escape};
+use super::decode::{Decoded, needs_decoding};
 use super::numbers::{NumberScan, find_number};
 
 /// Default number of characters [`scrub`] keeps.
@@ -100,10 +100,12 @@ impl ScrubStats {
 ///
 /// # Encoded text
 ///
-/// When the text holds `%XX` escapes, it is also read percent-decoded (up to
-/// three times, for double encoding), and what is found there is masked in
-/// the original over its encoded extent: `jane.doe%40example.com`,
-/// `4111%201111%201111%201111`. A `+` already counts as a separator and in
+/// When the text holds `%XX` escapes or fullwidth forms (`４１１１`,
+/// `＠`, as East Asian input methods type them), it is also read decoded
+/// (percent-decoded up to three times, for double encoding, and the fullwidth
+/// forms of ASCII folded to ASCII), and what is found there is masked in the
+/// original over its encoded extent: `jane.doe%40example.com`,
+/// `4111%201111%201111%201111`, `４１１１ １１１１ １１１１ １１１１`. A `+` already counts as a separator and in
 /// an email's local part, so form-encoded values (`4111+1111+1111+1111`,
 /// `%2B44+20+7946+0958`) are found without decoding.
 ///
@@ -184,7 +186,7 @@ pub fn scrub_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubSta
     let mut scanner = Scanner::default();
     scanner.scan(text, cut, scan_end);
     // An escape past the cut can complete a match that starts before it.
-    if scanner.numbers.escaped || (cut < scan_end && has_escape(&bytes[cut..scan_end])) {
+    if scanner.numbers.escaped || (cut < scan_end && needs_decoding(&bytes[cut..scan_end])) {
         scanner.scan_decoded(text, cut, scan_end);
     }
 
