@@ -1018,3 +1018,19 @@ fn text_without_pii_is_scanned_without_allocating() {
         assert_eq!(n, 0, "scrubbing {text:?} allocated");
     }
 }
+
+#[test]
+fn many_matches_in_one_text_are_all_masked_and_counted() {
+    let plain: Vec<String> = (0..10).map(|i| format!("u{i}@example.com")).collect();
+    let encoded: Vec<String> = (0..10).map(|i| format!("e{i}%40example.com")).collect();
+    let text = format!(
+        "{} | {} | {}",
+        plain.join(" "),
+        encoded.join(" "),
+        ["4111 1111 1111 1111"; 9].join(", ")
+    );
+    let (out, stats) = scrub_with_stats(&text, 10_000);
+    assert_eq!((stats.emails, stats.cards), (20, 9), "{out}");
+    assert!(!out.contains("example"), "{out}");
+    assert!(!out.contains("4111"), "{out}");
+}

@@ -42,6 +42,7 @@ static TRIGGER: [bool; 256] = {
 /// [`DASH`]; `.`, `_`, the middle dot and the fullwidth full stop are
 /// [`DOT`]; `/` and the fullwidth solidus are [`SLASH`]; `+` (a space in a
 /// form-encoded text) is [`PLUS`].
+#[inline(always)]
 pub(super) fn separator(b: &[u8], i: usize, limit: usize) -> Option<(usize, u8)> {
     let c = *b.get(i).filter(|_| i < limit)?;
     let class = match c {
@@ -50,15 +51,15 @@ pub(super) fn separator(b: &[u8], i: usize, limit: usize) -> Option<(usize, u8)>
         b'.' | b'_' => DOT,
         b'/' => SLASH,
         b'+' => PLUS,
-        _ => 0,
+        0xC2.. => return unicode_separator(c, b.get(i + 1..limit.min(b.len()))?),
+        _ => return None,
     };
-    if class != 0 {
-        return Some((1, class));
-    }
-    if c < 0xC2 {
-        return None;
-    }
-    let rest = b.get(i + 1..limit.min(b.len()))?;
+    Some((1, class))
+}
+
+/// [`separator`] for a lead byte `c` of a multi-byte character, followed by
+/// `rest`.
+fn unicode_separator(c: u8, rest: &[u8]) -> Option<(usize, u8)> {
     let class = match (c, rest) {
         (0xC2, [0xA0 | 0xAD, ..]) => return Some((2, SPACE)),
         (0xC2, [0xB7, ..]) => return Some((2, DOT)),
@@ -82,7 +83,6 @@ pub(super) fn separator(b: &[u8], i: usize, limit: usize) -> Option<(usize, u8)>
 struct Group {
     start: usize,
     end: usize,
-    digits: usize,
     /// Separator classes of the joint before this group (0 for the first).
     sep: u8,
     /// The joint before this group has separators and no parentheses.
@@ -95,8 +95,20 @@ struct Group {
     /// right after a space or `)` (`call +44 ...`); a `+` glued to digits or
     /// to another separator is a form-encoded space (`4111+1111`, `+/+`).
     plus: bool,
-    /// Where a number starting at this group starts: its `+` or `(`.
-    lead: usize,
+    /// How many bytes before `start` a number starting at this group
+    /// starts: its `+` and `(`.
+    lead_back: u8,
+}
+
+impl Group {
+    fn digits(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Where a number starting at this group starts.
+    fn lead(&self) -> usize {
+        self.start - usize::from(self.lead_back)
+    }
 }
 
 /// Digit groups joined by separators: `+1 (415) 555-0123`. One is reused
@@ -137,8 +149,20 @@ pub(super) fn find_number(
             return None;
         }
         let c = b[i];
-        if c == b'%' || c == 0xEF {
-            scan.escaped |= escape_at(b, i).is_some() || fullwidth_at(b, i).is_some();
+        if c >= 0x80 {
+            if c == 0xEF {
+                scan.escaped |= fullwidth_at(b, i).is_some();
+            }
+            // The rest of a non-ASCII run holds no trigger, only maybe more
+            // fullwidth forms.
+            i += 1;
+            while i < trigger_end && b[i] >= 0x80 && b[i] != 0xEF {
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'%' {
+            scan.escaped |= escape_at(b, i).is_some();
             i += 1;
             continue;
         }
@@ -157,18 +181,14 @@ pub(super) fn find_number(
                     return Some((i - 2, end, Kind::Iban));
                 }
             }
-            // Fast path: a short number not followed by a separator (a code,
-            // a count, digits in a hex id) cannot be a card or a phone.
-            let mut j = i + 1;
-            while j < limit && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            let joined =
-                j < limit && (matches!(b[j], b'(' | b')') || separator(b, j, limit).is_some());
-            if j - i < 8 && !joined {
-                i = j;
-                continue;
-            }
+        }
+        // Fast path: fewer than 8 digits among the digits, separators and
+        // parentheses from here (an amount, a date, a code) hold no card and
+        // no phone number.
+        let (digits, window_end) = digit_window(b, i, limit);
+        if digits < 8 {
+            i = window_end.max(i + 1);
+            continue;
         }
         let next = |k: usize| b.get(k).filter(|_| k < limit).copied();
         let digit_at = |k: usize| next(k).is_some_and(|c| c.is_ascii_digit());
@@ -194,8 +214,8 @@ pub(super) fn find_number(
 }
 
 /// Index of the first byte in `[from, end)` between `%` and `9` (where every
-/// trigger and escape lies) or equal to 0xEF (the lead byte of the fullwidth
-/// forms), or `end`. Eight bytes at a time: most text is letters and spaces.
+/// trigger and escape lies) or not ASCII (where a fullwidth form may be), or
+/// `end`. Eight bytes at a time: most text is letters and spaces.
 fn next_candidate(b: &[u8], mut i: usize, end: usize) -> usize {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGH: u64 = ONES * 0x80;
@@ -205,22 +225,44 @@ fn next_candidate(b: &[u8], mut i: usize, end: usize) -> usize {
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
         let low = x & LOW7;
-        // Bytes v with 0x24 < v < 0x3a, exact per byte (no carries cross bytes).
-        let range = (ONES * (127 + 0x3a) - low) & !x & (low + ONES * (127 - 0x24)) & HIGH;
-        // Bytes equal to 0xEF; only the lowest flag is exact, which is the
-        // one used.
-        let v = x ^ (ONES * 0xEF);
-        let lead = v.wrapping_sub(ONES) & !v & HIGH;
-        let hits = range | lead;
+        // High bit set for bytes whose low 7 bits v have 0x24 < v < 0x3a
+        // (exact per byte: no carries cross bytes), or for non-ASCII bytes.
+        let hits = (((ONES * (127 + 0x3a) - low) & (low + ONES * (127 - 0x24))) | x) & HIGH;
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < end && !((b'%'..=b'9').contains(&b[i]) || b[i] == 0xEF) {
+    while i < end && !((b'%'..=b'9').contains(&b[i]) || b[i] >= 0x80) {
         i += 1;
     }
     i.min(end)
+}
+
+/// Digits among the digits, separators and parentheses from `i` (counted up
+/// to 8), and where that run ends: at least as many digits as any token
+/// starting there can have.
+fn digit_window(b: &[u8], i: usize, limit: usize) -> (usize, usize) {
+    let (mut digits, mut j) = (0, i);
+    while j < limit {
+        match b[j] {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits == 8 {
+                    break;
+                }
+                j += 1;
+            }
+            b'(' | b')' | b' ' | b'-' | b'.' | b'_' | b'/' | b'+' | b'\t' | b'\n' | b'\r'
+            | 0x0b | 0x0c => j += 1,
+            0xC2.. => match separator(b, j, limit) {
+                Some((len, _)) => j += len,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    (digits, j)
 }
 
 fn tokenize(b: &[u8], start: usize, limit: usize, t: &mut Token) {
@@ -254,13 +296,13 @@ fn tokenize(b: &[u8], start: usize, limit: usize, t: &mut Token) {
         t.groups[t.n] = Group {
             start: group_start,
             end: i,
-            digits: i - group_start,
             sep,
             simple,
             open,
             close: false,
             plus,
-            lead,
+            // At most 2: `(+` or `+(`.
+            lead_back: u8::try_from(group_start - lead).unwrap_or(0),
         };
         t.n += 1;
         t.digits += i - group_start;
@@ -356,13 +398,13 @@ fn card_end(b: &[u8], groups: &[Group], s: usize) -> Option<usize> {
                 break;
             }
             uniform &= sep_of(g) == first_sep;
-            grouped &= (3..=6).contains(&groups[e - 1].digits);
+            grouped &= (3..=6).contains(&groups[e - 1].digits());
         }
-        digits += g.digits;
+        digits += g.digits();
         if digits > 19 {
             break;
         }
-        let shape = e == s || uniform || (grouped && g.digits <= 6);
+        let shape = e == s || uniform || (grouped && g.digits() <= 6);
         let number = &b[groups[s].start..g.end];
         if shape && card_length(number, digits) && luhn_valid(number) {
             best = Some(e);
@@ -384,10 +426,10 @@ fn card_length(number: &[u8], digits: usize) -> bool {
 /// The `k`-th digit of the number starting at group `s`.
 fn nth_digit(b: &[u8], groups: &[Group], s: usize, mut k: usize) -> Option<u8> {
     for g in &groups[s..] {
-        if k < g.digits {
+        if k < g.digits() {
             return Some(b[g.start + k]);
         }
-        k -= g.digits;
+        k -= g.digits();
     }
     None
 }
@@ -398,12 +440,12 @@ fn phone_span(b: &[u8], groups: &[Group], s: usize) -> Option<(usize, usize)> {
 
     // International: `+` and 8-15 digits, any joints.
     if first.plus {
-        return longest(groups, s, 8..=15, |_| true).map(|end| (first.lead, end));
+        return longest(groups, s, 8..=15, |_| true).map(|end| (first.lead(), end));
     }
 
     // National numbers, and `00` international ones, must stand alone: not
     // glued to letters or digits.
-    let before_ok = s > 0 || first.lead == 0 || !is_alnum_at(b, first.lead - 1);
+    let before_ok = s > 0 || first.lead() == 0 || !is_alnum_at(b, first.lead() - 1);
     if !before_ok {
         return None;
     }
@@ -415,19 +457,19 @@ fn phone_span(b: &[u8], groups: &[Group], s: usize) -> Option<(usize, usize)> {
         && nth_digit(b, groups, s, 1) == Some(b'0')
         && nth_digit(b, groups, s, 2).is_some_and(|d| d != b'0')
     {
-        return longest(groups, s, 11..=17, standalone_end).map(|end| (first.lead, end));
+        return longest(groups, s, 11..=17, standalone_end).map(|end| (first.lead(), end));
     }
 
     // `(415) 555-0123`: area code in parentheses, then simple groups.
-    if first.open && first.close && (2..=5).contains(&first.digits) {
-        let mut digits = first.digits;
+    if first.open && first.close && (2..=5).contains(&first.digits()) {
+        let mut digits = first.digits();
         let mut best = None;
         for (e, g) in groups.iter().enumerate().skip(s + 1) {
             let joint_ok = if e == s + 1 { !g.open } else { g.simple };
             if !joint_ok {
                 break;
             }
-            digits += g.digits;
+            digits += g.digits();
             if digits > 13 {
                 break;
             }
@@ -435,7 +477,7 @@ fn phone_span(b: &[u8], groups: &[Group], s: usize) -> Option<(usize, usize)> {
                 best = Some(g.end);
             }
         }
-        return best.map(|end| (first.lead, end));
+        return best.map(|end| (first.lead(), end));
     }
     if first.open || first.close {
         return None;
@@ -450,14 +492,14 @@ fn phone_span(b: &[u8], groups: &[Group], s: usize) -> Option<(usize, usize)> {
     // North American 3-3-4, optionally after a `1`.
     let nanp = |at: usize| {
         at + 2 < groups.len()
-            && groups[at].digits == 3
-            && groups[at + 1].digits == 3
-            && groups[at + 2].digits == 4
+            && groups[at].digits() == 3
+            && groups[at + 1].digits() == 3
+            && groups[at + 2].digits() == 4
     };
-    if first.digits == 3 && nanp(s) && uniform(s + 2) && standalone_end(s + 2) {
+    if first.digits() == 3 && nanp(s) && uniform(s + 2) && standalone_end(s + 2) {
         return Some((first.start, groups[s + 2].end));
     }
-    if first.digits == 1
+    if first.digits() == 1
         && b[first.start] == b'1'
         && nanp(s + 1)
         && uniform(s + 3)
@@ -468,14 +510,14 @@ fn phone_span(b: &[u8], groups: &[Group], s: usize) -> Option<(usize, usize)> {
 
     // Trunk prefix `0` then a non-zero digit: 10-12 digits in groups of
     // two or more.
-    if b[first.start] == b'0' && first.digits >= 2 && b[first.start + 1] != b'0' {
-        let mut digits = first.digits;
+    if b[first.start] == b'0' && first.digits() >= 2 && b[first.start + 1] != b'0' {
+        let mut digits = first.digits();
         let mut best = None;
         for (e, g) in groups.iter().enumerate().skip(s + 1) {
-            if g.digits < 2 || !uniform(e) {
+            if g.digits() < 2 || !uniform(e) {
                 break;
             }
-            digits += g.digits;
+            digits += g.digits();
             if digits > 12 {
                 break;
             }
@@ -503,7 +545,7 @@ fn longest(
         if e > s && g.plus {
             break;
         }
-        digits += g.digits;
+        digits += g.digits();
         if digits > *range.end() {
             break;
         }
@@ -546,7 +588,7 @@ mod tests {
 
         let s = b"call 555 +44 20";
         tokenize(s, 5, s.len(), &mut t);
-        assert!(t.groups[1].plus && t.groups[1].lead == 9);
+        assert!(t.groups[1].plus && t.groups[1].lead() == 9);
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl ScrubStats {
 ///
 /// | Kind | Replacement | Rule |
 /// |------|-------------|------|
-/// | card number | [`CARD_MASK`] `[REDACTED:card]` | 13 to 19 digits (12 with a Maestro prefix: 50, 56-69) passing the Luhn check, bare or split into groups by joints. When every joint is the same run of spaces or the same run of dashes, the groups may have any size; otherwise (dots, slashes, `+`, mixed joints) every group but the last has 3 to 6 digits and the last at most 6, as cards are printed (`4111.1111.1111.1111`, `4111 1111-1111/1111`, `3782 822463 10005`). Groups are tried as units, so a card next to another number (`"qty 2 4111 1111 1111 1111 exp 2030"`) is still found. Digits glued to further digits without a separator are one longer number, not a card. |
+/// | card number | [`CARD_MASK`] `[REDACTED:card]` | 13 to 19 digits (12 with a Maestro prefix: 50, 56-69) passing the Luhn check, bare or split into groups by joints. When every joint is the same run of spaces (`+` counting as a space) or the same run of dashes, the groups may have any size; otherwise (dots, slashes, `+`, mixed joints) every group but the last has 3 to 6 digits and the last at most 6, as cards are printed (`4111.1111.1111.1111`, `4111 1111-1111/1111`, `3782 822463 10005`). Groups are tried as units, so a card next to another number (`"qty 2 4111 1111 1111 1111 exp 2030"`) is still found. Digits glued to further digits without a separator are one longer number, not a card. |
 /// | email | [`EMAIL_MASK`] `[REDACTED:email]` | `local@domain.tld`: a local part of letters, digits and `. _ % + - ' ! ~ *` (and any non-ASCII letter), an `@`, then dot-separated labels whose last label starts with at least two letters. |
 /// | phone | [`PHONE_MASK`] `[REDACTED:phone]` | International: `+` (at the start, or after a space or a parenthesis) followed by 8 to 15 digits with any joints and parentheses (`+1 (415) 555-0123`, `+44 20 7946 0958`, `(+44) 20 7946 0958`, `+49-30-1234567`, `+4915123456789`), or the `00` exit code followed by 9 to 15 digits, the first not 0 (`0044 20 7946 0958`). National, only when written in a phone-like grouping and not glued to letters or digits: an area code in parentheses followed by groups, 8 to 13 digits in all (`(415) 555-0123`); the North American `3-3-4` grouping with the same joint throughout, optionally after a `1` (`415-555-0123`, `1 800 555 0123`); or a trunk-prefix number, `0` then a non-zero digit, 10 to 12 digits in groups of at least two with the same joint throughout (`020 7946 0958`, `06 12 34 56 78`, `030/1234567`). The `00` and national forms must not be glued to letters or digits. |
 /// | IBAN | [`IBAN_MASK`] `[REDACTED:iban]` | ISO 13616, any case: a country code of the IBAN registry (or one that issues IBANs outside it) not glued to a preceding letter or digit, two check digits, then exactly that country's length of letters and digits, unseparated, with spaces every four characters (the print format), or with any joints anywhere when the account number is all digits; the whole passes the mod-97 check (`DE89 3704 0044 0532 0130 00`, `gb82west12345698765432`). |
@@ -196,7 +196,7 @@ pub fn scrub_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubSta
     }
     let mut out = String::with_capacity(cut + TRUNCATION_MARKER.len() + 32);
     let mut last = 0;
-    for &(start, end, kind) in &scanner.found {
+    for &(start, end, kind) in scanner.found.iter() {
         if end <= last {
             continue;
         }
@@ -255,7 +255,58 @@ impl Kind {
 #[derive(Default)]
 struct Scanner {
     numbers: NumberScan,
-    found: Vec<(usize, usize, Kind)>,
+    found: Matches,
+}
+
+/// Matches kept inline before any allocation: a message rarely has more.
+const INLINE_MATCHES: usize = 6;
+
+type Match = (usize, usize, Kind);
+
+/// A list of matches; the first [`INLINE_MATCHES`] are kept without
+/// allocating.
+struct Matches {
+    inline: [Match; INLINE_MATCHES],
+    n: usize,
+    spill: Vec<Match>,
+}
+
+impl Default for Matches {
+    fn default() -> Self {
+        Matches {
+            inline: [(0, 0, Kind::Card); INLINE_MATCHES],
+            n: 0,
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl Matches {
+    fn push(&mut self, m: Match) {
+        match self.inline.get_mut(self.n) {
+            Some(slot) => {
+                *slot = m;
+                self.n += 1;
+            }
+            None => self.spill.push(m),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n == 0 && self.spill.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Match> {
+        self.inline[..self.n].iter().chain(&self.spill)
+    }
+
+    /// Orders by start, the longest first among equal starts.
+    fn sort(&mut self) {
+        let mut all: Vec<Match> = self.iter().copied().collect();
+        all.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        self.n = 0;
+        self.spill = all;
+    }
 }
 
 impl Scanner {
@@ -292,19 +343,17 @@ impl Scanner {
         }
     }
 
-    /// Adds the matches of the percent-decoded text, mapped back to the
-    /// original.
+    /// Adds the matches of the decoded text, mapped back to the original.
     fn scan_decoded(&mut self, text: &str, cut: usize, scan_end: usize) {
         let decoded = Decoded::new(text, scan_end);
         let mut inner = Scanner::default();
         inner.scan(&decoded.text, decoded.position_of(cut), decoded.text.len());
-        for (start, end, kind) in inner.found {
+        for &(start, end, kind) in inner.found.iter() {
             let start = floor_char_boundary(text, decoded.starts[start]);
             let end = ceil_char_boundary(text, decoded.starts[end]);
             self.found.push((start, end, kind));
         }
-        self.found
-            .sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        self.found.sort();
     }
 }
 
