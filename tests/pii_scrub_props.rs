@@ -900,6 +900,13 @@ fn documented_spellings_of_new_kinds() {
             "ＤＥ８９ ３７０４ ００４４ ０５３２ ０１３０ ００",
             IBAN_MASK.to_string(),
         ),
+        // Found in the text and again in its decoded view: masked once.
+        ("%0000000000000", format!("%{CARD_MASK}")),
+        ("！:a@0.aa", format!("！:{EMAIL_MASK}")),
+        (
+            "ＤＥ３６００００００００００００００００００",
+            IBAN_MASK.to_string(),
+        ),
     ] {
         assert_eq!(scrub(input), expected, "{input:?}");
     }
