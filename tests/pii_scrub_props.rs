@@ -119,8 +119,11 @@ proptest! {
         let out = scrub_with_limit(&text, 10_000);
         prop_assert!(!out.contains(&card), "card {card:?} survived in {out:?}");
         prop_assert!(!out.contains(&bare), "card digits {bare} survived in {out:?}");
-        prop_assert!(out.contains(CARD_MASK) || out.contains(EMAIL_MASK) || out.contains(PHONE_MASK),
-            "nothing masked in {out:?}");
+        // Two letters before the digits can make them an IBAN, masked too.
+        prop_assert!(
+            [CARD_MASK, EMAIL_MASK, PHONE_MASK, IBAN_MASK].iter().any(|m| out.contains(m)),
+            "nothing masked in {out:?}"
+        );
     }
 
     #[test]
@@ -497,6 +500,36 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Undoes `\uXXXX`, `\u{X}` and `&#N;` (the forms the tests write).
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        let (code, len) = if let Some(r) = rest.strip_prefix("\\u{") {
+            let end = r.find('}').unwrap_or(0);
+            (u32::from_str_radix(&r[..end], 16).ok(), end + 4)
+        } else if let Some(r) = rest.strip_prefix("\\u") {
+            (r.get(..4).and_then(|h| u32::from_str_radix(h, 16).ok()), 6)
+        } else if let Some(r) = rest.strip_prefix("&#") {
+            let end = r.find(';').unwrap_or(0);
+            (r[..end].parse().ok(), end + 3)
+        } else {
+            (None, 0)
+        };
+        match code.and_then(char::from_u32) {
+            Some(decoded) => {
+                out.push(decoded);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
 /// Encodings a value goes through before it reaches a log line.
 #[derive(Debug, Clone, Copy)]
 enum Encoding {
@@ -507,6 +540,12 @@ enum Encoding {
     Twice,
     /// Fullwidth forms, as East Asian input methods type them.
     Fullwidth,
+    /// Non-alphanumeric characters as JSON `\uXXXX` escapes.
+    Json,
+    /// Non-alphanumeric characters as HTML numeric entities.
+    Html,
+    /// Spaces as Rust `Debug` writes a zero-width space: `\u{200b}`.
+    RustDebug,
 }
 
 fn encoding() -> impl Strategy<Value = Encoding> {
@@ -517,6 +556,9 @@ fn encoding() -> impl Strategy<Value = Encoding> {
         Just(Encoding::Every),
         Just(Encoding::Twice),
         Just(Encoding::Fullwidth),
+        Just(Encoding::Json),
+        Just(Encoding::Html),
+        Just(Encoding::RustDebug),
     ]
 }
 
@@ -535,12 +577,28 @@ fn encode(s: &str, how: Encoding) -> String {
                 _ => c,
             })
             .collect(),
+        Encoding::Json => s
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_string(),
+                _ => format!("\\u{:04x}", u32::from(c)),
+            })
+            .collect(),
+        Encoding::Html => s
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' => c.to_string(),
+                _ => format!("&#{};", u32::from(c)),
+            })
+            .collect(),
+        Encoding::RustDebug => s.replace(' ', "\\u{200b}"),
     }
 }
 
-/// Fully decoded, as many times as it was encoded, fullwidth forms folded.
+/// Fully decoded, as many times as it was encoded, escapes and entities
+/// undone, fullwidth forms folded.
 fn fully_decoded(s: &str) -> String {
-    percent_decode(&percent_decode(s))
+    unescape(&percent_decode(&percent_decode(s)))
         .chars()
         .map(|c| match c {
             '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
@@ -746,6 +804,8 @@ proptest! {
             Just(Encoding::Form),
             Just(Encoding::Every),
             Just(Encoding::Fullwidth),
+            Just(Encoding::Json),
+            Just(Encoding::Html),
         ],
     ) {
         let text = place(context, &encode(&phone, how));
@@ -900,6 +960,17 @@ fn documented_spellings_of_new_kinds() {
             "ＤＥ８９ ３７０４ ００４４ ０５３２ ０１３０ ００",
             IBAN_MASK.to_string(),
         ),
+        (
+            "4111\\u00a01111\\u00a01111\\u00a01111",
+            CARD_MASK.to_string(),
+        ),
+        (
+            "4111\\u{200b}1111\\u{200b}1111\\u{200b}1111",
+            CARD_MASK.to_string(),
+        ),
+        ("4111&nbsp;1111&nbsp;1111&nbsp;1111", CARD_MASK.to_string()),
+        ("jane.doe&#64;example.com", EMAIL_MASK.to_string()),
+        ("jane.doe\\u0040example.com", EMAIL_MASK.to_string()),
         // Found in the text and again in its decoded view: masked once.
         ("%0000000000000", format!("%{CARD_MASK}")),
         ("！:a@0.aa", format!("！:{EMAIL_MASK}")),
@@ -962,6 +1033,7 @@ fn more_ordinary_values_are_kept() {
         // Decoded to be checked (which allocates), and kept.
         "ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ ＡＢＣ １２３",
         "search?q=red%20shoes&page=2",
+        "{\"msg\":\"caf\\u00e9 \\u2013 12.50 EUR\"} &amp; more &#8364;",
     ] {
         assert!(
             matches!(scrub(input), Cow::Borrowed(_)),

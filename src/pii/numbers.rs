@@ -3,7 +3,7 @@
 //! longest card (Luhn) or phone shape that starts at each group. IBANs are
 //! tried where a digit run follows two letters (the country code).
 
-use super::decode::{escape_at, fullwidth_at};
+use super::decode::encoded_at;
 use super::iban::iban_end;
 use super::scrub::{Kind, luhn_valid};
 
@@ -151,7 +151,7 @@ pub(super) fn find_number(
         let c = b[i];
         if c >= 0x80 {
             if c == 0xEF {
-                scan.escaped |= fullwidth_at(b, i).is_some();
+                scan.escaped |= encoded_at(b, i).is_some();
             }
             // The rest of a non-ASCII run holds no trigger, only maybe more
             // fullwidth forms.
@@ -161,8 +161,8 @@ pub(super) fn find_number(
             }
             continue;
         }
-        if c == b'%' {
-            scan.escaped |= escape_at(b, i).is_some();
+        if matches!(c, b'%' | b'&' | b'\\') {
+            scan.escaped |= encoded_at(b, i).is_some();
             i += 1;
             continue;
         }
@@ -214,8 +214,9 @@ pub(super) fn find_number(
 }
 
 /// Index of the first byte in `[from, end)` between `%` and `9` (where every
-/// trigger and escape lies) or not ASCII (where a fullwidth form may be), or
-/// `end`. Eight bytes at a time: most text is letters and spaces.
+/// trigger and the `%` and `&` escapes lie), a `\\` (escapes too) or not
+/// ASCII (where a fullwidth form may be), or `end`. Eight bytes at a time:
+/// most text is letters and spaces.
 fn next_candidate(b: &[u8], mut i: usize, end: usize) -> usize {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGH: u64 = ONES * 0x80;
@@ -227,13 +228,18 @@ fn next_candidate(b: &[u8], mut i: usize, end: usize) -> usize {
         let low = x & LOW7;
         // High bit set for bytes whose low 7 bits v have 0x24 < v < 0x3a
         // (exact per byte: no carries cross bytes), or for non-ASCII bytes.
-        let hits = (((ONES * (127 + 0x3a) - low) & (low + ONES * (127 - 0x24))) | x) & HIGH;
+        let range = ((ONES * (127 + 0x3a) - low) & (low + ONES * (127 - 0x24))) | x;
+        // And for `\\` bytes: the lowest such flag is exact, and lies below
+        // any inexact one.
+        let v = x ^ (ONES * u64::from(b'\\'));
+        let backslash = v.wrapping_sub(ONES) & !v;
+        let hits = (range | backslash) & HIGH;
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < end && !((b'%'..=b'9').contains(&b[i]) || b[i] >= 0x80) {
+    while i < end && !matches!(b[i], b'%'..=b'9' | b'\\' | 0x80..) {
         i += 1;
     }
     i.min(end)
