@@ -348,6 +348,24 @@ fn a_match_straddling_the_cut_is_masked_whole() {
         scrub_with_limit(text, 12),
         format!("mail {EMAIL_MASK}{TRUNCATION_MARKER}")
     );
+    // Also when it is encoded, or split by Unicode spaces.
+    assert_eq!(
+        scrub_with_limit("mail jane.doe%40example.com tail", 12),
+        format!("mail {EMAIL_MASK}{TRUNCATION_MARKER}")
+    );
+    assert_eq!(
+        scrub_with_limit("card 4111\u{a0}1111\u{a0}1111\u{a0}1111 tail", 10),
+        format!("card {CARD_MASK}{TRUNCATION_MARKER}")
+    );
+    assert_eq!(
+        scrub_with_limit("iban DE89 3704 0044 0532 0130 00 tail", 8),
+        format!("iban {IBAN_MASK}{TRUNCATION_MARKER}")
+    );
+    // An escape past the cut completes an email that starts before it.
+    assert_eq!(
+        scrub_with_limit("jane.doe%40example.com and more", 3),
+        format!("{EMAIL_MASK}{TRUNCATION_MARKER}")
+    );
     // A match starting after the cut is simply cut off.
     assert_eq!(
         scrub_with_limit("hello 4111111111111111", 5),
