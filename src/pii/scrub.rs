@@ -100,14 +100,17 @@ impl ScrubStats {
 ///
 /// # Encoded text
 ///
-/// When the text holds `%XX` escapes or fullwidth forms (`４１１１`,
-/// `＠`, as East Asian input methods type them), it is also read decoded
-/// (percent-decoded up to three times, for double encoding, and the fullwidth
-/// forms of ASCII folded to ASCII), and what is found there is masked in the
-/// original over its encoded extent: `jane.doe%40example.com`,
-/// `4111%201111%201111%201111`, `４１１１ １１１１ １１１１ １１１１`. A `+` already counts as a separator and in
-/// an email's local part, so form-encoded values (`4111+1111+1111+1111`,
-/// `%2B44+20+7946+0958`) are found without decoding.
+/// When the text holds escapes or fullwidth forms, it is also read decoded,
+/// and what is found there is masked in the original over its encoded
+/// extent. Decoded are: `%XX` (URL and form encoding, up to three times, for
+/// double encoding: `jane.doe%40example.com`, `%2540`); `\uXXXX` and
+/// `\u{X}` (JSON, JavaScript, Rust's `Debug`: `4111\u00a01111...`);
+/// `&#NN;`, `&#xHH;`, `&nbsp;`, `&commat;`, `&plus;`, `&period;`, `&amp;`
+/// (HTML); and the fullwidth forms of ASCII (`４１１１`, `＠`, as East Asian
+/// input methods type them). A `+` already counts as a separator and in an
+/// email's local part, so form-encoded values (`4111+1111+1111+1111`,
+/// `%2B44+20+7946+0958`) are found without decoding. Decoding allocates;
+/// text without escapes, fullwidth forms or PII is scanned in place.
 ///
 /// # Kept
 ///
