@@ -10,9 +10,10 @@
 //! - [`Money`] and [`Currency`]: integer minor units with an ISO 4217
 //!   currency, checked arithmetic, exact decimal parsing and display.
 //! - [`scrub`]: masks card numbers, emails, phone numbers and IBANs in free
-//!   text, also percent- or form-encoded, and truncates it; used on every
-//!   exception and decline message. [`scrub_url`] checks a URL component by
-//!   component; [`is_sensitive_key`] tells a secret's key.
+//!   text, also encoded (URL, form, JSON or HTML escapes, fullwidth forms),
+//!   and truncates it; used on every exception and decline message.
+//!   [`scrub_url`] checks a URL component by component; [`is_sensitive_key`]
+//!   tells a secret's key.
 //! - [`RedactingExporter`]: wraps any span exporter and scrubs every string
 //!   attribute, event and status description before export, optionally
 //!   dropping keys outside the telemetry contract.
