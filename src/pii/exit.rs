@@ -16,25 +16,11 @@ use std::sync::{Arc, OnceLock};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
-use super::keys::{KeyClass, classify_key};
+use super::keys::{KeyClass, classify_key, scrub_key_with_stats};
 use super::redact::{DEFAULT_EXPORT_MAX_CHARS, RedactionCounters, SENSITIVE_VALUE_MASK, Tally};
 use super::scrub::{ScrubStats, scrub_url_with_stats, scrub_with_stats};
 use super::user::{UserHasher, is_user_hash, user_hasher};
 use crate::attributes::{CONTRACT_ATTRIBUTE_KEYS, CONTRACT_METRIC_ATTRIBUTE_KEYS, USER_HASH};
-
-/// Longest attribute key exported, in characters.
-// replaced by scrub_key on merge
-const MAX_KEY_CHARS: usize = 256;
-
-/// The key bounded to [`MAX_KEY_CHARS`] with any PII in it masked, or `None`
-/// when it needs no change.
-// replaced by scrub_key on merge
-fn scrub_key(key: &str) -> Option<String> {
-    match scrub_with_stats(key, MAX_KEY_CHARS).0 {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(scrubbed) => Some(scrubbed),
-    }
-}
 
 /// Integers below this (7 digits or fewer) cannot hold a card or phone
 /// number, so they are not formatted and scanned.
@@ -224,8 +210,8 @@ impl Redactor {
             }
             let is_user_hash_key = key == USER_HASH;
             if !contract {
-                if let Some(masked) = scrub_key(key) {
-                    tally.masked_keys += 1;
+                if let (Cow::Owned(masked), stats) = scrub_key_with_stats(key) {
+                    tally.record_key(stats);
                     changed = true;
                     attributes[i].set_key(masked);
                 }

@@ -9,8 +9,11 @@
 //!   number can be handed over but is never kept.
 //! - [`Money`] and [`Currency`]: integer minor units with an ISO 4217
 //!   currency, checked arithmetic, exact decimal parsing and display.
-//! - [`scrub`]: masks card numbers, emails and phone numbers in free text and
-//!   truncates it; used on every exception and decline message.
+//! - [`scrub`]: masks card numbers, emails, phone numbers and IBANs in free
+//!   text, also encoded (URL, form, JSON or HTML escapes, fullwidth forms),
+//!   and truncates it; used on every exception and decline message.
+//!   [`scrub_url`] checks a URL component by component; [`is_sensitive_key`]
+//!   tells a secret's key.
 //! - [`RedactingExporter`]: wraps any span exporter and checks every path
 //!   out of a span before export (names, keys and values of every type,
 //!   events, links, status, `tracestate`, resource, scope), optionally
@@ -39,29 +42,33 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+mod decode;
 mod exit;
 mod exit_metrics;
 mod exit_spans;
+mod iban;
 mod keys;
 mod money;
 mod numbers;
 mod payment_method;
 mod redact;
 mod scrub;
+mod url;
 mod user;
 
 pub(crate) use exit::{Redactor, check_log_field};
 pub(crate) use exit_spans::strip_trace_states;
-pub use keys::is_sensitive_key;
+pub use keys::{MAX_KEY_CHARS, is_sensitive_key};
 pub use money::{Currency, Money};
 pub use payment_method::{Card, CardBrand, PaymentMethod, PaymentMethodType, WalletKind};
 pub use redact::{
     DEFAULT_EXPORT_MAX_CHARS, RedactingExporter, RedactionCounters, SENSITIVE_VALUE_MASK,
 };
 pub use scrub::{
-    CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER, scrub,
-    scrub_with_limit, scrub_with_stats,
+    CARD_MASK, DEFAULT_MAX_CHARS, EMAIL_MASK, IBAN_MASK, PHONE_MASK, ScrubStats, TRUNCATION_MARKER,
+    scrub, scrub_url_with_stats, scrub_with_limit, scrub_with_stats,
 };
+pub use url::{URL_PART_MASK, scrub_url};
 pub use user::{
     MIN_KEY_BYTES, USER_HASH_HEX_LEN, USER_HASH_KEY_ENV, UserHasher, UserRef, hash_customer_id,
     install_user_hasher, user_hasher,

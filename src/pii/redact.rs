@@ -31,6 +31,8 @@ struct Cells {
     cards: AtomicU64,
     emails: AtomicU64,
     phones: AtomicU64,
+    ibans: AtomicU64,
+    url_parts: AtomicU64,
     truncated: AtomicU64,
     sensitive_keys: AtomicU64,
     masked_keys: AtomicU64,
@@ -67,6 +69,23 @@ impl RedactionCounters {
         self.0.phones.load(Ordering::Relaxed)
     }
 
+    /// IBANs masked.
+    pub fn ibans(&self) -> u64 {
+        self.0.ibans.load(Ordering::Relaxed)
+    }
+
+    /// Parts of URL-shaped values replaced (query and fragment values,
+    /// credentials, path parameters; see [`scrub_url`](super::scrub_url)).
+    pub fn url_parts(&self) -> u64 {
+        self.0.url_parts.load(Ordering::Relaxed)
+    }
+
+    /// Attribute keys changed: cut to [`MAX_KEY_CHARS`](super::MAX_KEY_CHARS)
+    /// or with PII masked in them.
+    pub fn masked_keys(&self) -> u64 {
+        self.0.masked_keys.load(Ordering::Relaxed)
+    }
+
     /// Values truncated.
     pub fn truncated_values(&self) -> u64 {
         self.0.truncated.load(Ordering::Relaxed)
@@ -75,11 +94,6 @@ impl RedactionCounters {
     /// Values replaced because their key names a secret.
     pub fn sensitive_keys(&self) -> u64 {
         self.0.sensitive_keys.load(Ordering::Relaxed)
-    }
-
-    /// Attribute keys changed: bounded in length, or PII in them masked.
-    pub fn masked_keys(&self) -> u64 {
-        self.0.masked_keys.load(Ordering::Relaxed)
     }
 
     /// Identity attributes (`user.id`, `enduser.id`, an email or name key)
@@ -105,6 +119,8 @@ impl RedactionCounters {
         add(&self.0.cards, t.cards);
         add(&self.0.emails, t.emails);
         add(&self.0.phones, t.phones);
+        add(&self.0.ibans, t.ibans);
+        add(&self.0.url_parts, t.url_parts);
         add(&self.0.truncated, t.truncated);
         add(&self.0.sensitive_keys, t.sensitive_keys);
         add(&self.0.masked_keys, t.masked_keys);
@@ -121,6 +137,8 @@ pub(super) struct Tally {
     pub(super) cards: u64,
     pub(super) emails: u64,
     pub(super) phones: u64,
+    pub(super) ibans: u64,
+    pub(super) url_parts: u64,
     pub(super) truncated: u64,
     pub(super) sensitive_keys: u64,
     pub(super) masked_keys: u64,
@@ -129,12 +147,26 @@ pub(super) struct Tally {
 }
 
 impl Tally {
+    /// A value changed by a scrub.
     pub(super) fn record(&mut self, stats: ScrubStats) {
         self.masked_values += 1;
+        self.count_kinds(stats);
+        self.truncated += u64::from(stats.truncated);
+    }
+
+    /// A key changed by [`scrub_key_with_stats`](super::keys::scrub_key_with_stats): counted
+    /// apart from values, with what was masked in it.
+    pub(super) fn record_key(&mut self, stats: ScrubStats) {
+        self.masked_keys += 1;
+        self.count_kinds(stats);
+    }
+
+    fn count_kinds(&mut self, stats: ScrubStats) {
         self.cards += u64::from(stats.cards);
         self.emails += u64::from(stats.emails);
         self.phones += u64::from(stats.phones);
-        self.truncated += u64::from(stats.truncated);
+        self.ibans += u64::from(stats.ibans);
+        self.url_parts += u64::from(stats.url_parts);
     }
 }
 

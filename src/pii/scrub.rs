@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::numbers::find_number;
+use super::decode::{Decoded, needs_decoding};
+use super::numbers::{NumberScan, find_number};
 
 /// Default number of characters [`scrub`] keeps.
 pub const DEFAULT_MAX_CHARS: usize = 256;
@@ -14,10 +15,12 @@ pub const CARD_MASK: &str = "[REDACTED:card]";
 pub const EMAIL_MASK: &str = "[REDACTED:email]";
 /// Replaces a phone number.
 pub const PHONE_MASK: &str = "[REDACTED:phone]";
+/// Replaces an IBAN.
+pub const IBAN_MASK: &str = "[REDACTED:iban]";
 
 /// How far past the cut the scanner looks, so that a match starting before
 /// the cut is seen whole (an email is at most 254 bytes).
-const SCAN_MARGIN: usize = 320;
+pub(super) const SCAN_MARGIN: usize = 320;
 
 /// What one scrub masked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,23 +31,49 @@ pub struct ScrubStats {
     pub emails: u32,
     /// Phone numbers masked.
     pub phones: u32,
+    /// IBANs masked.
+    pub ibans: u32,
+    /// Parts of a URL replaced by [`URL_PART_MASK`](super::URL_PART_MASK)
+    /// (query and fragment values, credentials, path parameters; see
+    /// [`scrub_url`](super::scrub_url)).
+    pub url_parts: u32,
     /// Whether the value was truncated.
     pub truncated: bool,
 }
 
 impl ScrubStats {
-    /// Card numbers, emails and phone numbers masked.
+    /// Card numbers, emails, phone numbers, IBANs and URL parts masked.
     pub fn masked(&self) -> u32 {
-        self.cards + self.emails + self.phones
+        self.cards + self.emails + self.phones + self.ibans + self.url_parts
     }
 
     /// Whether anything was masked or truncated.
     pub fn changed(&self) -> bool {
         self.masked() > 0 || self.truncated
     }
+
+    /// Adds `other`'s counts (a URL is scrubbed part by part).
+    pub(super) fn add(&mut self, other: ScrubStats) {
+        self.cards += other.cards;
+        self.emails += other.emails;
+        self.phones += other.phones;
+        self.ibans += other.ibans;
+        self.url_parts += other.url_parts;
+        self.truncated |= other.truncated;
+    }
+
+    fn count(&mut self, kind: Kind) {
+        match kind {
+            Kind::Card => self.cards += 1,
+            Kind::Email => self.emails += 1,
+            Kind::Phone => self.phones += 1,
+            Kind::Iban => self.ibans += 1,
+        }
+    }
 }
 
-/// Masks card numbers, emails and phone numbers in `text` and truncates it to
+/// Masks card numbers, emails, phone numbers and IBANs in `text`, also where
+/// they are percent- or form-encoded, and truncates it to
 /// [`DEFAULT_MAX_CHARS`] characters. Returns the input borrowed, without
 /// allocating, when there is nothing to change.
 ///
@@ -54,23 +83,50 @@ impl ScrubStats {
 ///
 /// # What is masked
 ///
+/// A *separator* below is any of: a space, a tab or a line break, every
+/// Unicode space separator (no-break, narrow no-break, thin, ideographic,
+/// ...) and the invisible characters a copy-paste carries (zero-width space,
+/// word joiner, soft hyphen, byte order mark); `-` and the Unicode hyphens,
+/// dashes and minus sign; `.`, `_` and the middle dot; `/`; `+` (a space in
+/// form-encoded text); the fullwidth `－ ． ／`. A *joint* between two digit
+/// groups is a run of one to four separators (`"  "`, `" - "`, `" / "`).
+///
 /// | Kind | Replacement | Rule |
 /// |------|-------------|------|
-/// | card number | [`CARD_MASK`] `[REDACTED:card]` | 13 to 19 digits, optionally split into groups of any size by single spaces or by single dashes (one kind per number), passing the Luhn check. Groups are tried as units, so a card next to another number (`"qty 2 4111 1111 1111 1111 exp 2030"`) is still found. Digits glued to further digits without a separator are one longer number, not a card. |
+/// | card number | [`CARD_MASK`] `[REDACTED:card]` | 13 to 19 digits (12 with a Maestro prefix: 50, 56-69) passing the Luhn check, bare or split into groups by joints. When every joint is the same run of spaces (`+` counting as a space) or the same run of dashes, the groups may have any size; otherwise (dots, slashes, `+`, mixed joints) every group but the last has 3 to 6 digits and the last at most 6, as cards are printed (`4111.1111.1111.1111`, `4111 1111-1111/1111`, `3782 822463 10005`). Groups are tried as units, so a card next to another number (`"qty 2 4111 1111 1111 1111 exp 2030"`) is still found. Digits glued to further digits without a separator are one longer number, not a card. |
 /// | email | [`EMAIL_MASK`] `[REDACTED:email]` | `local@domain.tld`: a local part of letters, digits and `. _ % + - ' ! ~ *` (and any non-ASCII letter), an `@`, then dot-separated labels whose last label starts with at least two letters. |
-/// | phone | [`PHONE_MASK`] `[REDACTED:phone]` | International: `+` followed by 8 to 15 digits, with single spaces, dashes, dots or parentheses between groups (`+1 (415) 555-0123`, `+44 20 7946 0958`, `+4915123456789`). National, only when written in a phone-like grouping and not glued to letters or digits: an area code in parentheses followed by groups, 8 to 13 digits in all (`(415) 555-0123`); the North American `3-3-4` grouping with one kind of separator, optionally after a `1` (`415-555-0123`, `1 800 555 0123`); or a trunk-prefix number starting with `0`, 10 to 12 digits in groups of at least two with one kind of separator (`020 7946 0958`, `06 12 34 56 78`). |
+/// | phone | [`PHONE_MASK`] `[REDACTED:phone]` | International: `+` (at the start, or after a space or a parenthesis) followed by 8 to 15 digits with any joints and parentheses (`+1 (415) 555-0123`, `+44 20 7946 0958`, `(+44) 20 7946 0958`, `+49-30-1234567`, `+4915123456789`), or the `00` exit code followed by 9 to 15 digits, the first not 0 (`0044 20 7946 0958`). National, only when written in a phone-like grouping and not glued to letters or digits: an area code in parentheses followed by groups, 8 to 13 digits in all (`(415) 555-0123`); the North American `3-3-4` grouping with the same joint throughout, optionally after a `1` (`415-555-0123`, `1 800 555 0123`); or a trunk-prefix number, `0` then a non-zero digit, 10 to 12 digits in groups of at least two with the same joint throughout (`020 7946 0958`, `06 12 34 56 78`, `030/1234567`). The `00` and national forms must not be glued to letters or digits. |
+/// | IBAN | [`IBAN_MASK`] `[REDACTED:iban]` | ISO 13616, any case: a country code of the IBAN registry (or one that issues IBANs outside it) not glued to a preceding letter or digit, two check digits, then exactly that country's length of letters and digits, unseparated, with spaces every four characters (the print format), or with any joints anywhere when the account number is all digits; the whole passes the mod-97 check (`DE89 3704 0044 0532 0130 00`, `gb82west12345698765432`). |
+///
+/// # Encoded text
+///
+/// When the text holds escapes or fullwidth forms, it is also read decoded,
+/// and what is found there is masked in the original over its encoded
+/// extent. Decoded are: `%XX` (URL and form encoding, up to three times, for
+/// double encoding: `jane.doe%40example.com`, `%2540`); `\uXXXX` and
+/// `\u{X}` (JSON, JavaScript, Rust's `Debug`: `4111\u00a01111...`);
+/// `&#NN;`, `&#xHH;`, `&nbsp;`, `&commat;`, `&plus;`, `&period;`, `&amp;`
+/// (HTML); and the fullwidth forms of ASCII (`４１１１`, `＠`, as East Asian
+/// input methods type them). A `+` already counts as a separator and in an
+/// email's local part, so form-encoded values (`4111+1111+1111+1111`,
+/// `%2B44+20+7946+0958`) are found without decoding. Decoding allocates;
+/// text without escapes, fullwidth forms or PII is scanned in place.
+///
+/// # Kept
 ///
 /// Deliberately *not* masked, so ids, amounts and timestamps stay readable: a
 /// plain run of digits without `+` (`order 4155550123`, an epoch timestamp)
-/// unless it is a Luhn-valid 13-19 digit number; amounts (`12.34`,
-/// `1,299.00`); dates and times (`2024-01-15 10:30:45`); IP addresses;
-/// hexadecimal ids. A 13-19 digit number that happens to pass the Luhn check
-/// (one in ten do) is indistinguishable from a card number and is masked,
-/// including a run of 13+ decimal digits inside a hex id (rare: well under
-/// 1% of 32-character hex ids).
+/// unless it is a Luhn-valid card length; amounts (`12.34`, `1,299.00`);
+/// dates and times (`2024-01-15 10:30:45`, `15.01.2024`); versions, ports,
+/// HTTP status codes; IP addresses; zero-padded ids; hexadecimal ids. A
+/// number of card length that happens to pass the Luhn check (one in ten
+/// do) is indistinguishable from a card number and is masked, including a
+/// bare 16-digit integer and a run of 13+ decimal digits inside a hex id
+/// (rare: well under 1% of 32-character hex ids).
 ///
 /// Matches are found left to right; an email wins over a number inside it
-/// (`+4155550123@example.com` is one email).
+/// (`+4155550123@example.com` is one email), and matches that overlap (in
+/// the text and in its decoded view) are masked as one.
 ///
 /// # Truncation
 ///
@@ -91,6 +147,14 @@ impl ScrubStats {
 ///     scrub(msg),
 ///     "Card [REDACTED:card] declined for [REDACTED:email], call [REDACTED:phone]"
 /// );
+/// assert_eq!(
+///     scrub("pay to DE89 3704 0044 0532 0130 00 from 4111\u{a0}1111.1111\t1111"),
+///     "pay to [REDACTED:iban] from [REDACTED:card]"
+/// );
+/// assert_eq!(
+///     scrub("GET /account?user=jane.doe%40example.com&card=4111+1111+1111+1111"),
+///     "GET /account?user=[REDACTED:email]&card=[REDACTED:card]"
+/// );
 ///
 /// // Nothing to mask: the input comes back borrowed.
 /// assert!(matches!(scrub("insufficient funds (code 51), amount 12.34 USD"), Cow::Borrowed(_)));
@@ -106,129 +170,212 @@ pub fn scrub_with_limit(text: &str, max_chars: usize) -> Cow<'_, str> {
     scrub_with_stats(text, max_chars).0
 }
 
-/// The exit check of a value held under a URL key (see
-/// `keys::KeyClass::Url`): the URL is checked component by component.
-pub(crate) fn scrub_url_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubStats) {
-    scrub_with_stats(text, max_chars)
+/// The check of a value that holds a URL, a path, a query or a request
+/// target: see [`scrub_url`](super::scrub_url).
+pub fn scrub_url_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubStats) {
+    super::url::scrub_url_with_stats(text, max_chars)
 }
 
 /// [`scrub_with_limit`], also saying what was masked.
 pub fn scrub_with_stats(text: &str, max_chars: usize) -> (Cow<'_, str>, ScrubStats) {
     let bytes = text.as_bytes();
-    let mut stats = ScrubStats::default();
-
-    // Byte length bounds the char count, so short texts skip the char walk.
-    let cut = if bytes.len() <= max_chars {
-        bytes.len()
-    } else {
-        text.char_indices()
-            .nth(max_chars)
-            .map_or(bytes.len(), |(i, _)| i)
-    };
+    let cut = char_offset(text, max_chars);
     let scan_end = if cut < bytes.len() {
         ceil_char_boundary(text, cut.saturating_add(SCAN_MARGIN))
     } else {
         bytes.len()
     };
 
-    let mut out = Output {
-        text,
-        capacity: cut + 32,
-        buf: None,
-        last: 0,
-    };
-    let mut pos = 0;
-    // Made at the first number-like token: most text has none.
-    let mut token = None;
-    'outer: while pos < cut {
-        // Emails first: a number starting inside an email belongs to the email.
-        let email = find_email(text, pos, scan_end);
-        let email_start = email.map_or(scan_end, |(start, _)| start);
-        let mut i = pos;
-        while let Some((start, end, kind)) =
-            find_number(bytes, i, scan_end, cut.min(email_start), &mut token)
-        {
-            if let Some((_, email_end)) = email.filter(|_| end > email_start) {
-                // A number running into the email's local part
-                // (`4111 1111 1111 1111@x.com`): one mask for both, so no
-                // part of either is left.
-                out.mask(start, email_end, kind, &mut stats);
-                pos = email_end;
-                continue 'outer;
-            }
-            out.mask(start, end, kind, &mut stats);
-            i = end;
-        }
-        match email {
-            Some((start, end)) if start < cut => {
-                out.mask(start, end, Kind::Email, &mut stats);
-                pos = end;
-            }
-            _ => break,
-        }
+    let mut scanner = Scanner::default();
+    scanner.scan(text, cut, scan_end);
+    // An escape past the cut can complete a match that starts before it.
+    if scanner.numbers.escaped || (cut < scan_end && needs_decoding(&bytes[cut..scan_end])) {
+        scanner.scan_decoded(text, cut, scan_end);
     }
 
-    // A match straddling the cut was kept whole.
-    let keep_to = cut.max(out.last);
-    if out.buf.is_none() && keep_to == bytes.len() {
+    let mut stats = ScrubStats::default();
+    if scanner.found.is_empty() && cut == bytes.len() {
         return (Cow::Borrowed(text), stats);
     }
-    let last = out.last;
-    let buf = out
-        .buf
-        .get_or_insert_with(|| String::with_capacity(cut + TRUNCATION_MARKER.len()));
-    buf.push_str(&text[last..keep_to]);
+    let mut out = String::with_capacity(cut + TRUNCATION_MARKER.len() + 32);
+    let mut last = 0;
+    for &(start, end, kind) in scanner.found.iter() {
+        if end <= last {
+            continue;
+        }
+        if start >= last {
+            out.push_str(&text[last..start]);
+            out.push_str(kind.mask());
+            stats.count(kind);
+        }
+        // Overlapping the previous match: masked as part of it.
+        last = end;
+    }
+    // A match straddling the cut was kept whole.
+    let keep_to = cut.max(last);
+    out.push_str(&text[last.min(keep_to)..keep_to]);
     if keep_to < bytes.len() {
-        buf.push_str(TRUNCATION_MARKER);
+        out.push_str(TRUNCATION_MARKER);
         stats.truncated = true;
     }
-    (Cow::Owned(out.buf.unwrap_or_default()), stats)
+    (Cow::Owned(out), stats)
+}
+
+/// Byte offset of the `max_chars`-th character, or the length.
+pub(super) fn char_offset(text: &str, max_chars: usize) -> usize {
+    // Byte length bounds the char count, so short texts skip the char walk.
+    if text.len() <= max_chars {
+        text.len()
+    } else {
+        text.char_indices()
+            .nth(max_chars)
+            .map_or(text.len(), |(i, _)| i)
+    }
 }
 
 /// What a match is, so the right mask and count go with it.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     Card,
     Email,
     Phone,
+    Iban,
 }
 
-/// The scrubbed text, allocated at the first mask.
-struct Output<'a> {
-    text: &'a str,
-    capacity: usize,
-    buf: Option<String>,
-    /// Everything before this byte offset is in `buf` (or masked).
-    last: usize,
-}
-
-impl Output<'_> {
-    fn mask(&mut self, start: usize, end: usize, kind: Kind, stats: &mut ScrubStats) {
-        let (text, capacity) = (self.text, self.capacity);
-        let buf = self
-            .buf
-            .get_or_insert_with(|| String::with_capacity(capacity));
-        buf.push_str(&text[self.last..start]);
-        buf.push_str(match kind {
+impl Kind {
+    fn mask(self) -> &'static str {
+        match self {
             Kind::Card => CARD_MASK,
             Kind::Email => EMAIL_MASK,
             Kind::Phone => PHONE_MASK,
-        });
-        match kind {
-            Kind::Card => stats.cards += 1,
-            Kind::Email => stats.emails += 1,
-            Kind::Phone => stats.phones += 1,
+            Kind::Iban => IBAN_MASK,
         }
-        self.last = end;
     }
 }
 
-fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
+/// The matches of one scrub, as byte ranges of the original text, in order
+/// of their start.
+#[derive(Default)]
+struct Scanner {
+    numbers: NumberScan,
+    found: Matches,
+}
+
+/// Matches kept inline before any allocation: a message rarely has more.
+const INLINE_MATCHES: usize = 6;
+
+type Match = (usize, usize, Kind);
+
+/// A list of matches; the first [`INLINE_MATCHES`] are kept without
+/// allocating.
+struct Matches {
+    inline: [Match; INLINE_MATCHES],
+    n: usize,
+    spill: Vec<Match>,
+}
+
+impl Default for Matches {
+    fn default() -> Self {
+        Matches {
+            inline: [(0, 0, Kind::Card); INLINE_MATCHES],
+            n: 0,
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl Matches {
+    fn push(&mut self, m: Match) {
+        match self.inline.get_mut(self.n) {
+            Some(slot) => {
+                *slot = m;
+                self.n += 1;
+            }
+            None => self.spill.push(m),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n == 0 && self.spill.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Match> {
+        self.inline[..self.n].iter().chain(&self.spill)
+    }
+
+    /// Orders by start, the longest first among equal starts.
+    fn sort(&mut self) {
+        let mut all: Vec<Match> = self.iter().copied().collect();
+        all.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        self.n = 0;
+        self.spill = all;
+    }
+}
+
+impl Scanner {
+    /// Finds the matches starting before `cut`, reading up to `scan_end`.
+    fn scan(&mut self, text: &str, cut: usize, scan_end: usize) {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        'outer: while pos < cut {
+            // Emails first: a number starting inside an email belongs to the email.
+            let email = find_email(text, pos, scan_end);
+            let email_start = email.map_or(scan_end, |(start, _)| start);
+            let mut i = pos;
+            while let Some((start, end, kind)) =
+                find_number(bytes, i, scan_end, cut.min(email_start), &mut self.numbers)
+            {
+                if let Some((_, email_end)) = email.filter(|_| end > email_start) {
+                    // A number running into the email's local part
+                    // (`4111 1111 1111 1111@x.com`): one mask for both, so no
+                    // part of either is left.
+                    self.found.push((start, email_end, kind));
+                    pos = email_end;
+                    continue 'outer;
+                }
+                self.found.push((start, end, kind));
+                i = end;
+            }
+            match email {
+                Some((start, end)) if start < cut => {
+                    self.found.push((start, end, Kind::Email));
+                    pos = end;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Adds the matches of the decoded text, mapped back to the original.
+    fn scan_decoded(&mut self, text: &str, cut: usize, scan_end: usize) {
+        let decoded = Decoded::new(text, scan_end);
+        let mut inner = Scanner::default();
+        inner.scan(&decoded.text, decoded.position_of(cut), decoded.text.len());
+        for &(start, end, kind) in inner.found.iter() {
+            let start = floor_char_boundary(text, decoded.starts[start]);
+            let end = ceil_char_boundary(text, decoded.starts[end]);
+            self.found.push((start, end, kind));
+        }
+        self.found.sort();
+    }
+}
+
+pub(super) fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
     if i >= text.len() {
         return text.len();
     }
     while !text.is_char_boundary(i) {
         i += 1;
+    }
+    i
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    if i >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(i) {
+        i -= 1;
     }
     i
 }
