@@ -324,13 +324,9 @@ mod tests {
         let r = Redactor::new(RedactionCounters::default());
         let mut data = Data::Sum(Sum {
             data_points: vec![
-                number(
-                    vec![kv("customer", "jane@example.com"), kv("k", "a")],
-                    2,
-                    10,
-                ),
-                number(vec![kv("k", "a"), kv("customer", "bob@example.org")], 3, 20),
-                number(vec![kv("customer", "none"), kv("k", "a")], 5, 30),
+                number(vec![kv("note", "jane@example.com"), kv("k", "a")], 2, 10),
+                number(vec![kv("k", "a"), kv("note", "bob@example.org")], 3, 20),
+                number(vec![kv("note", "none"), kv("k", "a")], 5, 30),
             ],
             ..Sum::default()
         });
@@ -339,7 +335,7 @@ mod tests {
         let Data::Sum(sum) = data else { unreachable!() };
         assert_eq!(sum.data_points.len(), 2);
         let merged = &sum.data_points[0];
-        assert_eq!(merged.attributes[0], kv("customer", EMAIL_MASK));
+        assert_eq!(merged.attributes[0], kv("note", EMAIL_MASK));
         assert_eq!(merged.value, Some(Number::AsInt(5)));
         assert_eq!(
             (merged.start_time_unix_nano, merged.time_unix_nano),
