@@ -2,7 +2,10 @@
 #![allow(dead_code)]
 
 pub mod meter;
+pub mod pii_gen;
+pub mod pii_match;
 pub mod pii_scan;
+pub mod received_text;
 pub mod receiver;
 pub mod rotel;
 pub mod shop;

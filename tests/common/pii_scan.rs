@@ -107,7 +107,8 @@ pub fn emails(line: &str) -> Vec<String> {
     out
 }
 
-fn luhn(digits: &str) -> bool {
+/// The Luhn checksum of a string of ASCII digits.
+pub fn luhn(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()
         .rev()
