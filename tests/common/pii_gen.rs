@@ -199,7 +199,7 @@ const ALL_CARD_SEPARATORS: &[&str] = &[
 ];
 
 /// Group sizes of a card number written `style`: 0 four by four, 1 the
-/// brand's grouping (Amex 4-6-5, Diners 4-6-4), 2 random cuts.
+/// brand's grouping (Amex 4-6-5, Diners 4-6-4), 2 random groups of 3 to 6.
 fn card_groups(digits: &str, brand: &str, style: u8, cuts: &[bool]) -> Vec<String> {
     let sizes: Vec<usize> = match (style % 3, brand, digits.len()) {
         (1, "amex", 15) => vec![4, 6, 5],
@@ -214,9 +214,12 @@ fn card_groups(digits: &str, brand: &str, style: u8, cuts: &[bool]) -> Vec<Strin
         (_, _, n) => {
             let mut v = Vec::new();
             let mut run = 0;
+            // Groups of 3 to 6 digits (the last one shorter), as people and
+            // forms cut a number: two-digit groups with dots or slashes are
+            // dates, times and lists of amounts, which the scrubber keeps.
             for i in 0..n {
                 run += 1;
-                if i + 1 < n && cuts[i % cuts.len()] && run >= 2 {
+                if i + 1 < n && ((cuts[i % cuts.len()] && run >= 3) || run == 6) {
                     v.push(run);
                     run = 0;
                 }
