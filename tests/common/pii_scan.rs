@@ -37,6 +37,18 @@ pub fn find_pii(text: &str) -> Vec<String> {
         for email in emails(line) {
             found.push(format!("email {email:?} in: {trimmed}"));
         }
+        // The attack suite's matcher too, over every decoding of the line:
+        // emails and IBANs in any spelling or encoding. (Its card and phone
+        // detectors read runs of numbers across separators, which the
+        // collector's own timestamps and counts would trip.)
+        for (decoding, text) in super::pii_match::decodings(line) {
+            for email in super::pii_match::emails(&text) {
+                found.push(format!("email {email:?} ({decoding}) in: {trimmed}"));
+            }
+            for iban in super::pii_match::ibans(&text) {
+                found.push(format!("IBAN {iban:?} ({decoding}) in: {trimmed}"));
+            }
+        }
     }
     found
 }
