@@ -140,15 +140,48 @@ fn report_of(o: Outcome) -> SignalReport {
     match o.result {
         Ok(()) | Err(OTelSdkError::AlreadyShutdown) => {}
         // The SDK's own deadline (the same bound) passed first.
-        Err(OTelSdkError::Timeout(_)) if o.new_failures == 0 => report.timed_out = true,
+        Err(e) if o.new_failures == 0 && sdk_timed_out(&e) => report.timed_out = true,
         Err(e) => report.provider_error = Some(e.to_string()),
     }
     report
 }
 
+/// Whether the SDK's error says only that its deadline passed. The tracer
+/// provider wraps its processors' results in one `InternalFailure`
+/// (`"Shutdown errors: [Timeout(1s)]"`, `"errs: [Ok(()), Err(Timeout(1s))]"`),
+/// so a timeout can arrive in that shape too.
+fn sdk_timed_out(e: &OTelSdkError) -> bool {
+    match e {
+        OTelSdkError::Timeout(_) => true,
+        OTelSdkError::InternalFailure(message) => message
+            .strip_prefix("Shutdown errors: ")
+            .or_else(|| message.strip_prefix("errs: "))
+            .is_some_and(|list| {
+                list.contains("Timeout(")
+                    && !list.contains("InternalFailure")
+                    && !list.contains("AlreadyShutdown")
+            }),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_wrapped_by_the_tracer_provider_is_a_timeout() {
+        let wrapped = |m: &str| OTelSdkError::InternalFailure(m.to_owned());
+        assert!(sdk_timed_out(&OTelSdkError::Timeout(Duration::from_secs(
+            1
+        ))));
+        assert!(sdk_timed_out(&wrapped("Shutdown errors: [Timeout(1s)]")));
+        assert!(sdk_timed_out(&wrapped("errs: [Ok(()), Err(Timeout(1s))]")));
+        assert!(!sdk_timed_out(&wrapped(
+            "Shutdown errors: [Timeout(1s), InternalFailure(\"x\")]"
+        )));
+        assert!(!sdk_timed_out(&wrapped("connection refused")));
+    }
 
     #[test]
     fn a_bound_past_the_end_of_time_neither_panics_nor_waits() {
