@@ -294,6 +294,8 @@ impl CheckoutProcessSpan {
     /// Ends the checkout with its result and returns what was recorded.
     /// With an `Err`, the first step that failed (or the current one, for an
     /// error raised outside any step) is recorded as the failure step.
+    // Inlined: a by-value handle would otherwise be copied into the call.
+    #[inline]
     pub fn finish<T, E: ClassifyError>(self, result: &Result<T, E>) -> CheckoutOutcome {
         let error = result.as_ref().err().map(|e| {
             (

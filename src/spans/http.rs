@@ -207,6 +207,8 @@ impl HttpClientCallSpan {
     /// with `error_type` (for example [`ErrorType::TIMEOUT`] or
     /// [`ErrorType::UNAVAILABLE`]) and `message` (scrubbed before it is
     /// recorded; keep URLs out of it).
+    // Inlined: a by-value handle would otherwise be copied into the call.
+    #[inline]
     pub fn transport_error(
         self,
         error_type: ErrorType,

@@ -63,6 +63,7 @@ pub struct TypedSpan {
 /// Starts a span with `tracer` and attaches its attributes: into the builder
 /// (one vector, seen by the sampler) when the span is `expected` to be
 /// recorded, afterwards and only if it is recording otherwise.
+#[inline]
 pub(super) fn start<T>(
     tracer: &T,
     name: Cow<'static, str>,
