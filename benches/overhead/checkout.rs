@@ -18,6 +18,7 @@ use checkout_otel::spans::{
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
+use crate::meter::{self, RawInstruments};
 use crate::span::{Decimal, decimal};
 
 pub struct Line {
@@ -159,10 +160,12 @@ pub async fn with_crate(t: &CheckoutTracer, i: &Inputs) {
 }
 
 /// By hand on the OpenTelemetry API: explicit parent contexts for the four
-/// spans that have children, the attributes and milestone events the crate
-/// records, nothing more.
-pub async fn raw(t: &SdkTracer, i: &Inputs) {
+/// spans that have children, the attributes, milestone events and metrics
+/// (each step's duration, the gateway round trip, the checkout's duration
+/// and count) the crate records, nothing more.
+pub async fn raw(t: &SdkTracer, m: &RawInstruments, i: &Inputs) {
     let n = i.lines.len() as i64;
+    let checkout_started = Instant::now();
     let root = t
         .span_builder(attr::CHECKOUT_PROCESS)
         .with_kind(SpanKind::Internal)
@@ -177,6 +180,7 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
         .start(t);
     let cx = Context::current_with_span(root);
 
+    let step_started = Instant::now();
     async {
         let validate = t
             .span_builder(attr::CART_VALIDATE)
@@ -201,8 +205,10 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
         vcx.span().end();
     }
     .await;
+    meter::raw_step(m, "validating_cart", step_started.elapsed());
     cx.span().add_event(attr::EVENT_CART_VALIDATED, Vec::new());
 
+    let step_started = Instant::now();
     async {
         let batch = t
             .span_builder(attr::INVENTORY_RESERVE_BATCH)
@@ -234,9 +240,11 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
         batch.end();
     }
     .await;
+    meter::raw_step(m, "reserving_inventory", step_started.elapsed());
     cx.span()
         .add_event(attr::EVENT_INVENTORY_RESERVED, Vec::new());
 
+    let step_started = Instant::now();
     async {
         let payment = t
             .span_builder(attr::PAYMENT_PROCESS)
@@ -268,20 +276,24 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
         call.set_attribute(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, 200_i64));
         call.set_attribute(KeyValue::new(attr::PAYMENT_STATUS, "succeeded"));
         call.set_attribute(KeyValue::new(attr::PAYMENT_CHARGE_ID, i.charge_id.clone()));
+        let latency = started.elapsed();
         call.set_attribute(KeyValue::new(
             attr::PAYMENT_GATEWAY_LATENCY_MS,
-            started.elapsed().as_millis() as i64,
+            latency.as_millis() as i64,
         ));
         call.end();
+        meter::raw_gateway(m, latency);
         let payment = pcx.span();
         payment.set_attribute(KeyValue::new(attr::PAYMENT_STATUS, "succeeded"));
         payment.set_attribute(KeyValue::new(attr::PAYMENT_CHARGE_ID, i.charge_id.clone()));
         payment.end();
     }
     .await;
+    meter::raw_step(m, "processing_payment", step_started.elapsed());
     cx.span()
         .add_event(attr::EVENT_PAYMENT_PROCESSED, Vec::new());
 
+    let step_started = Instant::now();
     async {
         let mut order = t
             .span_builder(attr::ORDER_CREATE)
@@ -291,6 +303,7 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
         order.end();
     }
     .await;
+    meter::raw_step(m, "creating_order", step_started.elapsed());
     let root = cx.span();
     root.add_event(attr::EVENT_ORDER_CREATED, Vec::new());
     root.set_attribute(KeyValue::new(attr::ORDER_ID, i.order_id.clone()));
@@ -308,6 +321,7 @@ pub async fn raw(t: &SdkTracer, i: &Inputs) {
     root.set_attribute(KeyValue::new(attr::CHECKOUT_STEP, "complete"));
     root.set_attribute(KeyValue::new(attr::CHECKOUT_STATUS, "success"));
     root.end();
+    meter::raw_checkout(m, i.lines.len() as u64, checkout_started.elapsed());
 }
 
 /// Through `tracing` and tracing-opentelemetry: spans with their fields,

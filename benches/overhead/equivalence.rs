@@ -13,7 +13,8 @@ use checkout_otel::opentelemetry_sdk::metrics::{
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
 use crate::setup::{
-    DEFAULT_LAYER_EXTRAS, block_on, crate_tracer, sdk_tracer, subscriber, subscriber_with_defaults,
+    DEFAULT_LAYER_EXTRAS, block_on, crate_tracer, crate_tracer_with_meter, sdk_tracer, subscriber,
+    subscriber_with_defaults,
 };
 use crate::{checkout, meter, pii, span};
 
@@ -132,8 +133,31 @@ pub fn check_spans() -> Counts {
     same("span", &with_crate, "tracing", &traced);
 
     let i = checkout::Inputs::new();
-    let with_crate = capture(|p| block_on(checkout::with_crate(&crate_tracer(p), &i)));
-    let raw = capture(|p| block_on(checkout::raw(&sdk_tracer(p), &i)));
+    let mut crate_metrics = Vec::new();
+    let with_crate = capture(|p| {
+        crate_metrics =
+            capture_metrics(|m| block_on(checkout::with_crate(&crate_tracer_with_meter(p, m), &i)));
+    });
+    let mut raw_metrics = Vec::new();
+    let raw = capture(|p| {
+        raw_metrics = capture_metrics(|m| {
+            block_on(checkout::raw(
+                &sdk_tracer(p),
+                &meter::raw_instruments(m),
+                &i,
+            ))
+        });
+    });
+    assert_eq!(
+        crate_metrics, raw_metrics,
+        "checkout_trace: raw records other metrics"
+    );
+    // Four steps, the gateway round trip, the checkout's duration and count.
+    assert_eq!(
+        crate_metrics.len(),
+        7,
+        "checkout_trace metrics: {crate_metrics:?}"
+    );
     let traced = capture(|p| {
         tracing::subscriber::with_default(subscriber(sdk_tracer(p)), || {
             block_on(checkout::via_tracing(&i))

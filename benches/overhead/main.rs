@@ -31,7 +31,8 @@ use checkout_otel::opentelemetry_sdk::trace::SpanData;
 use criterion::{BatchSize, Criterion};
 
 use crate::setup::{
-    Mode, block_on, crate_tracer, provider, sdk_tracer, subscriber, subscriber_with_defaults,
+    Mode, block_on, crate_tracer, crate_tracer_with_meter, provider, sdk_tracer, subscriber,
+    subscriber_with_defaults,
 };
 
 /// How a case runs.
@@ -153,14 +154,22 @@ fn cases() -> Vec<Case> {
 
     let provider = provider(Mode::Sampled);
     let tracer = sdk_tracer(&provider);
-    let typed = crate_tracer(&provider);
+    // The crate and raw sides record the checkout's metrics, each into a
+    // meter provider of its own with a reader (the `tracing` sides record
+    // none: tracing-opentelemetry cannot set the histograms' buckets).
+    let meters = meter::provider();
+    let typed = crate_tracer_with_meter(&provider, &meters);
     let i = checkout::Inputs::new();
     c.plain("checkout_trace", "crate", move || {
+        let _ = &meters;
         block_on(checkout::with_crate(black_box(&typed), black_box(&i)))
     });
+    let meters = meter::provider();
+    let raw = meter::raw_instruments(&meters);
     let (t, i) = (tracer.clone(), checkout::Inputs::new());
     c.plain("checkout_trace", "raw", move || {
-        block_on(checkout::raw(black_box(&t), black_box(&i)))
+        let _ = &meters;
+        block_on(checkout::raw(black_box(&t), black_box(&raw), black_box(&i)))
     });
     let i = checkout::Inputs::new();
     c.traced(

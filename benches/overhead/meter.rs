@@ -87,7 +87,8 @@ impl RawInstruments {
     }
 }
 
-fn step(r: &RawInstruments, step: &'static str, d: Duration) {
+/// One step's duration, recorded by hand.
+pub fn raw_step(r: &RawInstruments, step: &'static str, d: Duration) {
     r.step_duration.record(
         d.as_secs_f64(),
         &[
@@ -97,19 +98,19 @@ fn step(r: &RawInstruments, step: &'static str, d: Duration) {
     );
 }
 
-/// Hand-written recording on the raw instruments.
-pub fn raw(r: &RawInstruments, d: &Durations) {
-    step(r, "validating_cart", d.validate);
-    step(r, "reserving_inventory", d.reserve);
+/// The gateway round trip, recorded by hand.
+pub fn raw_gateway(r: &RawInstruments, d: Duration) {
     r.gateway_duration.record(
-        d.gateway.as_secs_f64(),
+        d.as_secs_f64(),
         &[KeyValue::new(attr::PAYMENT_STATUS, "succeeded")],
     );
-    step(r, "processing_payment", d.payment);
-    step(r, "creating_order", d.order);
-    let bucket = if d.item_count > 10 { "large" } else { "small" };
+}
+
+/// A successful checkout's duration and count, recorded by hand.
+pub fn raw_checkout(r: &RawInstruments, item_count: u64, d: Duration) {
+    let bucket = if item_count > 10 { "large" } else { "small" };
     r.duration.record(
-        d.total.as_secs_f64(),
+        d.as_secs_f64(),
         &[
             KeyValue::new(attr::CHECKOUT_STATUS, "success"),
             KeyValue::new(attr::CHECKOUT_ITEM_COUNT_BUCKET, bucket),
@@ -117,6 +118,16 @@ pub fn raw(r: &RawInstruments, d: &Durations) {
     );
     r.completed
         .add(1, &[KeyValue::new(attr::CHECKOUT_STATUS, "success")]);
+}
+
+/// Hand-written recording on the raw instruments.
+pub fn raw(r: &RawInstruments, d: &Durations) {
+    raw_step(r, "validating_cart", d.validate);
+    raw_step(r, "reserving_inventory", d.reserve);
+    raw_gateway(r, d.gateway);
+    raw_step(r, "processing_payment", d.payment);
+    raw_step(r, "creating_order", d.order);
+    raw_checkout(r, d.item_count, d.total);
 }
 
 /// The subscriber a `tracing` user records metrics through.

@@ -78,15 +78,24 @@ pub fn sdk_tracer(provider: &SdkTracerProvider) -> SdkTracer {
 }
 
 /// The crate's tracer over the same `provider`. Every `CheckoutTracer`
-/// carries the checkout meter; here its meter provider has no reader, so the
-/// span groups compare spans alone (the raw and `tracing` sides record no
-/// metrics). What recording the metrics costs is the `meter_checkout` group.
+/// carries the checkout meter; here its meter provider has no reader: the
+/// single-span groups record no metrics on any side.
 pub fn crate_tracer(provider: &SdkTracerProvider) -> CheckoutTracer {
     let meters = SdkMeterProvider::builder().build();
     let tracer = CheckoutTracer::from_providers(provider, &meters);
     // Dropping the meter provider would shut it down: it lives for the run.
     std::mem::forget(meters);
     tracer
+}
+
+/// The crate's tracer over `provider` recording its checkout metrics into
+/// `meters` (a provider with a reader, like a service's): the checkout trace
+/// group, whose raw side records the same metrics by hand.
+pub fn crate_tracer_with_meter(
+    provider: &SdkTracerProvider,
+    meters: &SdkMeterProvider,
+) -> CheckoutTracer {
+    CheckoutTracer::from_providers(provider, meters)
 }
 
 /// The subscriber a `tracing` user installs: the registry and the
