@@ -51,6 +51,11 @@ impl fmt::Debug for TelemetryGuard {
 
 impl TelemetryGuard {
     pub(crate) fn new(config: TelemetryConfig, pipeline: Pipeline) -> Self {
+        // Said at set-up, where a service reads it, rather than in the
+        // first customer's span.
+        if config.user_hasher.is_none() && !config.disabled {
+            pii::report_random_key_at_init();
+        }
         TelemetryGuard {
             metrics: CheckoutMetrics::from_provider(&pipeline.meter_provider),
             user_hasher: config.user_hasher.clone().map(Arc::new),
@@ -174,7 +179,7 @@ impl TelemetryGuard {
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
-        bridge::layer(self.sdk_tracer(), self.config.span_details)
+        bridge::layer(self.sdk_tracer(), &self.config)
     }
 
     /// Exports everything buffered, within the shutdown bound.

@@ -139,6 +139,7 @@ mod builder;
 mod config;
 mod endpoint;
 mod env;
+mod filter;
 mod guard;
 pub mod limits;
 mod log_output;
@@ -149,6 +150,7 @@ mod otlp_metrics;
 mod pipeline;
 mod propagator;
 mod queue;
+mod rate_limit;
 mod resolve;
 mod runtime;
 mod settings;
@@ -156,12 +158,15 @@ mod shutdown;
 
 #[cfg(feature = "testing")]
 pub(crate) use accounted::MetricSink;
-pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY,
     OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
+};
+pub use filter::{
+    DEFAULT_LOG_FILTER, DEFAULT_TRACING_FILTER, EXPORT_LOG_TARGET, EXPORTER_INTERNAL_TARGETS,
+    INIT_LOG_TARGET,
 };
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;
