@@ -157,9 +157,12 @@ impl TelemetryGuard {
         !self.config.disabled
     }
 
-    /// The tracing-opentelemetry layer over this guard's provider, with the
-    /// exporter-internal target filter: add it to your own subscriber when
-    /// the bridge is off.
+    /// The tracing-opentelemetry layer over this guard's provider, filtered
+    /// by the configured level ([`TelemetryConfig::tracing_filter`]: the
+    /// builder's `tracing_filter`, else `OTEL_LOG_LEVEL`, else `RUST_LOG`,
+    /// else `info`) and without the exporter's own targets and the crate's
+    /// log lines: add it to your own subscriber when the bridge is off. The
+    /// filter is the layer's own, so your other layers keep theirs.
     ///
     /// ```
     /// use tracing_subscriber::layer::SubscriberExt;

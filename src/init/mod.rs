@@ -85,6 +85,7 @@
 //! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
+//! | exported `tracing` events and spans | [`tracing_filter`](TelemetryBuilder::tracing_filter) | `OTEL_LOG_LEVEL` (one level), then `RUST_LOG` | [`DEFAULT_TRACING_FILTER`] (`info`) |
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
@@ -120,7 +121,10 @@
 //! over the same tracer provider (context activation on; source location,
 //! thread and busy-time attributes off unless
 //! [`tracing_span_details`](TelemetryBuilder::tracing_span_details);
+//! spans and events below [`tracing_filter`](TelemetryBuilder::tracing_filter)
+//! (else `OTEL_LOG_LEVEL`, else `RUST_LOG`, else `info`) not exported;
 //! spans and events of the exporter's own crates, [`EXPORTER_INTERNAL_TARGETS`],
+//! and the crate's own log lines ([`EXPORT_LOG_TARGET`], [`INIT_LOG_TARGET`])
 //! filtered out so the exporter never traces itself), plus a fmt layer
 //! filtered by `RUST_LOG` when [`log_output`](TelemetryBuilder::log_output)
 //! is on (its fields and lines pass the exit check unless
