@@ -177,7 +177,8 @@ mod tests {
 
     #[test]
     fn an_invalid_filter_is_an_error_naming_its_source_even_when_overridden() {
-        let cases: [(Option<&str>, &[(&str, &str)], ConfigSource); 3] = [
+        type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], ConfigSource);
+        let cases: [Case<'_>; 3] = [
             (
                 Some("info"),
                 &[(RUST_LOG, "checkout=verbose")],
