@@ -68,6 +68,31 @@ pub(crate) fn echo(value: &str) -> String {
     }
 }
 
+/// The longest export error text a log line quotes, in characters.
+const MAX_ERROR_ECHO_CHARS: usize = 256;
+
+/// An export error's text as a log line may show it: each URL in it as
+/// [`echo_endpoint`] shows one (user info and query masked), PII masked, at
+/// most [`MAX_ERROR_ECHO_CHARS`] characters.
+pub(crate) fn echo_error(text: &str) -> String {
+    let masked: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                echo_endpoint(word)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    let masked = masked.join(" ");
+    let scrubbed = crate::pii::scrub_with_limit(&masked, 2 * MAX_ERROR_ECHO_CHARS);
+    match scrubbed.char_indices().nth(MAX_ERROR_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &scrubbed[..cut]),
+        None => scrubbed.into_owned(),
+    }
+}
+
 /// An endpoint URL as an error or `Debug` may show it: user info and query
 /// masked (either may hold credentials), at most [`MAX_ECHO_CHARS`] characters.
 pub(crate) fn echo_endpoint(value: &str) -> String {
@@ -303,6 +328,19 @@ pub enum ConfigError {
         /// The exporter's own error.
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
+    },
+
+    /// A `tracing` filter that does not parse: `RUST_LOG`, `OTEL_LOG_LEVEL`
+    /// or `TelemetryBuilder::tracing_filter`. Never dropped silently: a
+    /// directive lost would export (or hide) what its author did not mean.
+    #[error("invalid tracing filter {value:?} from {source_of}: {reason}")]
+    InvalidLogFilter {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// What the parser said, or the values expected.
+        reason: String,
     },
 
     /// [`init`](crate::TelemetryBuilder::init) found a global `tracing`
@@ -575,6 +613,21 @@ mod tests {
         let card_at_cut = format!("{}4111 1111 1111 1111", "x".repeat(MAX_ECHO_CHARS - 8));
         let shown = echo(&card_at_cut);
         assert!(!shown.contains("4111 111"), "{shown}");
+    }
+
+    #[test]
+    fn export_errors_are_quoted_without_credentials_or_pii() {
+        let shown = echo_error(
+            "error sending request for url (http://ops:hunter2@collector:4318/v1/traces?key=abc): mail jane@example.com",
+        );
+        for secret in ["hunter2", "abc", "jane@example.com"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("(http://***@collector:4318/v1/traces?***"),
+            "{shown}"
+        );
+        assert_eq!(echo_error(&"x".repeat(1000)).chars().count(), 257);
     }
 
     #[test]

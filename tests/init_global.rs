@@ -16,6 +16,8 @@ fn init_installs_provider_propagator_and_bridged_subscriber() {
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env([
             ("RUST_LOG", "warn"),
+            // The log output at warn, the exported spans from info.
+            ("OTEL_LOG_LEVEL", "info"),
             ("OTEL_PROPAGATORS", "tracecontext"),
             ("CHECKOUT_OTEL_USER_HASH_KEY", &"ab".repeat(32)),
         ])

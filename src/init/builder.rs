@@ -178,6 +178,22 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Which `tracing` spans and events the OpenTelemetry layer exports, as
+    /// `RUST_LOG`-style directives (`"warn"`, `"info,my_service=debug"`).
+    /// Replaces `OTEL_LOG_LEVEL` (one level: `trace` ... `error`, `none`),
+    /// which replaces `RUST_LOG`; default
+    /// [`DEFAULT_TRACING_FILTER`](super::DEFAULT_TRACING_FILTER) (`info`).
+    /// Spans and events below it are neither exported nor, when the log
+    /// output is below it too, evaluated at all. Applies to
+    /// [`TelemetryGuard::tracing_layer`] as well. Checked by `init`: a
+    /// directive that does not parse is [`ConfigError::InvalidLogFilter`].
+    /// The crate's own typed spans are not `tracing` spans: no filter
+    /// applies to them.
+    pub fn tracing_filter(mut self, directives: impl Into<String>) -> Self {
+        self.settings.tracing_filter = Some(directives.into());
+        self
+    }
+
     /// Whether each finished trace is printed to stderr as a waterfall when
     /// no endpoint is configured (default `true`). Ignored when exporting
     /// over OTLP.

@@ -254,6 +254,8 @@ pub struct TelemetryConfig {
     pub(crate) span_details: bool,
     pub(crate) console_output: bool,
     pub(crate) rust_log: Option<String>,
+    /// The OpenTelemetry layer's directives, checked to parse.
+    pub(crate) tracing_filter: String,
     pub(crate) user_hasher: Option<UserHasher>,
     pub(crate) redaction: RedactionPolicy,
     pub(crate) export_tracestate: bool,
@@ -345,5 +347,14 @@ impl TelemetryConfig {
     /// `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`; default none).
     pub fn propagation_allowed_hosts(&self) -> &AllowedHosts {
         &self.propagation_allowed_hosts
+    }
+
+    /// The filter of the `tracing` spans and events the OpenTelemetry layer
+    /// exports, as `RUST_LOG`-style directives
+    /// ([`tracing_filter`](super::TelemetryBuilder::tracing_filter), else
+    /// `OTEL_LOG_LEVEL`, else `RUST_LOG`, else
+    /// [`DEFAULT_TRACING_FILTER`](super::DEFAULT_TRACING_FILTER)).
+    pub fn tracing_filter(&self) -> &str {
+        &self.tracing_filter
     }
 }

@@ -51,6 +51,8 @@ pub(crate) const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_
 pub(crate) const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
 /// The filter of the log output.
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
+/// The level of the `tracing` events and spans exported.
+pub(crate) const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 
 /// The variables of one signal, which win over the generic `OTEL_EXPORTER_OTLP_*`.
 pub(crate) struct SignalVars {
@@ -126,6 +128,7 @@ pub(crate) const ALL_VARS: &[&str] = &[
     OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
     OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
     RUST_LOG,
+    OTEL_LOG_LEVEL,
     crate::pii::USER_HASH_KEY_ENV,
     crate::propagation::PROPAGATION_ALLOWED_HOSTS_ENV,
 ];

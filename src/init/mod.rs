@@ -85,6 +85,7 @@
 //! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
+//! | exported `tracing` events and spans | [`tracing_filter`](TelemetryBuilder::tracing_filter) | `OTEL_LOG_LEVEL` (one level), then `RUST_LOG` | [`DEFAULT_TRACING_FILTER`] (`info`) |
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
@@ -120,7 +121,10 @@
 //! over the same tracer provider (context activation on; source location,
 //! thread and busy-time attributes off unless
 //! [`tracing_span_details`](TelemetryBuilder::tracing_span_details);
+//! spans and events below [`tracing_filter`](TelemetryBuilder::tracing_filter)
+//! (else `OTEL_LOG_LEVEL`, else `RUST_LOG`, else `info`) not exported;
 //! spans and events of the exporter's own crates, [`EXPORTER_INTERNAL_TARGETS`],
+//! and the crate's own log lines ([`EXPORT_LOG_TARGET`], [`INIT_LOG_TARGET`])
 //! filtered out so the exporter never traces itself), plus a fmt layer
 //! filtered by `RUST_LOG` when [`log_output`](TelemetryBuilder::log_output)
 //! is on (its fields and lines pass the exit check unless
@@ -139,6 +143,7 @@ mod builder;
 mod config;
 mod endpoint;
 mod env;
+mod filter;
 mod guard;
 pub mod limits;
 mod log_output;
@@ -149,6 +154,7 @@ mod otlp_metrics;
 mod pipeline;
 mod propagator;
 mod queue;
+mod rate_limit;
 mod resolve;
 mod runtime;
 mod settings;
@@ -156,12 +162,15 @@ mod shutdown;
 
 #[cfg(feature = "testing")]
 pub(crate) use accounted::MetricSink;
-pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
     DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY,
     OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
+};
+pub use filter::{
+    DEFAULT_LOG_FILTER, DEFAULT_TRACING_FILTER, EXPORT_LOG_TARGET, EXPORTER_INTERNAL_TARGETS,
+    INIT_LOG_TARGET,
 };
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;

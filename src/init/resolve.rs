@@ -25,14 +25,13 @@ use super::env::{
     Env, EnvSource, METRICS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
     OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
     OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
-    OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES, check_duration, check_headers, check_ratio,
-    millis, out_of_range, parse_bool, parse_headers, parse_key_values, parse_propagators,
-    parse_protocol, sampler_from_env, set_header,
+    OTEL_SERVICE_NAME, SignalVars, TRACES, check_duration, check_headers, check_ratio, millis,
+    parse_bool, parse_headers, parse_key_values, parse_propagators, parse_protocol,
+    sampler_from_env, set_header,
 };
 use super::limits::{
-    MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_LOG_FILTER_BYTES, MAX_METRIC_EXPORT_INTERVAL,
-    MAX_RESOURCE_ATTRIBUTES, MAX_RESOURCE_KEY_BYTES, MAX_RESOURCE_VALUE_BYTES,
-    MAX_SHUTDOWN_TIMEOUT,
+    MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_METRIC_EXPORT_INTERVAL, MAX_RESOURCE_ATTRIBUTES,
+    MAX_RESOURCE_KEY_BYTES, MAX_RESOURCE_VALUE_BYTES, MAX_SHUTDOWN_TIMEOUT,
 };
 use super::settings::Settings;
 use crate::attributes::{
@@ -108,17 +107,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         (true, None) => RedactionPolicy::Scrub,
         (true, Some(allow)) => RedactionPolicy::Strict(allow.clone()),
     };
-    let rust_log = env.get(RUST_LOG)?;
-    if let Some(filter) = rust_log
-        .as_deref()
-        .filter(|f| f.len() > MAX_LOG_FILTER_BYTES)
-    {
-        return Err(out_of_range(
-            filter,
-            ConfigSource::Env(RUST_LOG),
-            format!("a filter of at most {MAX_LOG_FILTER_BYTES} bytes"),
-        ));
-    }
+    let filters = super::filter::resolve(s.tracing_filter.as_deref(), &env)?;
 
     Ok(TelemetryConfig {
         disabled,
@@ -139,7 +128,8 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         log_output: s.log_output,
         span_details: s.span_details,
         console_output: s.console_output.unwrap_or(true),
-        rust_log,
+        rust_log: filters.rust_log,
+        tracing_filter: filters.tracing,
         user_hasher,
         redaction,
         export_tracestate: s.export_tracestate,

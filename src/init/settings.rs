@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
     pub(crate) span_details: bool,
+    /// The OpenTelemetry layer's `tracing` directives.
+    pub(crate) tracing_filter: Option<String>,
     /// `None`: on, unless the test kit's exporters are attached.
     pub(crate) console_output: Option<bool>,
     pub(crate) redaction: bool,
@@ -70,6 +72,7 @@ impl Settings {
             tracing_bridge: true,
             log_output: true,
             span_details: false,
+            tracing_filter: None,
             console_output: None,
             redaction: true,
             strict_allow: None,

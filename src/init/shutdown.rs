@@ -20,12 +20,22 @@ use super::queue::QueueCounters;
 use crate::error::{ShutdownError, ShutdownOperation, ShutdownReport, SignalReport};
 
 /// The accounts flush and shutdown report from: one set per guard.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ExportAccounts {
     pub(crate) traces: Arc<ExportHealth>,
     pub(crate) metrics: Arc<ExportHealth>,
     /// The OTLP span queue's counters; all zero without one.
     pub(crate) span_queue: Arc<QueueCounters>,
+}
+
+impl Default for ExportAccounts {
+    fn default() -> Self {
+        ExportAccounts {
+            traces: Arc::new(ExportHealth::for_signal("traces")),
+            metrics: Arc::new(ExportHealth::for_signal("metrics")),
+            span_queue: Arc::default(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

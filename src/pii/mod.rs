@@ -69,6 +69,7 @@ pub use scrub::{
     scrub, scrub_url_with_stats, scrub_with_limit, scrub_with_stats,
 };
 pub use url::{URL_PART_MASK, scrub_url};
+pub(crate) use user::report_random_key_at_init;
 pub use user::{
     MIN_KEY_BYTES, USER_HASH_HEX_LEN, USER_HASH_KEY_ENV, UserHasher, UserRef, hash_customer_id,
     install_user_hasher, user_hasher,

@@ -433,3 +433,83 @@ pub fn closed_endpoint() -> String {
     drop(listener);
     format!("http://{addr}")
 }
+
+/// Requests a refusing collector answered, per signal.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    pub traces: std::sync::atomic::AtomicUsize,
+    pub metrics: std::sync::atomic::AtomicUsize,
+}
+
+impl Refusals {
+    fn count(&self, metrics: bool) {
+        let counter = if metrics { &self.metrics } else { &self.traces };
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn traces(&self) -> usize {
+        self.traces.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A collector that answers every export "unavailable, try again": gRPC
+/// status `UNAVAILABLE`, HTTP `503` (both retryable for the OTLP exporter),
+/// counting the requests. Stops when the receiver is dropped.
+pub fn unavailable_collector(grpc: bool) -> (Receiver, Arc<Refusals>) {
+    let refusals = Arc::new(Refusals::default());
+    let counted = refusals.clone();
+    let receiver = if grpc {
+        Receiver::start(move |listener, _state, stop| async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(Unavailable(counted.clone())))
+                .add_service(MetricsServiceServer::new(Unavailable(counted)))
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("gRPC refusing collector failed");
+        })
+    } else {
+        Receiver::start(move |listener, _state, stop| async move {
+            let app = axum::Router::new().fallback(move |uri: http::Uri| {
+                let counted = counted.clone();
+                async move {
+                    counted.count(uri.path().contains("metrics"));
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("HTTP refusing collector failed");
+        })
+    };
+    (receiver, refusals)
+}
+
+struct Unavailable(Arc<Refusals>);
+
+#[tonic::async_trait]
+impl TraceService for Unavailable {
+    async fn export(
+        &self,
+        _request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.count(false);
+        Err(tonic::Status::unavailable("collector overloaded"))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Unavailable {
+    async fn export(
+        &self,
+        _request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.count(true);
+        Err(tonic::Status::unavailable("collector overloaded"))
+    }
+}
