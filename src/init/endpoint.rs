@@ -3,14 +3,17 @@
 
 use super::config::Protocol;
 #[cfg(feature = "tls")]
-use super::config::TrustedCa;
+use super::config::{ClientIdentity, TrustedCa};
 use super::env::OTEL_EXPORTER_OTLP_INSECURE;
 #[cfg(feature = "tls")]
-use super::env::{Env, OTEL_EXPORTER_OTLP_CERTIFICATE, SignalVars};
+use super::env::{
+    Env, OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY, SignalVars,
+};
 #[cfg(feature = "tls")]
 use super::limits::MAX_CA_BUNDLE_BYTES;
 #[cfg(feature = "tls")]
-use super::settings::{Settings, TlsCa};
+use super::settings::{Settings, TlsCa, TlsClient};
 #[cfg(feature = "tls")]
 use crate::error::echo;
 use crate::error::{ConfigError, ConfigSource, echo_endpoint};
@@ -163,23 +166,146 @@ pub(crate) fn trusted_ca(
     Ok(builder_ca.or(signal_ca).or(generic_ca))
 }
 
-/// Reads and checks a PEM CA bundle, never more than
-/// [`MAX_CA_BUNDLE_BYTES`] of it (the path may name a device or a pipe).
+/// The client certificate and key of one signal (mutual TLS): the
+/// builder's pair, else each file from its signal variable, then the
+/// generic one. Both or neither; every file named is read and checked.
 #[cfg(feature = "tls")]
-fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
-    use std::io::Read as _;
-    let cannot_read = |e: std::io::Error| ConfigError::InvalidCertificate {
-        source_of: source_of.clone(),
-        reason: format!("cannot read {}: {e}", echo(&path.display().to_string())),
+pub(crate) fn client_identity(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+) -> Result<Option<ClientIdentity>, ConfigError> {
+    let invalid = |source_of: ConfigSource, reason: String| ConfigError::InvalidClientIdentity {
+        source_of,
+        reason,
     };
+    let from_env = |var: &'static str| {
+        env.parse(var, |path, source_of| {
+            let path = std::path::Path::new(path.trim());
+            read_pem_file(path, |reason| invalid(source_of.clone(), reason))
+                .map(|pem| (pem, source_of.clone(), path.display().to_string()))
+        })
+    };
+    let env_cert =
+        from_env(vars.client_certificate)?.or(from_env(OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)?);
+    let env_key = from_env(vars.client_key)?.or(from_env(OTEL_EXPORTER_OTLP_CLIENT_KEY)?);
+    let (cert, key) = match &s.tls_client {
+        Some(TlsClient::Pem { certificate, key }) => {
+            let source_of = ConfigSource::Builder("tls_client_identity_pem");
+            (
+                (
+                    certificate.clone(),
+                    source_of.clone(),
+                    "the certificate".to_owned(),
+                ),
+                (key.0.clone(), source_of, "the key".to_owned()),
+            )
+        }
+        Some(TlsClient::Files { certificate, key }) => {
+            let source_of = ConfigSource::Builder("tls_client_identity_files");
+            let read = |path: &std::path::Path| {
+                read_pem_file(path, |reason| invalid(source_of.clone(), reason))
+                    .map(|pem| (pem, source_of.clone(), path.display().to_string()))
+            };
+            (read(certificate)?, read(key)?)
+        }
+        None => match (env_cert, env_key) {
+            (Some(cert), Some(key)) => (cert, key),
+            (None, None) => return Ok(None),
+            (Some((_, source_of, _)), None) => {
+                return Err(invalid(
+                    source_of,
+                    format!(
+                        "a client certificate without its key: set {} or {OTEL_EXPORTER_OTLP_CLIENT_KEY} too",
+                        vars.client_key
+                    ),
+                ));
+            }
+            (None, Some((_, source_of, _))) => {
+                return Err(invalid(
+                    source_of,
+                    format!(
+                        "a client key without its certificate: set {} or {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} too",
+                        vars.client_certificate
+                    ),
+                ));
+            }
+        },
+    };
+    check_client_identity(cert, key).map(Some)
+}
+
+/// A certificate chain with at least one well-formed certificate and one
+/// well-formed private key; errors name the file, never quote the key.
+#[cfg(feature = "tls")]
+fn check_client_identity(
+    (certificate, cert_source, cert_name): (Arc<[u8]>, ConfigSource, String),
+    (key, key_source, key_name): (Arc<[u8]>, ConfigSource, String),
+) -> Result<ClientIdentity, ConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(&certificate) {
+        cert.map_err(|e| ConfigError::InvalidClientIdentity {
+            source_of: cert_source.clone(),
+            reason: format!("{}: malformed PEM ({e})", echo(&cert_name)),
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(ConfigError::InvalidClientIdentity {
+            source_of: cert_source,
+            reason: format!("{}: no PEM CERTIFICATE block found", echo(&cert_name)),
+        });
+    }
+    if PrivateKeyDer::from_pem_slice(&key).is_err() {
+        return Err(ConfigError::InvalidClientIdentity {
+            source_of: key_source,
+            reason: format!(
+                "{}: no well-formed PEM private key found (PKCS#8, PKCS#1 or SEC1)",
+                echo(&key_name)
+            ),
+        });
+    }
+    Ok(ClientIdentity {
+        certificate,
+        key,
+        source_of: cert_source,
+    })
+}
+
+/// Reads at most [`MAX_CA_BUNDLE_BYTES`] + 1 bytes of a PEM file (the path
+/// may name a device or a pipe); more is an error.
+#[cfg(feature = "tls")]
+fn read_pem_file(
+    path: &std::path::Path,
+    invalid: impl Fn(String) -> ConfigError,
+) -> Result<Arc<[u8]>, ConfigError> {
+    use std::io::Read as _;
+    let shown = echo(&path.display().to_string());
     let mut pem = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| {
             file.take(MAX_CA_BUNDLE_BYTES as u64 + 1)
                 .read_to_end(&mut pem)
         })
-        .map_err(cannot_read)?;
-    check_ca(pem.into(), source_of).map_err(|e| match e {
+        .map_err(|e| invalid(format!("cannot read {shown}: {e}")))?;
+    if pem.len() > MAX_CA_BUNDLE_BYTES {
+        return Err(invalid(format!(
+            "{shown}: larger than {MAX_CA_BUNDLE_BYTES} bytes (MAX_CA_BUNDLE_BYTES)"
+        )));
+    }
+    Ok(pem.into())
+}
+
+/// Reads and checks a PEM CA bundle.
+#[cfg(feature = "tls")]
+fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
+    let pem = read_pem_file(path, |reason| ConfigError::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason,
+    })?;
+    check_ca(pem, source_of).map_err(|e| match e {
         ConfigError::InvalidCertificate { source_of, reason } => ConfigError::InvalidCertificate {
             source_of,
             reason: format!("{}: {reason}", echo(&path.display().to_string())),

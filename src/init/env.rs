@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
-use super::config::{Propagator, Protocol, Sampler};
+use super::config::{Compression, Exporter, Propagator, Protocol, Sampler};
 use super::limits::{MAX_EXPORT_HEADER_BYTES, MAX_EXPORT_HEADERS, MAX_SPAN_QUEUE_SIZE};
 use crate::error::{ConfigError, ConfigSource, echo};
 
@@ -26,6 +26,15 @@ pub(crate) const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERT
 /// `true` makes a gRPC endpoint without scheme plaintext (`http://`)
 /// instead of TLS (`https://`).
 pub(crate) const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `gzip` or `none`.
+pub(crate) const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// A path to the PEM private key of the client certificate (feature `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// A path to the PEM client certificate chain (feature `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
 pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
@@ -54,6 +63,10 @@ pub(crate) const RUST_LOG: &str = "RUST_LOG";
 
 /// The variables of one signal, which win over the generic `OTEL_EXPORTER_OTLP_*`.
 pub(crate) struct SignalVars {
+    /// The signal as error messages name it.
+    pub(crate) signal: &'static str,
+    /// `OTEL_{SIGNAL}_EXPORTER`: `otlp`, `console` or `none`.
+    pub(crate) exporter: &'static str,
     pub(crate) endpoint: &'static str,
     pub(crate) protocol: &'static str,
     pub(crate) headers: &'static str,
@@ -61,28 +74,60 @@ pub(crate) struct SignalVars {
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) certificate: &'static str,
     pub(crate) insecure: &'static str,
+    pub(crate) compression: &'static str,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) client_key: &'static str,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) client_certificate: &'static str,
     /// Appended to a base URL for HTTP/protobuf.
     pub(crate) http_path: &'static str,
 }
 
 pub(crate) const TRACES: SignalVars = SignalVars {
+    signal: "traces",
+    exporter: "OTEL_TRACES_EXPORTER",
     endpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     certificate: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
     insecure: "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
     http_path: "v1/traces",
 };
 
 pub(crate) const METRICS: SignalVars = SignalVars {
+    signal: "metrics",
+    exporter: "OTEL_METRICS_EXPORTER",
     endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
     protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
     certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
     insecure: "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
     http_path: "v1/metrics",
+};
+
+/// Logs: parsed and checked like the other signals; log export arrives
+/// with the logs pipeline.
+pub(crate) const LOGS: SignalVars = SignalVars {
+    signal: "logs",
+    exporter: "OTEL_LOGS_EXPORTER",
+    endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    insecure: "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+    http_path: "v1/logs",
 };
 
 /// Every variable the set-up reads. Each one present is checked for UTF-8
@@ -97,18 +142,39 @@ pub(crate) const ALL_VARS: &[&str] = &[
     OTEL_EXPORTER_OTLP_TIMEOUT,
     OTEL_EXPORTER_OTLP_CERTIFICATE,
     OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    TRACES.exporter,
     TRACES.endpoint,
     TRACES.protocol,
     TRACES.headers,
     TRACES.timeout,
     TRACES.certificate,
     TRACES.insecure,
+    TRACES.compression,
+    TRACES.client_key,
+    TRACES.client_certificate,
+    METRICS.exporter,
     METRICS.endpoint,
     METRICS.protocol,
     METRICS.headers,
     METRICS.timeout,
     METRICS.certificate,
     METRICS.insecure,
+    METRICS.compression,
+    METRICS.client_key,
+    METRICS.client_certificate,
+    LOGS.exporter,
+    LOGS.endpoint,
+    LOGS.protocol,
+    LOGS.headers,
+    LOGS.timeout,
+    LOGS.certificate,
+    LOGS.insecure,
+    LOGS.compression,
+    LOGS.client_key,
+    LOGS.client_certificate,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
     OTEL_PROPAGATORS,
@@ -196,6 +262,74 @@ pub(crate) fn parse_protocol(
             source_of,
         }),
     }
+}
+
+/// `OTEL_{SIGNAL}_EXPORTER`: one of `otlp`, `console`, `none`. The
+/// specification allows a comma-separated list; one exporter per signal is
+/// supported, so a list naming two is refused (repeats are one).
+pub(crate) fn parse_exporter(
+    value: &str,
+    source_of: ConfigSource,
+) -> Result<Exporter, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidExporter {
+        value: echo(value),
+        source_of: source_of.clone(),
+        reason,
+    };
+    let mut chosen: Option<Exporter> = None;
+    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let exporter = match name.to_ascii_lowercase().as_str() {
+            "otlp" => Exporter::Otlp,
+            "console" => Exporter::Console,
+            "none" => Exporter::None,
+            _ => {
+                return Err(invalid(format!(
+                    "unknown exporter {:?}: expected \"otlp\", \"console\" or \"none\"",
+                    echo(name)
+                )));
+            }
+        };
+        match chosen {
+            Some(first) if first != exporter => {
+                return Err(invalid(
+                    "one exporter per signal is supported: choose one of the list".to_owned(),
+                ));
+            }
+            _ => chosen = Some(exporter),
+        }
+    }
+    chosen.ok_or_else(|| invalid("no exporter named".to_owned()))
+}
+
+/// `OTEL_EXPORTER_OTLP_*COMPRESSION`: `gzip` or `none`. Gzip without the
+/// cargo feature `gzip` is refused here, naming the feature.
+pub(crate) fn parse_compression(
+    value: &str,
+    source_of: ConfigSource,
+) -> Result<Compression, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(Compression::None),
+        "gzip" => check_compression(Compression::Gzip, source_of),
+        _ => Err(ConfigError::InvalidCompression {
+            value: echo(value),
+            source_of,
+        }),
+    }
+}
+
+/// `compression` if this build can send it.
+pub(crate) fn check_compression(
+    compression: Compression,
+    source_of: ConfigSource,
+) -> Result<Compression, ConfigError> {
+    if compression == Compression::Gzip && !cfg!(feature = "gzip") {
+        return Err(ConfigError::FeatureDisabled {
+            what: "gzip compression",
+            source_of,
+            feature: "gzip",
+        });
+    }
+    Ok(compression)
 }
 
 pub(crate) fn parse_bool(value: &str, source_of: ConfigSource) -> Result<bool, ConfigError> {

@@ -137,6 +137,7 @@ mod batch;
 mod bridge;
 mod builder;
 mod config;
+mod console_metrics;
 mod endpoint;
 mod env;
 mod guard;
@@ -159,8 +160,8 @@ pub(crate) use accounted::MetricSink;
 pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{
-    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY,
+    Compression, DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY, Exporter,
     OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
 };
 pub use guard::TelemetryGuard;
