@@ -18,7 +18,7 @@
 //!
 //! fn main() -> Result<(), checkout_otel::Error> {
 //!     let telemetry = Telemetry::builder("checkout-api")
-//!         .console_output(false)
+//! #       .with_env([("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "none")])
 //!         .build()?; // ConfigError
 //!     let total = Money::parse("12.50", Currency::EUR)?; // ValueError
 //!     assert_eq!(total.minor_units(), 1250);

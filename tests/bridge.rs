@@ -4,6 +4,7 @@
 
 use checkout_otel::ConfigError;
 use checkout_otel::attributes::{CART_VALIDATE, CHECKOUT_PROCESS, INVENTORY_RESERVE_ITEM};
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Telemetry, TelemetryGuard};
 use checkout_otel::pii::{UserHasher, UserRef, install_user_hasher, user_hasher};
 use opentelemetry::Context;
@@ -14,7 +15,8 @@ use tracing_subscriber::layer::SubscriberExt;
 fn setup(details: bool) -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_span_details(details)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env(Vec::<(String, String)>::new())
@@ -184,7 +186,8 @@ fn existing_global_subscriber_is_not_fought() {
     install_user_hasher(before.clone());
 
     let err = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_env(Vec::<(String, String)>::new())
         .init()
@@ -201,7 +204,8 @@ fn existing_global_subscriber_is_not_fought() {
     // The documented way out: bridge off, compose the layer yourself.
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))

@@ -15,7 +15,6 @@ use opentelemetry::trace::{Span, Tracer};
 
 fn builder(env: &[(&str, &str)]) -> TelemetryBuilder {
     Telemetry::builder("checkout-queue")
-        .console_output(false)
         .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 

@@ -264,7 +264,7 @@ fn a_bad_ca_bundle_is_an_error_naming_its_source() {
         ),
     ];
     for (b, expected_source, why) in cases {
-        let b = b.endpoint("https://127.0.0.1:4317").console_output(false);
+        let b = b.endpoint("https://127.0.0.1:4317");
         match b.resolve().unwrap_err() {
             ConfigError::InvalidCertificate { source_of, reason } => {
                 assert_eq!(source_of, expected_source);

@@ -707,6 +707,72 @@ mod tests {
     }
 
     #[test]
+    fn exporters_parse_one_per_signal() {
+        let src = || ConfigSource::Env(TRACES.exporter);
+        for (value, expected) in [
+            ("otlp", Exporter::Otlp),
+            (" Console ", Exporter::Console),
+            ("none", Exporter::None),
+            ("otlp, otlp", Exporter::Otlp),
+        ] {
+            assert_eq!(parse_exporter(value, src()).unwrap(), expected, "{value}");
+        }
+        for value in ["otlp,console", "prometheus", " , "] {
+            match parse_exporter(value, src()) {
+                Err(ConfigError::InvalidExporter { source_of, .. }) => {
+                    assert_eq!(source_of, src());
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn compression_parses_and_gzip_needs_its_feature() {
+        let src = || ConfigSource::Env(OTEL_EXPORTER_OTLP_COMPRESSION);
+        assert_eq!(
+            parse_compression(" NONE", src()).unwrap(),
+            Compression::None
+        );
+        let gzip = parse_compression("gzip", src());
+        if cfg!(feature = "gzip") {
+            assert_eq!(gzip.unwrap(), Compression::Gzip);
+        } else {
+            assert!(matches!(
+                gzip,
+                Err(ConfigError::FeatureDisabled {
+                    feature: "gzip",
+                    ..
+                })
+            ));
+        }
+        assert!(matches!(
+            parse_compression("zstd", src()),
+            Err(ConfigError::InvalidCompression { .. })
+        ));
+    }
+
+    #[test]
+    fn every_signal_variable_is_checked_for_unicode() {
+        for vars in [&TRACES, &METRICS, &LOGS] {
+            for var in [
+                vars.exporter,
+                vars.endpoint,
+                vars.protocol,
+                vars.headers,
+                vars.timeout,
+                vars.certificate,
+                vars.insecure,
+                vars.compression,
+                vars.client_key,
+                vars.client_certificate,
+            ] {
+                assert!(ALL_VARS.contains(&var), "{var}");
+            }
+        }
+    }
+
+    #[test]
     fn a_huge_value_is_not_echoed_whole() {
         let huge = "x".repeat(10 * 1024 * 1024);
         match millis(Duration::MAX)(&huge, ConfigSource::Env(OTEL_EXPORTER_OTLP_TIMEOUT)) {

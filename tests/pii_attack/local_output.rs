@@ -106,7 +106,6 @@ fn child_credentials() {
         .header("authorization", format!("Bearer {HEADER_SECRET}"))
         .timeout(Duration::from_millis(500))
         .shutdown_timeout(Duration::from_secs(3))
-        .console_output(false)
         .with_env(Vec::<(String, String)>::new())
         .build()
         .expect("build");
