@@ -168,110 +168,126 @@ pub(crate) fn trusted_ca(
 
 /// The client certificate and key of one signal (mutual TLS): the
 /// builder's pair, else each file from its signal variable, then the
-/// generic one. Both or neither; every file named is read and checked.
+/// generic one. Both or neither; every file named is read and checked, even
+/// when the builder's pair overrides it.
 #[cfg(feature = "tls")]
 pub(crate) fn client_identity(
     s: &Settings,
     env: &Env<'_>,
     vars: &SignalVars,
 ) -> Result<Option<ClientIdentity>, ConfigError> {
-    let invalid = |source_of: ConfigSource, reason: String| ConfigError::InvalidClientIdentity {
-        source_of,
-        reason,
-    };
-    let from_env = |var: &'static str| {
+    let part = |var: &'static str, check: CheckPart| {
         env.parse(var, |path, source_of| {
             let path = std::path::Path::new(path.trim());
-            read_pem_file(path, |reason| invalid(source_of.clone(), reason))
-                .map(|pem| (pem, source_of.clone(), path.display().to_string()))
+            let pem = read_pem_file(path, |reason| ConfigError::InvalidClientIdentity {
+                source_of: source_of.clone(),
+                reason,
+            })?;
+            check(&pem, &source_of, &path.display().to_string())?;
+            Ok((pem, source_of))
         })
     };
-    let env_cert =
-        from_env(vars.client_certificate)?.or(from_env(OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)?);
-    let env_key = from_env(vars.client_key)?.or(from_env(OTEL_EXPORTER_OTLP_CLIENT_KEY)?);
-    let (cert, key) = match &s.tls_client {
+    let env_cert = part(vars.client_certificate, check_certificates)?.or(part(
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        check_certificates,
+    )?);
+    let env_key =
+        part(vars.client_key, check_key)?.or(part(OTEL_EXPORTER_OTLP_CLIENT_KEY, check_key)?);
+    let env_identity = match (env_cert, env_key) {
+        (Some((certificate, source_of)), Some((key, _))) => Some(ClientIdentity {
+            certificate,
+            key,
+            source_of,
+        }),
+        (None, None) => None,
+        (Some((_, source_of)), None) => {
+            return Err(ConfigError::InvalidClientIdentity {
+                source_of,
+                reason: format!(
+                    "a client certificate without its key: set {} or {OTEL_EXPORTER_OTLP_CLIENT_KEY} too",
+                    vars.client_key
+                ),
+            });
+        }
+        (None, Some((_, source_of))) => {
+            return Err(ConfigError::InvalidClientIdentity {
+                source_of,
+                reason: format!(
+                    "a client key without its certificate: set {} or {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} too",
+                    vars.client_certificate
+                ),
+            });
+        }
+    };
+    let builder_identity = match &s.tls_client {
         Some(TlsClient::Pem { certificate, key }) => {
             let source_of = ConfigSource::Builder("tls_client_identity_pem");
-            (
-                (
-                    certificate.clone(),
-                    source_of.clone(),
-                    "the certificate".to_owned(),
-                ),
-                (key.0.clone(), source_of, "the key".to_owned()),
-            )
+            check_certificates(certificate, &source_of, "the certificate")?;
+            check_key(&key.0, &source_of, "the key")?;
+            Some(ClientIdentity {
+                certificate: certificate.clone(),
+                key: key.0.clone(),
+                source_of,
+            })
         }
         Some(TlsClient::Files { certificate, key }) => {
             let source_of = ConfigSource::Builder("tls_client_identity_files");
-            let read = |path: &std::path::Path| {
-                read_pem_file(path, |reason| invalid(source_of.clone(), reason))
-                    .map(|pem| (pem, source_of.clone(), path.display().to_string()))
+            let read = |path: &std::path::Path, check: CheckPart| {
+                let pem = read_pem_file(path, |reason| ConfigError::InvalidClientIdentity {
+                    source_of: source_of.clone(),
+                    reason,
+                })?;
+                check(&pem, &source_of, &path.display().to_string()).map(|()| pem)
             };
-            (read(certificate)?, read(key)?)
+            Some(ClientIdentity {
+                certificate: read(certificate, check_certificates)?,
+                key: read(key, check_key)?,
+                source_of: source_of.clone(),
+            })
         }
-        None => match (env_cert, env_key) {
-            (Some(cert), Some(key)) => (cert, key),
-            (None, None) => return Ok(None),
-            (Some((_, source_of, _)), None) => {
-                return Err(invalid(
-                    source_of,
-                    format!(
-                        "a client certificate without its key: set {} or {OTEL_EXPORTER_OTLP_CLIENT_KEY} too",
-                        vars.client_key
-                    ),
-                ));
-            }
-            (None, Some((_, source_of, _))) => {
-                return Err(invalid(
-                    source_of,
-                    format!(
-                        "a client key without its certificate: set {} or {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} too",
-                        vars.client_certificate
-                    ),
-                ));
-            }
-        },
+        None => None,
     };
-    check_client_identity(cert, key).map(Some)
+    Ok(builder_identity.or(env_identity))
 }
 
-/// A certificate chain with at least one well-formed certificate and one
-/// well-formed private key; errors name the file, never quote the key.
+/// Checks one half of a client identity; `name` is how errors show it.
 #[cfg(feature = "tls")]
-fn check_client_identity(
-    (certificate, cert_source, cert_name): (Arc<[u8]>, ConfigSource, String),
-    (key, key_source, key_name): (Arc<[u8]>, ConfigSource, String),
-) -> Result<ClientIdentity, ConfigError> {
+type CheckPart = fn(&[u8], &ConfigSource, &str) -> Result<(), ConfigError>;
+
+/// At least one certificate, every block well-formed. Errors name the file.
+#[cfg(feature = "tls")]
+fn check_certificates(pem: &[u8], source_of: &ConfigSource, name: &str) -> Result<(), ConfigError> {
+    use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |reason: String| ConfigError::InvalidClientIdentity {
+        source_of: source_of.clone(),
+        reason: format!("{}: {reason}", echo(name)),
+    };
     let mut count = 0;
-    for cert in CertificateDer::pem_slice_iter(&certificate) {
-        cert.map_err(|e| ConfigError::InvalidClientIdentity {
-            source_of: cert_source.clone(),
-            reason: format!("{}: malformed PEM ({e})", echo(&cert_name)),
-        })?;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| invalid(format!("malformed PEM ({e})")))?;
         count += 1;
     }
     if count == 0 {
-        return Err(ConfigError::InvalidClientIdentity {
-            source_of: cert_source,
-            reason: format!("{}: no PEM CERTIFICATE block found", echo(&cert_name)),
-        });
+        return Err(invalid("no PEM CERTIFICATE block found".to_owned()));
     }
-    if PrivateKeyDer::from_pem_slice(&key).is_err() {
-        return Err(ConfigError::InvalidClientIdentity {
-            source_of: key_source,
+    Ok(())
+}
+
+/// A well-formed private key; errors name the file, never quote the key.
+#[cfg(feature = "tls")]
+fn check_key(pem: &[u8], source_of: &ConfigSource, name: &str) -> Result<(), ConfigError> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_slice(pem)
+        .map(drop)
+        .map_err(|_| ConfigError::InvalidClientIdentity {
+            source_of: source_of.clone(),
             reason: format!(
                 "{}: no well-formed PEM private key found (PKCS#8, PKCS#1 or SEC1)",
-                echo(&key_name)
+                echo(name)
             ),
-        });
-    }
-    Ok(ClientIdentity {
-        certificate,
-        key,
-        source_of: cert_source,
-    })
+        })
 }
 
 /// Reads at most [`MAX_CA_BUNDLE_BYTES`] + 1 bytes of a PEM file (the path
