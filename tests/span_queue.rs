@@ -167,7 +167,12 @@ fn failed_exports_are_counted_in_spans() {
         "{s:?}"
     );
     // Console-only and disabled set-ups have no queue: all zero.
-    let local = builder(&[]).build().expect("build");
+    let local = builder(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .build()
+    .expect("build");
     local.sdk_tracer().start(CHECKOUT_PROCESS).end();
     assert_eq!(local.span_export_stats(), Default::default());
 }

@@ -52,12 +52,15 @@ fn local_output_child() {
     }
 }
 
-/// `init` without an endpoint: the log output on stdout and the trace
-/// waterfall on stderr, with every sample logged and traced.
+/// `init` with the console exporter: the log output on stdout and the
+/// trace waterfall on stderr, with every sample logged and traced.
 fn child_console() {
     let guard = Telemetry::builder("checkout-local")
         .user_hash_key(USER_HASH_KEY)
-        .with_env(Vec::<(String, String)>::new())
+        .with_env([
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ])
         .init()
         .expect("init");
     let tracer = guard.tracer();
