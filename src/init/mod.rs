@@ -161,6 +161,7 @@ mod config;
 mod console_metrics;
 mod endpoint;
 mod env;
+mod env_lists;
 mod guard;
 pub mod limits;
 mod log_output;
