@@ -18,7 +18,7 @@
 //!
 //! fn main() -> Result<(), checkout_otel::Error> {
 //!     let telemetry = Telemetry::builder("checkout-api")
-//!         .console_output(false)
+//! #       .with_env([("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "none")])
 //!         .build()?; // ConfigError
 //!     let total = Money::parse("12.50", Currency::EUR)?; // ValueError
 //!     assert_eq!(total.minor_units(), 1250);
@@ -155,6 +155,39 @@ pub enum ConfigError {
     TransportDisabled {
         /// The protocol asked for.
         protocol: &'static str,
+        /// The feature that enables it.
+        feature: &'static str,
+    },
+
+    /// An `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER` /
+    /// `OTEL_LOGS_EXPORTER` value other than `otlp`, `console` or `none`, or
+    /// a list naming two of them.
+    #[error("invalid exporter {value:?} from {source_of}: {reason}")]
+    InvalidExporter {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An OTLP compression other than `gzip` or `none`.
+    #[error("invalid OTLP compression {value:?} from {source_of}: expected \"gzip\" or \"none\"")]
+    InvalidCompression {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+    },
+
+    /// A setting that needs a cargo feature this build was compiled without.
+    #[error("{what} from {source_of} needs the cargo feature \"{feature}\" of checkout-otel")]
+    FeatureDisabled {
+        /// What was asked for.
+        what: &'static str,
+        /// Where it came from.
+        source_of: ConfigSource,
         /// The feature that enables it.
         feature: &'static str,
     },
@@ -303,6 +336,20 @@ pub enum ConfigError {
     InvalidCertificate {
         /// Where it came from: `OTEL_EXPORTER_OTLP_CERTIFICATE` (or a
         /// per-signal variant), `tls_ca_file` or `tls_ca_certificate_pem`.
+        source_of: ConfigSource,
+        /// What is wrong, with the file's path when there is one.
+        reason: String,
+    },
+
+    /// A TLS client certificate or its private key (feature `tls`) that
+    /// cannot be read, is not well-formed PEM, or is given without the other.
+    #[error(
+        "invalid TLS client identity from {source_of}: {reason} (expected a PEM certificate chain and its PEM private key)"
+    )]
+    InvalidClientIdentity {
+        /// Where it came from: `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`,
+        /// `OTEL_EXPORTER_OTLP_CLIENT_KEY` (or a per-signal variant),
+        /// `tls_client_identity_files` or `tls_client_identity_pem`.
         source_of: ConfigSource,
         /// What is wrong, with the file's path when there is one.
         reason: String,

@@ -5,7 +5,7 @@
 use checkout_otel::ConfigError;
 use checkout_otel::attributes::{CART_VALIDATE, CHECKOUT_PROCESS, INVENTORY_RESERVE_ITEM};
 use checkout_otel::init::{
-    EXPORT_LOG_TARGET, INIT_LOG_TARGET, Telemetry, TelemetryBuilder, TelemetryGuard,
+    EXPORT_LOG_TARGET, Exporter, INIT_LOG_TARGET, Telemetry, TelemetryBuilder, TelemetryGuard,
 };
 use checkout_otel::pii::{UserHasher, UserRef, install_user_hasher, user_hasher};
 use opentelemetry::Context;
@@ -26,7 +26,8 @@ fn setup_with(
 ) -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let builder = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env(env.iter().copied());
     let guard = configure(builder).build().expect("build");
@@ -220,7 +221,8 @@ fn an_invalid_filter_is_refused_naming_its_source() {
         (Some("svc=chatty"), ("RUST_LOG", "info"), "tracing_filter"),
     ] {
         let mut builder = Telemetry::builder("checkout-bridge")
-            .console_output(false)
+            .traces_exporter(Exporter::None)
+            .metrics_exporter(Exporter::None)
             .with_env([env]);
         if let Some(directives) = configure {
             builder = builder.tracing_filter(directives);
@@ -340,7 +342,8 @@ fn existing_global_subscriber_is_not_fought() {
     install_user_hasher(before.clone());
 
     let err = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_env(Vec::<(String, String)>::new())
         .init()
@@ -357,7 +360,8 @@ fn existing_global_subscriber_is_not_fought() {
     // The documented way out: bridge off, compose the layer yourself.
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))

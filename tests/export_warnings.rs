@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use checkout_otel::attributes::{CHECKOUT_PROCESS, METRIC_CHECKOUT_COMPLETED};
-use checkout_otel::init::{EXPORT_LOG_TARGET, INIT_LOG_TARGET, Protocol, Telemetry};
+use checkout_otel::init::{EXPORT_LOG_TARGET, Exporter, INIT_LOG_TARGET, Protocol, Telemetry};
 use common::receiver::closed_endpoint;
 use opentelemetry::trace::{Span, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
@@ -107,7 +107,8 @@ fn the_missing_key_is_said_at_build_and_never_in_a_customers_span() {
     log();
     let spans = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-no-key")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .with_span_processor(SimpleSpanProcessor::new(spans.clone()))
         .with_env(Vec::<(String, String)>::new())
         .build()

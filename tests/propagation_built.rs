@@ -16,6 +16,7 @@ use checkout_otel::attributes as attr;
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::ClientBuilder;
 use checkout_otel::http_server;
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Telemetry, TelemetryGuard};
 use checkout_otel::opentelemetry::baggage::BaggageExt as _;
 use checkout_otel::opentelemetry::trace::{FutureExt as _, SpanId, SpanKind, TraceId};
@@ -35,7 +36,8 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 /// its `OTEL_PROPAGATORS`.
 fn built(service: &str, exporter: &InMemorySpanExporter, propagators: &str) -> TelemetryGuard {
     let guard = Telemetry::builder(service)
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env([

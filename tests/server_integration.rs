@@ -14,6 +14,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use checkout_otel::attributes as attr;
 use checkout_otel::http_server;
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Telemetry, TelemetryGuard};
 use checkout_otel::opentelemetry::global;
 use checkout_otel::opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
@@ -31,7 +32,8 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 fn setup() -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-api")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env(Vec::<(String, String)>::new())

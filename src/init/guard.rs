@@ -169,7 +169,8 @@ impl TelemetryGuard {
     /// # fn main() -> Result<(), checkout_otel::error::ConfigError> {
     /// let telemetry = checkout_otel::init::Telemetry::builder("svc")
     ///     .tracing_bridge(false)
-    ///     .console_output(false)
+    /// #   .traces_exporter(checkout_otel::init::Exporter::None)
+    /// #   .metrics_exporter(checkout_otel::init::Exporter::None)
     ///     .build()?;
     /// let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
     /// tracing::subscriber::with_default(subscriber, || {

@@ -170,8 +170,8 @@ impl Receiver {
         Self::start(|listener, state, stop| async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(Grpc(state.clone())))
-                .add_service(MetricsServiceServer::new(Grpc(state)))
+                .add_service(trace_service(&state))
+                .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
                 })
@@ -199,14 +199,32 @@ impl Receiver {
     /// 127.0.0.1) with its private key `key_pem`.
     #[cfg(feature = "tls")]
     pub fn grpc_tls(cert_pem: &str, key_pem: &str) -> Self {
-        let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
+        Self::grpc_tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem)),
+        )
+    }
+
+    /// A gRPC receiver over mutual TLS: like [`Receiver::grpc_tls`], and
+    /// every client must present a certificate signed by `client_ca_pem`.
+    #[cfg(feature = "tls")]
+    pub fn grpc_mtls(cert_pem: &str, key_pem: &str, client_ca_pem: &str) -> Self {
+        Self::grpc_tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem))
+                .client_ca_root(tonic::transport::Certificate::from_pem(client_ca_pem)),
+        )
+    }
+
+    #[cfg(feature = "tls")]
+    fn grpc_tls_config(config: tonic::transport::ServerTlsConfig) -> Self {
         Self::start(|listener, state, stop| async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .tls_config(config)
                 .expect("server TLS config")
-                .add_service(TraceServiceServer::new(Grpc(state.clone())))
-                .add_service(MetricsServiceServer::new(Grpc(state)))
+                .add_service(trace_service(&state))
+                .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
                 })
@@ -220,6 +238,19 @@ impl Receiver {
     /// handshakes are counted in [`Received::tls_handshake_failures`].
     #[cfg(feature = "tls")]
     pub fn http_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::http_tls_with(cert_pem, key_pem, None)
+    }
+
+    /// An HTTP/protobuf receiver over mutual TLS: like
+    /// [`Receiver::http_tls`], and every client must present a certificate
+    /// signed by `client_ca_pem` (refused handshakes are counted).
+    #[cfg(feature = "tls")]
+    pub fn http_mtls(cert_pem: &str, key_pem: &str, client_ca_pem: &str) -> Self {
+        Self::http_tls_with(cert_pem, key_pem, Some(client_ca_pem))
+    }
+
+    #[cfg(feature = "tls")]
+    fn http_tls_with(cert_pem: &str, key_pem: &str, client_ca_pem: Option<&str>) -> Self {
         use tokio_rustls::rustls;
         use tokio_rustls::rustls::pki_types::pem::PemObject;
         use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -227,14 +258,29 @@ impl Receiver {
             .collect::<Result<Vec<_>, _>>()
             .expect("certificate PEM");
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server certificate");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                    roots.add(cert.expect("client CA PEM")).expect("client CA");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
+            .with_single_cert(certs, key)
+            .expect("server certificate");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         Self::start(|listener, state, stop| async move {
             let app = axum::Router::new()
@@ -351,6 +397,18 @@ impl axum::serve::Listener for TlsListener {
 #[derive(Clone)]
 struct Grpc(State);
 
+/// The trace service, accepting gzip-compressed requests.
+fn trace_service(state: &State) -> TraceServiceServer<Grpc> {
+    TraceServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
+/// The metrics service, accepting gzip-compressed requests.
+fn metrics_service(state: &State) -> MetricsServiceServer<Grpc> {
+    MetricsServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
 #[tonic::async_trait]
 impl TraceService for Grpc {
     async fn export(
@@ -386,6 +444,20 @@ async fn http_handler(
     body: axum::body::Bytes,
 ) -> impl axum::response::IntoResponse {
     let path = uri.path().to_owned();
+    let body = match headers.get(http::header::CONTENT_ENCODING) {
+        Some(encoding) if encoding == "gzip" => {
+            use std::io::Read as _;
+            let mut plain = Vec::new();
+            if flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .is_err()
+            {
+                return (http::StatusCode::BAD_REQUEST, Vec::new());
+            }
+            axum::body::Bytes::from(plain)
+        }
+        _ => body,
+    };
     let mut s = state.lock().expect("state");
     s.paths.push(path.clone());
     s.headers.push(headers);

@@ -101,7 +101,6 @@ fn builder(endpoint: &str, protocol: Protocol, samples: &[Sample]) -> TelemetryB
         .environment("staging")
         .endpoint(endpoint)
         .protocol(protocol)
-        .console_output(false)
         .user_hash_key(USER_HASH_KEY)
         .metric_export_interval(Duration::from_secs(3600))
         .resource_attribute("build.date", ISO_DATE);
