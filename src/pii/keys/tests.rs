@@ -181,8 +181,6 @@ fn identity_keys_by_last_words() {
         "user.email",
         "user.name",
         "user.full_name",
-        "client.address",
-        "http.client_ip",
         "userId",
         "UserID",
         "customer_id",
@@ -229,6 +227,16 @@ fn identity_keys_by_last_words() {
         "order.id",
         "client.port",
     ] {
+        assert_eq!(classify_key(key), KeyClass::Plain, "{key}");
+    }
+}
+
+#[test]
+fn client_address_keys_are_anonymised_not_hashed() {
+    for key in ["client.address", "http.client_ip", "clientAddress", "CLIENT_IP"] {
+        assert_eq!(classify_key(key), KeyClass::ClientAddress, "{key}");
+    }
+    for key in ["client.port", "server.address", "network.peer.address"] {
         assert_eq!(classify_key(key), KeyClass::Plain, "{key}");
     }
 }
