@@ -271,6 +271,31 @@ impl TypedSpan {
         self.apply(Op::Status(Status::error(message)));
     }
 
+    /// Records a failure that raised no exception (an HTTP server's 5xx, a
+    /// request cancelled), without ending the span: status `Error` with
+    /// `message` (not scrubbed: the caller builds it from no input),
+    /// `error.type` and `failure.kind`, and no `exception` event. Only the
+    /// first failure recorded on a span counts.
+    pub(crate) fn fail_without_exception(
+        &self,
+        error_type: ErrorType,
+        kind: FailureKind,
+        message: String,
+    ) {
+        if self.failed.swap(true, Ordering::AcqRel) || !self.recording {
+            return;
+        }
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::ERROR_TYPE,
+            error_type.as_str(),
+        )));
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::FAILURE_KIND,
+            kind.as_str(),
+        )));
+        self.apply(Op::Status(Status::error(message)));
+    }
+
     /// Whether a failure has been recorded on this span.
     pub(crate) fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
