@@ -234,3 +234,163 @@ impl Drop for ServerSpan {
         }
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::future::{Ready, ready};
+    use std::task::Waker;
+
+    use opentelemetry::trace::Status;
+
+    use super::*;
+    use crate::testing::TestTelemetry;
+
+    /// A service that answers with `status`, fails, or never answers.
+    #[derive(Clone, Copy)]
+    enum Inner {
+        Status(u16),
+        Fails,
+    }
+
+    #[derive(Debug)]
+    struct BackendDown;
+
+    impl Service<http::Request<()>> for Inner {
+        type Response = http::Response<()>;
+        type Error = BackendDown;
+        type Future = Ready<Result<http::Response<()>, BackendDown>>;
+
+        fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), BackendDown>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            ready(match *self {
+                Inner::Status(code) => {
+                    let mut response = http::Response::new(());
+                    *response.status_mut() = http::StatusCode::from_u16(code).unwrap();
+                    Ok(response)
+                }
+                Inner::Fails => Err(BackendDown),
+            })
+        }
+    }
+
+    struct Never;
+
+    impl Service<http::Request<()>> for Never {
+        type Response = http::Response<()>;
+        type Error = BackendDown;
+        type Future = std::future::Pending<Result<http::Response<()>, BackendDown>>;
+
+        fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), BackendDown>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        fut.as_mut().poll(&mut TaskContext::from_waker(Waker::noop()))
+    }
+
+    fn request(method: &str, uri: &str) -> http::Request<()> {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn an_inner_error_is_recorded_with_its_type_name() {
+        let telemetry = TestTelemetry::new("api");
+        let mut service = OtelServerLayer::new(&telemetry.tracer()).layer(Inner::Fails);
+        let result = poll_once(service.call(request("POST", "/pay")));
+        assert!(matches!(result, Poll::Ready(Err(BackendDown))));
+        let spans = telemetry.spans();
+        let span = spans.one("POST");
+        assert!(matches!(span.status(), Status::Error { .. }));
+        assert_eq!(span.error_type(), Some(std::any::type_name::<BackendDown>()));
+        assert_eq!(span.attr_str(attr::HTTP_RESPONSE_STATUS_CODE), None);
+    }
+
+    #[test]
+    fn a_dropped_request_is_recorded_as_cancelled() {
+        let telemetry = TestTelemetry::new("api");
+        let mut service = OtelServerLayer::new(&telemetry.tracer()).layer(Never);
+        let mut fut = Box::pin(service.call(request("GET", "/slow")));
+        assert!(
+            fut.as_mut()
+                .poll(&mut TaskContext::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        assert!(telemetry.spans().is_empty(), "ended only when dropped");
+        drop(fut);
+        let spans = telemetry.spans();
+        let span = spans.one("GET");
+        assert_eq!(span.error_type(), Some("cancelled"));
+        assert_eq!(span.attr_str(attr::FAILURE_KIND), Some("fault"));
+    }
+
+    #[test]
+    fn unknown_methods_hostile_headers_and_huge_paths_are_bounded() {
+        let telemetry = TestTelemetry::new("api");
+        let mut service = OtelServerLayer::new(&telemetry.tracer())
+            .url_scheme("https")
+            .route_with(|_| Some("/pay/{id}"))
+            .layer(Inner::Status(200));
+        let long_path = format!("/pay/{}", "a".repeat(60_000));
+        let mut hostile = request("PURGE", &format!("{long_path};jsessionid=secret?card=4111111111111111"));
+        let headers = hostile.headers_mut();
+        headers.insert("host", http::HeaderValue::from_bytes(b"shop\xff.example").unwrap());
+        headers.insert(
+            "user-agent",
+            http::HeaderValue::from_bytes(b"agent \xff").unwrap(),
+        );
+        headers.insert("x-forwarded-for", http::HeaderValue::from_static("unknown"));
+        headers.insert("traceparent", http::HeaderValue::from_static("00-zz-zz-01"));
+        assert!(poll_once(service.call(hostile)).is_ready());
+
+        let spans = telemetry.spans();
+        let span = spans.one("HTTP /pay/{id}");
+        assert_eq!(span.attr_str(attr::HTTP_REQUEST_METHOD), Some("_OTHER"));
+        assert_eq!(span.attr_str(attr::HTTP_REQUEST_METHOD_ORIGINAL), Some("PURGE"));
+        assert_eq!(span.attr_str(attr::URL_SCHEME), Some("https"));
+        assert_eq!(span.parent_span_id(), opentelemetry::trace::SpanId::INVALID);
+        let path = span.attr_str(attr::URL_PATH).unwrap();
+        assert!(path.len() < 400, "{} bytes", path.len());
+        assert!(path.ends_with(crate::pii::TRUNCATION_MARKER));
+        for key in [
+            attr::SERVER_ADDRESS,
+            attr::SERVER_PORT,
+            attr::USER_AGENT_ORIGINAL,
+            attr::CLIENT_ADDRESS,
+        ] {
+            assert_eq!(span.attr_str(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_masked_and_the_query_never_recorded() {
+        let telemetry = TestTelemetry::new("api");
+        let mut service = OtelServerLayer::new(&telemetry.tracer()).layer(Inner::Status(200));
+        let mut req = request("GET", "/users/jane.doe%40example.com;jsessionid=abc?card=4111111111111111");
+        req.headers_mut().insert(
+            "forwarded",
+            http::HeaderValue::from_static("for=\"[2001:db8:cafe:1::17]:4711\";proto=https"),
+        );
+        assert!(poll_once(service.call(req)).is_ready());
+        let spans = telemetry.spans();
+        let span = spans.one("GET");
+        assert_eq!(
+            span.attr_str(attr::URL_PATH),
+            Some("/users/[REDACTED:email];jsessionid=REDACTED")
+        );
+        assert_eq!(span.attr_str(attr::URL_SCHEME), Some("https"));
+        assert_eq!(span.attr_str(attr::CLIENT_ADDRESS), Some("2001:db8:cafe::"));
+    }
+}
