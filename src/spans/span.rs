@@ -135,6 +135,11 @@ impl TypedSpan {
         let mut live = self.lock_live();
         self.cx.get_or_init(|| match live.take() {
             Some(span) => self.parent.with_span(span),
+            // No ids at all (a no-op tracer's span, when no provider is
+            // installed): the parent's context as it is. An invalid span in
+            // a context would make the SDK's parent-based sampler drop every
+            // child as the child of an unsampled parent.
+            None if !self.span_context.is_valid() => self.parent.clone(),
             // A span that records nothing: its ids are all a context needs.
             // (The method keeps the span context as it is; it is not remote.)
             None => self
