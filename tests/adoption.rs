@@ -15,14 +15,14 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use checkout_otel::Telemetry;
 use checkout_otel::attributes::{self as attr, CheckoutStep, ErrorType};
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use checkout_otel::http_server::OtelServerLayer;
 use checkout_otel::spans::{
     CartValidate, CheckoutProcess, CheckoutTracer, Failure, InventoryReserveBatch,
 };
-use checkout_otel::Telemetry;
-use checkout_otel::http_server::OtelServerLayer;
 use common::receiver::{Received, ReceivedSpan, Receiver};
 use tower_http::trace::TraceLayer;
 

@@ -188,7 +188,10 @@ fn assert_server_span(span: &SpanView<'_>, addr: SocketAddr, path: &str, status:
         int_attr(span, attr::SERVER_PORT),
         Some(i64::from(addr.port()))
     );
-    assert_eq!(int_attr(span, attr::HTTP_RESPONSE_STATUS_CODE), Some(status));
+    assert_eq!(
+        int_attr(span, attr::HTTP_RESPONSE_STATUS_CODE),
+        Some(status)
+    );
     // Nothing else: no query, no `target`, no code location.
     let mut keys: Vec<&str> = span.attributes().iter().map(|kv| kv.key.as_str()).collect();
     keys.sort_unstable();
@@ -247,7 +250,11 @@ async fn run_case(filter: &str, tower_http: TowerHttp) {
 
     let missing = by_path("/pay/missing");
     assert_server_span(&missing, addr, "/pay/missing", 404);
-    assert_eq!(missing.status(), &Status::Unset, "a 4xx is not a server error");
+    assert_eq!(
+        missing.status(),
+        &Status::Unset,
+        "a 4xx is not a server error"
+    );
 
     let typed = spans
         .by_name(attr::ORDER_CREATE)
@@ -267,7 +274,10 @@ async fn run_case(filter: &str, tower_http: TowerHttp) {
         assert_eq!(instrumented_typed.parent_span_id(), ok.span_id(), "{case}");
         assert!(spans.find("request").is_none(), "{case}");
         assert!(spans.find("charge").is_none(), "{case}");
-        assert!(!log.contains("finished processing request"), "{case}: {log}");
+        assert!(
+            !log.contains("finished processing request"),
+            "{case}: {log}"
+        );
     } else {
         // tower-http's span is the server span's child; the handler's spans
         // nest under it, the `#[instrument]` span too.
@@ -339,7 +349,8 @@ async fn without_a_tracing_bridge_typed_spans_are_children_of_the_server_span() 
 #[tokio::test]
 async fn without_traceparent_a_new_trace_and_unmatched_routes_are_named_by_method() {
     let telemetry = TestTelemetry::new("payment-api");
-    let addr = serve_with_connect_info(app(&telemetry.tracer(), SeenBaggage::default(), None)).await;
+    let addr =
+        serve_with_connect_info(app(&telemetry.tracer(), SeenBaggage::default(), None)).await;
     let client = reqwest::Client::new();
     let status = client
         .post(format!("http://{addr}/pay/order-1"))

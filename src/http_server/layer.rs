@@ -294,7 +294,8 @@ mod tests {
 
     fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
         let mut fut = std::pin::pin!(fut);
-        fut.as_mut().poll(&mut TaskContext::from_waker(Waker::noop()))
+        fut.as_mut()
+            .poll(&mut TaskContext::from_waker(Waker::noop()))
     }
 
     fn request(method: &str, uri: &str) -> http::Request<()> {
@@ -314,7 +315,10 @@ mod tests {
         let spans = telemetry.spans();
         let span = spans.one("POST");
         assert!(matches!(span.status(), Status::Error { .. }));
-        assert_eq!(span.error_type(), Some(std::any::type_name::<BackendDown>()));
+        assert_eq!(
+            span.error_type(),
+            Some(std::any::type_name::<BackendDown>())
+        );
         assert_eq!(span.attr_str(attr::HTTP_RESPONSE_STATUS_CODE), None);
     }
 
@@ -344,9 +348,15 @@ mod tests {
             .route_with(|_| Some("/pay/{id}"))
             .layer(Inner::Status(200));
         let long_path = format!("/pay/{}", "a".repeat(60_000));
-        let mut hostile = request("PURGE", &format!("{long_path};jsessionid=secret?card=4111111111111111"));
+        let mut hostile = request(
+            "PURGE",
+            &format!("{long_path};jsessionid=secret?card=4111111111111111"),
+        );
         let headers = hostile.headers_mut();
-        headers.insert("host", http::HeaderValue::from_bytes(b"shop\xff.example").unwrap());
+        headers.insert(
+            "host",
+            http::HeaderValue::from_bytes(b"shop\xff.example").unwrap(),
+        );
         headers.insert(
             "user-agent",
             http::HeaderValue::from_bytes(b"agent \xff").unwrap(),
@@ -358,7 +368,10 @@ mod tests {
         let spans = telemetry.spans();
         let span = spans.one("HTTP /pay/{id}");
         assert_eq!(span.attr_str(attr::HTTP_REQUEST_METHOD), Some("_OTHER"));
-        assert_eq!(span.attr_str(attr::HTTP_REQUEST_METHOD_ORIGINAL), Some("PURGE"));
+        assert_eq!(
+            span.attr_str(attr::HTTP_REQUEST_METHOD_ORIGINAL),
+            Some("PURGE")
+        );
         assert_eq!(span.attr_str(attr::URL_SCHEME), Some("https"));
         assert_eq!(span.parent_span_id(), opentelemetry::trace::SpanId::INVALID);
         let path = span.attr_str(attr::URL_PATH).unwrap();
@@ -378,7 +391,10 @@ mod tests {
     fn path_parameters_are_masked_and_the_query_never_recorded() {
         let telemetry = TestTelemetry::new("api");
         let mut service = OtelServerLayer::new(&telemetry.tracer()).layer(Inner::Status(200));
-        let mut req = request("GET", "/users/jane.doe%40example.com;jsessionid=abc?card=4111111111111111");
+        let mut req = request(
+            "GET",
+            "/users/jane.doe%40example.com;jsessionid=abc?card=4111111111111111",
+        );
         req.headers_mut().insert(
             "forwarded",
             http::HeaderValue::from_static("for=\"[2001:db8:cafe:1::17]:4711\";proto=https"),

@@ -116,7 +116,13 @@ impl<'a> ServerRequest<'a> {
             .uri
             .scheme_str()
             .and_then(known)
-            .or_else(|| self.options.forwarded.then(forwarded).flatten().and_then(known))
+            .or_else(|| {
+                self.options
+                    .forwarded
+                    .then(forwarded)
+                    .flatten()
+                    .and_then(known)
+            })
             .unwrap_or("http")
     }
 
@@ -124,11 +130,7 @@ impl<'a> ServerRequest<'a> {
     /// `axum`) keeps the prefix a nested router strips from the URI.
     fn path(&self) -> &'a str {
         #[cfg(feature = "axum")]
-        if let Some(original) = self
-            .parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-        {
+        if let Some(original) = self.parts.extensions.get::<axum::extract::OriginalUri>() {
             return original.0.path();
         }
         self.parts.uri.path()
@@ -264,7 +266,10 @@ fn forwarded_param<'h>(headers: &'h HeaderMap, param: &str) -> Option<&'h str> {
 /// `server.address` and the port the client asked for: the URI's authority
 /// (HTTP/2's `:authority`, an absolute-form request), else the `Host`
 /// header. `None` when neither holds a well-formed host.
-fn server_authority<'r>(uri: &'r http::Uri, headers: &'r HeaderMap) -> Option<(&'r str, Option<u16>)> {
+fn server_authority<'r>(
+    uri: &'r http::Uri,
+    headers: &'r HeaderMap,
+) -> Option<(&'r str, Option<u16>)> {
     let authority = match uri.authority() {
         Some(authority) => authority.as_str(),
         None => headers.get(HOST)?.to_str().ok()?,
@@ -311,9 +316,15 @@ mod tests {
     fn authority_from_the_uri_or_the_host_header() {
         let uri: http::Uri = "/pay".parse().unwrap();
         let h = headers(&[("host", b"shop.example:8443")]);
-        assert_eq!(server_authority(&uri, &h), Some(("shop.example", Some(8443))));
+        assert_eq!(
+            server_authority(&uri, &h),
+            Some(("shop.example", Some(8443)))
+        );
         let h = headers(&[("host", b"[2001:db8::1]:9000")]);
-        assert_eq!(server_authority(&uri, &h), Some(("2001:db8::1", Some(9000))));
+        assert_eq!(
+            server_authority(&uri, &h),
+            Some(("2001:db8::1", Some(9000)))
+        );
         let h = headers(&[("host", b"shop.example")]);
         assert_eq!(server_authority(&uri, &h), Some(("shop.example", None)));
         let absolute: http::Uri = "https://api.example/pay".parse().unwrap();

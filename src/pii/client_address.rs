@@ -86,7 +86,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_ip_address() {
-        for text in ["unknown", "_hidden", "jane.example.com", "", "1.2.3", "[::1"] {
+        for text in [
+            "unknown",
+            "_hidden",
+            "jane.example.com",
+            "",
+            "1.2.3",
+            "[::1",
+        ] {
             assert_eq!(anonymize_client_address(text), None, "{text}");
         }
     }

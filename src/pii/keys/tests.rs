@@ -233,7 +233,12 @@ fn identity_keys_by_last_words() {
 
 #[test]
 fn client_address_keys_are_anonymised_not_hashed() {
-    for key in ["client.address", "http.client_ip", "clientAddress", "CLIENT_IP"] {
+    for key in [
+        "client.address",
+        "http.client_ip",
+        "clientAddress",
+        "CLIENT_IP",
+    ] {
         assert_eq!(classify_key(key), KeyClass::ClientAddress, "{key}");
     }
     for key in ["client.port", "server.address", "network.peer.address"] {
