@@ -129,10 +129,11 @@ fn sensitive_keys_by_word() {
 fn contract_keys_are_never_secret_or_identity() {
     for key in crate::attributes::CONTRACT_ATTRIBUTE_KEYS {
         let class = classify_key(key);
-        let expected = if *key == crate::attributes::URL_FULL {
-            KeyClass::Url
-        } else {
-            KeyClass::Plain
+        let expected = match *key {
+            crate::attributes::URL_FULL | crate::attributes::URL_PATH => KeyClass::Url,
+            // Anonymised by the exit check as well as by the server layer.
+            crate::attributes::CLIENT_ADDRESS => KeyClass::ClientAddress,
+            _ => KeyClass::Plain,
         };
         assert_eq!(class, expected, "{key}");
     }
