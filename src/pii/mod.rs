@@ -42,6 +42,7 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+pub(crate) mod client_address;
 mod decode;
 mod exit;
 mod exit_metrics;
