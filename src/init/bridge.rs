@@ -21,6 +21,8 @@ where
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_context_activation(true)
+        // `target` is not in the contract: with the location, a detail.
+        .with_target(span_details)
         .with_location(span_details)
         .with_threads(span_details)
         .with_tracked_inactivity(span_details)
