@@ -150,6 +150,7 @@ mod pipeline;
 mod propagator;
 mod queue;
 mod resolve;
+mod resource;
 mod runtime;
 mod settings;
 mod shutdown;
@@ -166,3 +167,4 @@ pub use config::{
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;
 pub use queue::SpanExportStats;
+pub use resource::{Detector, RESOURCE_DETECTORS_ENV, ResourceDetection};

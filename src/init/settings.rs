@@ -45,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) propagation_allowed_hosts: Option<Vec<String>>,
     /// Whether spans and links keep their `tracestate` on export.
     pub(crate) export_tracestate: bool,
+    pub(crate) resource_detection: super::resource::ResourceDetection,
 }
 
 impl Settings {
@@ -76,6 +77,7 @@ impl Settings {
             user_hash_key: None,
             propagation_allowed_hosts: None,
             export_tracestate: false,
+            resource_detection: Default::default(),
         }
     }
 }
