@@ -84,6 +84,7 @@
 //! | propagators | — | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`) | `tracecontext,baggage` |
 //! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
+//! | resource detectors (see [`ResourceDetection`]) | [`resource_detection`](TelemetryBuilder::resource_detection) | `OTEL_EXPERIMENTAL_RESOURCE_DETECTORS` (`host,os,process,container,k8s`, `all`, `none`) | all |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
