@@ -38,11 +38,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_semantic_conventions::attribute as semconv;
 
 use super::env::Env;
 use super::limits::MAX_RESOURCE_VALUE_BYTES;
-use crate::attributes::string_enum;
+use crate::attributes::{self as attr, string_enum};
 use crate::error::{ConfigError, ConfigSource};
 
 /// The variable choosing the detectors: a comma-separated list of `host`,
@@ -230,21 +229,21 @@ impl Sources<'_> {
             .line("/proc/sys/kernel/hostname")
             .or_else(|| self.line("/etc/hostname"))
             .or_else(|| self.var("HOSTNAME"));
-        let mut attrs = vec![KeyValue::new(semconv::HOST_ARCH, host_arch())];
-        attrs.extend(name.map(|n| KeyValue::new(semconv::HOST_NAME, n)));
+        let mut attrs = vec![KeyValue::new(attr::HOST_ARCH, host_arch())];
+        attrs.extend(name.map(|n| KeyValue::new(attr::HOST_NAME, n)));
         attrs
     }
 
     fn os(&self) -> Vec<KeyValue> {
-        let mut attrs = vec![KeyValue::new(semconv::OS_TYPE, os_type())];
+        let mut attrs = vec![KeyValue::new(attr::OS_TYPE, os_type())];
         let release = self
             .file("/etc/os-release")
             .or_else(|| self.file("/usr/lib/os-release"));
         if let Some(release) = release {
             for (field, key) in [
-                ("NAME", semconv::OS_NAME),
-                ("VERSION_ID", semconv::OS_VERSION),
-                ("PRETTY_NAME", semconv::OS_DESCRIPTION),
+                ("NAME", attr::OS_NAME),
+                ("VERSION_ID", attr::OS_VERSION),
+                ("PRETTY_NAME", attr::OS_DESCRIPTION),
             ] {
                 if let Some(value) = os_release_field(&release, field) {
                     attrs.push(KeyValue::new(key, value));
@@ -267,7 +266,7 @@ impl Sources<'_> {
                     .map(str::to_owned)
             })
         });
-        id.map(|id| KeyValue::new(semconv::CONTAINER_ID, id))
+        id.map(|id| KeyValue::new(attr::CONTAINER_ID, id))
             .into_iter()
             .collect()
     }
@@ -294,10 +293,10 @@ impl Sources<'_> {
         ]);
         let uid = self.first_var(&["OTEL_RESOURCE_ATTRIBUTES_POD_UID", "POD_UID", "K8S_POD_UID"]);
         [
-            (semconv::K8S_POD_NAME, pod_name),
-            (semconv::K8S_NAMESPACE_NAME, namespace),
-            (semconv::K8S_NODE_NAME, node),
-            (semconv::K8S_POD_UID, uid),
+            (attr::K8S_POD_NAME, pod_name),
+            (attr::K8S_NAMESPACE_NAME, namespace),
+            (attr::K8S_NODE_NAME, node),
+            (attr::K8S_POD_UID, uid),
         ]
         .into_iter()
         .filter_map(|(key, value)| value.map(|v| KeyValue::new(key, v)))
@@ -307,15 +306,15 @@ impl Sources<'_> {
 
 fn process() -> Vec<KeyValue> {
     let mut attrs = vec![
-        KeyValue::new(semconv::PROCESS_PID, i64::from(std::process::id())),
-        KeyValue::new(semconv::PROCESS_RUNTIME_NAME, "rustc"),
+        KeyValue::new(attr::PROCESS_PID, i64::from(std::process::id())),
+        KeyValue::new(attr::PROCESS_RUNTIME_NAME, "rustc"),
     ];
     let executable = std::env::current_exe().ok().and_then(|path| {
         path.file_name()
             .and_then(|name| name.to_str())
             .map(str::to_owned)
     });
-    attrs.extend(executable.map(|name| KeyValue::new(semconv::PROCESS_EXECUTABLE_NAME, name)));
+    attrs.extend(executable.map(|name| KeyValue::new(attr::PROCESS_EXECUTABLE_NAME, name)));
     attrs
 }
 
