@@ -37,6 +37,37 @@ pub const SERVICE_INSTANCE_ID: &str = semconv::SERVICE_INSTANCE_ID;
 /// Replaces the deprecated `deployment.environment`.
 pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = semconv::DEPLOYMENT_ENVIRONMENT_NAME;
 
+// Detected where the service runs (`init::ResourceDetection`); all in
+// development in the semantic conventions.
+/// `host.name`: name of the host: the kernel's hostname, in a container the container's (detected).
+pub const HOST_NAME: &str = semconv::HOST_NAME;
+/// `host.arch`: CPU architecture, e.g. `amd64`, `arm64` (detected).
+pub const HOST_ARCH: &str = semconv::HOST_ARCH;
+/// `os.type`: operating system family, e.g. `linux`, `darwin` (detected).
+pub const OS_TYPE: &str = semconv::OS_TYPE;
+/// `os.name`: operating system name from os-release, e.g. `Debian GNU/Linux` (detected).
+pub const OS_NAME: &str = semconv::OS_NAME;
+/// `os.version`: operating system version from os-release, e.g. `12` (detected).
+pub const OS_VERSION: &str = semconv::OS_VERSION;
+/// `os.description`: human-readable operating system, e.g. `Debian GNU/Linux 12 (bookworm)` (detected).
+pub const OS_DESCRIPTION: &str = semconv::OS_DESCRIPTION;
+/// `process.pid`: process id (detected).
+pub const PROCESS_PID: &str = semconv::PROCESS_PID;
+/// `process.executable.name`: file name of the executable (detected).
+pub const PROCESS_EXECUTABLE_NAME: &str = semconv::PROCESS_EXECUTABLE_NAME;
+/// `process.runtime.name`: `rustc` (detected).
+pub const PROCESS_RUNTIME_NAME: &str = semconv::PROCESS_RUNTIME_NAME;
+/// `container.id`: id of the container the process runs in (detected).
+pub const CONTAINER_ID: &str = semconv::CONTAINER_ID;
+/// `k8s.pod.name`: Kubernetes pod name (detected).
+pub const K8S_POD_NAME: &str = semconv::K8S_POD_NAME;
+/// `k8s.namespace.name`: Kubernetes namespace (detected).
+pub const K8S_NAMESPACE_NAME: &str = semconv::K8S_NAMESPACE_NAME;
+/// `k8s.node.name`: Kubernetes node name (detected).
+pub const K8S_NODE_NAME: &str = semconv::K8S_NODE_NAME;
+/// `k8s.pod.uid`: Kubernetes pod UID (detected).
+pub const K8S_POD_UID: &str = semconv::K8S_POD_UID;
+
 // ---------------------------------------------------------------------------
 // Span names
 // ---------------------------------------------------------------------------
@@ -659,4 +690,18 @@ pub const CONTRACT_RESOURCE_KEYS: &[&str] = &[
     SERVICE_NAMESPACE,
     SERVICE_INSTANCE_ID,
     DEPLOYMENT_ENVIRONMENT_NAME,
+    HOST_NAME,
+    HOST_ARCH,
+    OS_TYPE,
+    OS_NAME,
+    OS_VERSION,
+    OS_DESCRIPTION,
+    PROCESS_PID,
+    PROCESS_EXECUTABLE_NAME,
+    PROCESS_RUNTIME_NAME,
+    CONTAINER_ID,
+    K8S_POD_NAME,
+    K8S_NAMESPACE_NAME,
+    K8S_NODE_NAME,
+    K8S_POD_UID,
 ];

@@ -328,6 +328,17 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A resource detector name that is not one of the crate's.
+    #[error(
+        "unknown resource detector {value:?} from {source_of}: expected host, os, process, container, k8s, all or none"
+    )]
+    InvalidResourceDetector {
+        /// The name, as given (at most 64 characters, scrubbed).
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+    },
+
     /// A CA certificate bundle for TLS (feature `tls`) that cannot be read or
     /// holds no well-formed PEM certificate.
     #[error(

@@ -399,6 +399,13 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
         assert_eq!(calls.len(), attempts, "{s:?}: gateway calls");
         let payment = one(&spans, attr::PAYMENT_PROCESS);
         assert_eq!(payment.service, "gateway");
+        // The customer, as the checkout records it: hashed, never the id.
+        let checkout = one(&spans, attr::CHECKOUT_PROCESS);
+        assert!(payment.attr(attr::USER_HASH).is_some(), "{s:?}: user.hash");
+        assert_eq!(
+            payment.attr(attr::USER_HASH),
+            checkout.attr(attr::USER_HASH)
+        );
         for (i, call) in calls.iter().enumerate() {
             assert_eq!(call.service, "payment");
             // gateway's payment.process -> its HTTP CLIENT span (the

@@ -381,7 +381,7 @@ fn brands_are_detected_from_the_leading_digits() {
         ("36227206271667", CardBrand::Diners, "1667"),
         ("6200000000000005", CardBrand::UnionPay, "0005"),
     ] {
-        let pm = PaymentMethod::card_from_number(number.to_string()).unwrap();
+        let pm = PaymentMethod::card_from_number(number).unwrap();
         let card = pm.as_card().unwrap();
         assert_eq!((card.brand(), card.last4()), (brand, last4), "{number}");
     }
@@ -395,7 +395,7 @@ fn brands_are_detected_from_the_leading_digits() {
         ("1", CardBrand::Unknown),
     ] {
         let number = luhn_complete(prefix, 16);
-        let pm = PaymentMethod::card_from_number(number.clone()).unwrap();
+        let pm = PaymentMethod::card_from_number(&number).unwrap();
         assert_eq!(pm.as_card().unwrap().brand(), brand, "{number}");
     }
 }
@@ -410,7 +410,7 @@ fn bad_card_numbers_are_typed_errors_without_the_number() {
         ("4111.1111.1111.1111", "only digits"),
         ("", "12 to 19 digits"),
     ] {
-        match PaymentMethod::card_from_number(number.to_string()) {
+        match PaymentMethod::card_from_number(number) {
             Err(err @ ValueError::InvalidCardNumber(_)) => {
                 let message = err.to_string();
                 assert!(message.contains(reason), "{number}: {message}");
@@ -429,7 +429,7 @@ fn bad_card_numbers_are_typed_errors_without_the_number() {
 
 #[test]
 fn payment_methods_show_and_record_only_type_brand_last4() {
-    let card = PaymentMethod::card_from_number("5555 5555 5555 4444".to_string()).unwrap();
+    let card = PaymentMethod::card_from_number("5555 5555 5555 4444").unwrap();
     for shown in [
         format!("{card}"),
         format!("{card:?}"),

@@ -11,7 +11,7 @@ use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerPro
 use checkout_otel::pii::{Currency, Money};
 use checkout_otel::spans::{
     CartVerifyPrices, CheckoutProcess, CheckoutTracer, Failure, InventoryReserveItem,
-    PaymentGatewayCall,
+    PaymentGatewayCall, PaymentProcess,
 };
 use common::meter::MeterProbe;
 
@@ -88,11 +88,23 @@ async fn gateway_latency_is_recorded_once_whichever_way_the_call_ends() {
     let upstream = call();
     upstream.response_status(503);
     upstream.end();
-    // Declined.
+    // Declined, alone and together with its payment.
     call().declined(DeclineCode::InsufficientFunds, "insufficient funds");
+    let payment = h.tracer.start(PaymentProcess::new(
+        "ord-1",
+        Money::from_minor(4_998, Currency::EUR),
+    ));
+    payment.declined_by(call(), DeclineCode::DoNotHonor, "do not honor");
 
+    let payments = h.spans(attr::PAYMENT_PROCESS);
+    assert_eq!(payments.len(), 1, "the payment ends exactly once");
+    assert_eq!(
+        values(&payments[0], attr::PAYMENT_DECLINE_CODE),
+        [Value::from("do_not_honor")]
+    );
+    assert_eq!(events(&payments[0], attr::EXCEPTION_EVENT), 1);
     let spans = h.spans(attr::PAYMENT_GATEWAY_CALL);
-    assert_eq!(spans.len(), 11, "each call ends exactly once");
+    assert_eq!(spans.len(), 12, "each call ends exactly once");
     for span in &spans {
         assert_eq!(
             values(span, attr::PAYMENT_GATEWAY_LATENCY_MS).len(),
@@ -107,7 +119,7 @@ async fn gateway_latency_is_recorded_once_whichever_way_the_call_ends() {
         );
     }
     let gateway = attr::METRIC_PAYMENT_GATEWAY_DURATION;
-    assert_eq!(h.meter.total(gateway, &[]), 11);
+    assert_eq!(h.meter.total(gateway, &[]), 12);
     assert_eq!(
         h.meter
             .total(gateway, &[(attr::PAYMENT_STATUS, "succeeded")]),
@@ -120,9 +132,9 @@ async fn gateway_latency_is_recorded_once_whichever_way_the_call_ends() {
     assert_eq!(
         h.meter
             .total(gateway, &[(attr::PAYMENT_STATUS, "declined")]),
-        1
+        2
     );
-    assert_eq!(h.meter.total(attr::METRIC_PAYMENT_DECLINES, &[]), 1);
+    assert_eq!(h.meter.total(attr::METRIC_PAYMENT_DECLINES, &[]), 2);
 }
 
 #[tokio::test]

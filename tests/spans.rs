@@ -9,7 +9,7 @@ use checkout_otel::opentelemetry::trace::{SpanKind, Status};
 use checkout_otel::opentelemetry::{Context, Value};
 use checkout_otel::opentelemetry_sdk::metrics::SdkMeterProvider;
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use checkout_otel::pii::{Currency, Money, PaymentMethod, UserRef};
+use checkout_otel::pii::{Currency, Money, PaymentMethod, UserHasher, UserRef};
 use checkout_otel::spans::*;
 
 struct Harness {
@@ -201,7 +201,7 @@ fn inventory_spans_record_reservations_shortfalls_and_release() {
 #[test]
 fn payment_spans_are_clients_with_safe_attributes() {
     let h = harness();
-    let card = PaymentMethod::card_from_number("4111 1111 1111 1111".to_owned()).unwrap();
+    let card = PaymentMethod::card_from_number("4111 1111 1111 1111").unwrap();
     {
         let payment = h
             .tracer
@@ -250,6 +250,107 @@ fn payment_spans_are_clients_with_safe_attributes() {
     assert_eq!(s(&call, attr::PAYMENT_STATUS), "succeeded");
     assert!(i(&call, attr::PAYMENT_GATEWAY_LATENCY_MS) >= 0);
     assert_eq!(call.status, Status::Unset);
+}
+
+#[test]
+fn card_number_is_borrowed_and_left_as_it_was_for_the_gateway() {
+    let number = String::from("4111-1111-1111-1111");
+    let card = PaymentMethod::card_from_number(&number).unwrap();
+    assert_eq!(number, "4111-1111-1111-1111");
+    assert_eq!(card.to_string(), "card visa ****1111");
+}
+
+#[test]
+fn payment_records_the_customer_only_as_the_tracers_user_hash() {
+    let h = harness();
+    let hasher = std::sync::Arc::new(
+        UserHasher::from_text("payment-test-key-of-at-least-32-bytes").unwrap(),
+    );
+    let tracer = h.tracer.clone().with_user_hasher(hasher.clone());
+    let customer = tracer.user("customer-8812");
+    tracer
+        .start(PaymentProcess::new("order-1", usd(100)).user(&customer))
+        .succeeded("ch_1");
+    let payment = h.one(attr::PAYMENT_PROCESS);
+    let expected = hasher.hash("customer-8812");
+    assert_eq!(s(&payment, attr::USER_HASH), expected.hash());
+    // Not the process-wide hasher's value: the tracer's key was used.
+    assert_ne!(
+        s(&payment, attr::USER_HASH),
+        UserRef::new("customer-8812").hash()
+    );
+    let all = format!("{:?}", payment.attributes);
+    assert!(!all.contains("customer-8812"), "{all}");
+}
+
+#[test]
+fn one_decline_call_records_it_on_the_call_and_the_payment() {
+    let h = harness();
+    {
+        let payment = h.tracer.start(PaymentProcess::new("order-1", usd(4_998)));
+        let call = h.tracer.start_in(
+            PaymentGatewayCall::new("stripe", "POST", "https://gw/c"),
+            payment.context(),
+        );
+        call.response_status(402);
+        payment.declined_by(
+            call,
+            DeclineCode::from_gateway_code("insufficient_funds"),
+            "Insufficient funds on card 4111 1111 1111 1111",
+        );
+    }
+    let spans = h.spans();
+    assert_eq!(spans.len(), 2, "each span ends once");
+    // The call, a child, ends first.
+    assert_eq!(spans[0].name, attr::PAYMENT_GATEWAY_CALL);
+    let (call, payment) = (&spans[0], &spans[1]);
+    assert_eq!(call.parent_span_id, payment.span_context.span_id());
+    for span in [call, payment] {
+        assert_eq!(s(span, attr::PAYMENT_STATUS), "declined", "{}", span.name);
+        assert_eq!(s(span, attr::PAYMENT_DECLINE_CODE), "insufficient_funds");
+        assert_eq!(s(span, attr::PAYMENT_DECLINE_CLASS), "soft");
+        assert_eq!(s(span, attr::ERROR_TYPE), "card_declined");
+        assert_eq!(s(span, attr::FAILURE_KIND), "rejection");
+        let Status::Error { description } = &span.status else {
+            panic!("{:?}", span.status)
+        };
+        assert!(description.starts_with("Insufficient funds on card "));
+        assert!(!description.contains("4111"), "{description}");
+    }
+    assert_eq!(i(call, attr::HTTP_RESPONSE_STATUS_CODE), 402);
+    assert!(i(call, attr::PAYMENT_GATEWAY_LATENCY_MS) >= 0);
+    assert!(attr(payment, attr::PAYMENT_GATEWAY_LATENCY_MS).is_none());
+}
+
+/// The one-line case: every method defaulted.
+#[derive(Debug, thiserror::Error)]
+#[error("ledger unavailable for jane@example.com")]
+struct LedgerError;
+
+impl ClassifyError for LedgerError {}
+
+#[test]
+fn a_one_line_classify_error_is_a_fault_named_after_its_type() {
+    assert_eq!(LedgerError.error_type().as_str(), "spans::LedgerError");
+    assert_eq!(LedgerError.failure_kind(), FailureKind::Fault);
+    assert_eq!(LedgerError.exception_type(), "spans::LedgerError");
+    let h = harness();
+    h.tracer
+        .start(OrderCreate::new("order-1"))
+        .fail(&LedgerError);
+    let order = h.one(attr::ORDER_CREATE);
+    assert_eq!(s(&order, attr::ERROR_TYPE), "spans::LedgerError");
+    assert_eq!(s(&order, attr::FAILURE_KIND), "fault");
+    let exc = event(&order, attr::EXCEPTION_EVENT);
+    assert_eq!(
+        event_attr(exc, attr::EXCEPTION_TYPE).as_str(),
+        "spans::LedgerError"
+    );
+    let msg = event_attr(exc, attr::EXCEPTION_MESSAGE)
+        .as_str()
+        .into_owned();
+    assert!(msg.starts_with("ledger unavailable for "), "{msg}");
+    assert!(!msg.contains("jane@"), "{msg}");
 }
 
 #[test]

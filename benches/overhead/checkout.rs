@@ -54,7 +54,7 @@ impl Inputs {
             user,
             total: Money::from_minor(4_998, Currency::USD),
             total_minor: 4_998,
-            card: PaymentMethod::card_from_number("4242 4242 4242 4242".to_owned())
+            card: PaymentMethod::card_from_number("4242 4242 4242 4242")
                 .expect("a valid test card"),
             card_last4: "4242".to_owned(),
             lines: vec![

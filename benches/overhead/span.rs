@@ -25,7 +25,7 @@ impl Inputs {
         Inputs {
             order_id: "order-7f3a9c21".to_owned(),
             amount: Money::from_minor(4_998, Currency::USD),
-            card: PaymentMethod::card_from_number("4242 4242 4242 4242".to_owned())
+            card: PaymentMethod::card_from_number("4242 4242 4242 4242")
                 .expect("a valid test card"),
             amount_minor: 4_998,
             currency: "USD",

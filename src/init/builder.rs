@@ -86,6 +86,17 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Which resource detectors run (host, OS, process, container,
+    /// Kubernetes): by default those `OTEL_EXPERIMENTAL_RESOURCE_DETECTORS`
+    /// lists, all when it is unset. `ResourceDetection::none()` turns
+    /// detection off. Detected attributes have the lowest precedence:
+    /// `OTEL_RESOURCE_ATTRIBUTES` and [`resource_attribute`](Self::resource_attribute)
+    /// replace them per key.
+    pub fn resource_detection(mut self, detection: super::ResourceDetection) -> Self {
+        self.settings.resource_detection = detection;
+        self
+    }
+
     /// The collector's base URL, e.g. `http://localhost:4317` (gRPC) or
     /// `http://localhost:4318` (HTTP/protobuf, which appends `/v1/traces` and
     /// `/v1/metrics`). Without it, OTLP export goes to the specification's

@@ -105,6 +105,7 @@
 //! | propagators | — | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`) | `tracecontext,baggage` |
 //! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
+//! | resource detectors (see [`ResourceDetection`]) | [`resource_detection`](TelemetryBuilder::resource_detection) | `OTEL_EXPERIMENTAL_RESOURCE_DETECTORS` (`host,os,process,container,k8s`, `all`, `none`) | all |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
 //! | exported `tracing` events and spans | [`tracing_filter`](TelemetryBuilder::tracing_filter) | `OTEL_LOG_LEVEL` (one level), then `RUST_LOG` | [`DEFAULT_TRACING_FILTER`] (`info`) |
 //!
@@ -179,6 +180,7 @@ mod propagator;
 mod queue;
 mod rate_limit;
 mod resolve;
+mod resource;
 mod runtime;
 mod settings;
 mod shutdown;
@@ -198,3 +200,4 @@ pub use filter::{
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;
 pub use queue::SpanExportStats;
+pub use resource::{Detector, RESOURCE_DETECTORS_ENV, ResourceDetection};

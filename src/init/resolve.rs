@@ -180,6 +180,7 @@ fn resource(s: &Settings, env: &Env<'_>) -> Result<(String, Resource), ConfigErr
         })?
         .unwrap_or_default();
     attrs.set(KeyValue::new(SERVICE_INSTANCE_ID, process_instance_id()));
+    attrs.extend(super::resource::detect(&s.resource_detection, env)?);
     attrs.extend(env_attrs);
     let builder_source = ConfigSource::Builder("resource_attribute");
     // Distinct keys, counted before merging (a merge per attribute).

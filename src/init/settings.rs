@@ -55,6 +55,7 @@ pub(crate) struct Settings {
     pub(crate) propagation_allowed_hosts: Option<Vec<String>>,
     /// Whether spans and links keep their `tracestate` on export.
     pub(crate) export_tracestate: bool,
+    pub(crate) resource_detection: super::resource::ResourceDetection,
 }
 
 impl Settings {
@@ -93,6 +94,7 @@ impl Settings {
             user_hash_key: None,
             propagation_allowed_hosts: None,
             export_tracestate: false,
+            resource_detection: Default::default(),
         }
     }
 }

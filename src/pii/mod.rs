@@ -29,7 +29,7 @@
 //! let user = hasher.hash("customer-42");
 //! assert_eq!(user.key_value().key.as_str(), "user.hash");
 //!
-//! let card = PaymentMethod::card_from_number("5555 5555 5555 4444".to_string())?;
+//! let card = PaymentMethod::card_from_number("5555 5555 5555 4444")?;
 //! assert_eq!(card.to_string(), "card mastercard ****4444");
 //!
 //! let total = Money::parse("42.50", Currency::EUR)?;

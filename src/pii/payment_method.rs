@@ -161,14 +161,15 @@ impl fmt::Display for Card {
 /// `payment.card.brand` and `payment.card.last4` for cards.
 ///
 /// A `PaymentMethod` cannot hold a full card number, token, expiry or CVV:
-/// [`PaymentMethod::card_from_number`] takes the number by value, keeps the
-/// brand and the last four digits, and overwrites the number's bytes before
-/// freeing them. `Debug` and `Display` show no more than the attributes do.
+/// [`PaymentMethod::card_from_number`] borrows the number (the gateway still
+/// needs it), keeps only the brand and the last four digits, and leaves no
+/// copy of the number behind. `Debug` and `Display` show no more than the
+/// attributes do.
 ///
 /// ```
 /// use checkout_otel::pii::{CardBrand, PaymentMethod, PaymentMethodType};
 ///
-/// let pm = PaymentMethod::card_from_number("4242 4242 4242 4242".to_string()).unwrap();
+/// let pm = PaymentMethod::card_from_number("4242 4242 4242 4242").unwrap();
 /// assert_eq!(pm.method_type(), PaymentMethodType::Card);
 /// assert_eq!(format!("{pm}"), "card visa ****4242");
 ///
@@ -192,32 +193,31 @@ pub enum PaymentMethod {
     Other,
 }
 
-/// Overwrites the card number's bytes however the function returns.
-struct Wiped<T: AsMut<[u8]>>(T);
+/// Overwrites the digits copied out of a card number however the function
+/// returns.
+struct Wiped<const N: usize>([u8; N]);
 
-impl<T: AsMut<[u8]>> Drop for Wiped<T> {
+impl<const N: usize> Drop for Wiped<N> {
     fn drop(&mut self) {
-        wipe(self.0.as_mut());
+        wipe(&mut self.0);
     }
 }
 
 impl PaymentMethod {
-    /// A card from its full number, which is consumed: only the brand
-    /// (detected from the leading digits) and the last four digits are kept,
-    /// and the string's bytes are overwritten before it is freed.
+    /// A card from its full number, borrowed: only the brand (detected from
+    /// the leading digits) and the last four digits are kept. The digits are
+    /// copied once, into a buffer on the stack that is overwritten before the
+    /// function returns, so no copy of the number outlives the call; the
+    /// caller's string is left as it was, for the gateway (zeroing it after
+    /// the charge, e.g. with `zeroize`, is the caller's to do).
     ///
     /// Spaces and dashes between digits are ignored. Fails with
     /// [`ValueError::InvalidCardNumber`] (which never shows the number) unless the
     /// number has 12 to 19 digits and passes the Luhn check.
-    pub fn card_from_number(number: String) -> Result<PaymentMethod, ValueError> {
-        let mut bytes = number.into_bytes();
-        let len = bytes.len();
-        // Zero the spare capacity too: it may hold an earlier, longer value.
-        bytes.resize(bytes.capacity(), 0);
-        let number = Wiped(bytes);
+    pub fn card_from_number(number: &str) -> Result<PaymentMethod, ValueError> {
         let mut digits = Wiped([0u8; 19]);
         let mut n = 0;
-        for &c in &number.0[..len] {
+        for &c in number.as_bytes() {
             match c {
                 b'0'..=b'9' => {
                     if n == digits.0.len() {

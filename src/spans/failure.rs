@@ -9,7 +9,27 @@ use crate::attributes::{ErrorType, FailureKind};
 /// How a failure is recorded: its low-cardinality `error.type`, and whether it
 /// was an expected business outcome or a fault.
 ///
-/// Implement it for your service's error types:
+/// Every method has a default, so the common case is one line: the error is
+/// a fault whose `error.type` (and `exception.type`) is its Rust type name,
+/// as the semantic conventions recommend for an error identified by its type
+/// (one value per type, so the metric attribute stays bounded). The message
+/// is its `Display`, scrubbed of PII when it is recorded.
+///
+/// ```
+/// use checkout_otel::spans::ClassifyError;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("ledger unavailable")]
+/// struct LedgerError;
+///
+/// impl ClassifyError for LedgerError {}
+///
+/// // error.type = "my_service::LedgerError", failure.kind = fault
+/// assert!(LedgerError.error_type().as_str().ends_with("::LedgerError"));
+/// ```
+///
+/// When variants differ (a decline is a business rejection, a timeout a
+/// fault), say so per variant:
 ///
 /// ```
 /// use checkout_otel::attributes::{ErrorType, FailureKind};
@@ -40,7 +60,10 @@ use crate::attributes::{ErrorType, FailureKind};
 /// ```
 pub trait ClassifyError: fmt::Display {
     /// The `error.type` value: low cardinality, never an id or a message.
-    fn error_type(&self) -> ErrorType;
+    /// By default the Rust type name of the error (`my_service::LedgerError`).
+    fn error_type(&self) -> ErrorType {
+        ErrorType::new(std::any::type_name::<Self>())
+    }
 
     /// [`FailureKind::Rejection`] for expected business outcomes (declines,
     /// out of stock), [`FailureKind::Fault`] (the default) for everything else.

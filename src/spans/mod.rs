@@ -37,8 +37,9 @@
 //! - `record(result)`: records an `Err`, ends, and returns `result`;
 //! - `instrument(fut)` / `instrument_result(fut)`: the span ends when the
 //!   future completes (recording an `Err` for the latter);
-//! - the outcomes that conclude a step: [`PaymentProcessSpan::succeeded`] and
-//!   `declined`, [`PaymentGatewayCallSpan::succeeded`], `declined` and
+//! - the outcomes that conclude a step: [`PaymentProcessSpan::succeeded`],
+//!   `declined` and `declined_by` (which ends the gateway call it is given
+//!   through that call's own `declined`), [`PaymentGatewayCallSpan::succeeded`], `declined` and
 //!   `timed_out`, [`InventoryReserveItemSpan::insufficient_stock`],
 //!   [`HttpClientCallSpan::transport_error`].
 //!
@@ -93,22 +94,22 @@
 //! use checkout_otel::spans::{CheckoutTracer, PaymentGatewayCall, PaymentProcess};
 //!
 //! let tracer = CheckoutTracer::global(); // or telemetry.tracer()
-//! let card = PaymentMethod::card_from_number("4242 4242 4242 4242".to_owned()).unwrap();
+//! let card = PaymentMethod::card_from_number("4242 4242 4242 4242").unwrap();
 //! let amount = Money::parse("49.98", Currency::USD).unwrap();
 //!
-//! let payment = tracer.start(PaymentProcess::new("order-7", amount).method(&card));
-//! payment
-//!     .run(async {
-//!         let call = tracer.start(PaymentGatewayCall::new(
-//!             "stripe",
-//!             "POST",
-//!             "https://api.stripe.example/v1/charges",
-//!         ));
-//!         call.response_status(402);
-//!         call.declined(DeclineCode::InsufficientFunds, "Your card has insufficient funds.");
-//!     })
-//!     .await;
-//! payment.declined(DeclineCode::InsufficientFunds, "insufficient funds");
+//! let customer = tracer.user("customer-8812"); // recorded only as user.hash
+//! let payment = tracer.start(
+//!     PaymentProcess::new("order-7", amount)
+//!         .method(&card)
+//!         .user(&customer),
+//! );
+//! let call = tracer.start_in(
+//!     PaymentGatewayCall::new("stripe", "POST", "https://api.stripe.example/v1/charges"),
+//!     payment.context(),
+//! );
+//! call.response_status(402);
+//! // One call records the decline on both spans and ends them, the call first.
+//! payment.declined_by(call, DeclineCode::InsufficientFunds, "Your card has insufficient funds.");
 //! # }
 //! ```
 

@@ -12,19 +12,38 @@ use super::http::recordable_url;
 use super::{Attrs, CheckoutTracer, SpanSpec, TypedSpan};
 use crate::attributes::{self as attr, DeclineCode, ErrorType, FailureKind, PaymentStatus};
 use crate::metrics::CheckoutMetrics;
-use crate::pii::{Money, PaymentMethod};
+use crate::pii::{Money, PaymentMethod, UserRef};
 
 /// Starts `payment.process`: charging the customer for an order.
 ///
 /// The amount is recorded from [`Money`] (exact decimal `payment.amount`,
 /// integer `payment.amount_minor`, `payment.currency`), the method only as
-/// its type, and for cards brand and last four.
+/// its type, and for cards brand and last four, the customer only as
+/// `user.hash`.
+///
+/// ```
+/// use checkout_otel::pii::{Currency, Money, PaymentMethod};
+/// use checkout_otel::spans::{CheckoutTracer, PaymentProcess};
+///
+/// # fn charge(tracer: &CheckoutTracer, card_number: &str) -> Result<(), checkout_otel::Error> {
+/// let card = PaymentMethod::card_from_number(card_number)?; // borrowed: the gateway still needs it
+/// let customer = tracer.user("customer-8812"); // hashed with the tracer's key
+/// let payment = tracer.start(
+///     PaymentProcess::new("ord-1", Money::from_minor(4998, Currency::EUR))
+///         .method(&card)
+///         .user(&customer),
+/// );
+/// payment.succeeded("ch_1");
+/// # Ok(()) }
+/// # charge(&CheckoutTracer::global(), "4242 4242 4242 4242").unwrap();
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[must_use = "a span spec does nothing until it is started with `tracer.start(..)`"]
 pub struct PaymentProcess<'a> {
     order_id: &'a str,
     amount: Money,
     method: Option<&'a PaymentMethod>,
+    user: Option<&'a UserRef>,
 }
 
 impl<'a> PaymentProcess<'a> {
@@ -34,7 +53,16 @@ impl<'a> PaymentProcess<'a> {
             order_id,
             amount,
             method: None,
+            user: None,
         }
+    }
+
+    /// The customer, recorded only as `user.hash`: get it from
+    /// [`CheckoutTracer::user`], which hashes the customer id with the
+    /// tracer's key, so the id itself never reaches the span.
+    pub fn user(mut self, user: &'a UserRef) -> Self {
+        self.user = Some(user);
+        self
     }
 
     /// The payment method (recorded as type, brand and last four only).
@@ -63,6 +91,9 @@ impl SpanSpec for PaymentProcess<'_> {
         if let Some(method) = self.method {
             attrs.extend(method.key_values());
         }
+        if let Some(user) = self.user {
+            attrs.push(user.key_value());
+        }
     }
     fn wrap(self, span: TypedSpan, _: &CheckoutTracer) -> PaymentProcessSpan {
         PaymentProcessSpan { span }
@@ -89,6 +120,21 @@ impl PaymentProcessSpan {
     // Inlined: a by-value handle would otherwise be copied into the call.
     #[inline]
     pub fn declined(self, code: DeclineCode, message: &str) {
+        record_decline(&self.span, code, message);
+    }
+
+    /// The gateway call `call` was declined, and both spans end: the decline
+    /// is recorded on the call (with its decline count and latency, through
+    /// [`PaymentGatewayCallSpan::declined`]) and on this payment (as
+    /// [`PaymentProcessSpan::declined`] does), from one set of arguments.
+    /// The call ends first, as a child does.
+    ///
+    /// Use it when the payment's last gateway call is in the same service;
+    /// an earlier attempt that is retried ends with `call.declined(..)` alone.
+    // Inlined: by-value handles would otherwise be copied into the call.
+    #[inline]
+    pub fn declined_by(self, call: PaymentGatewayCallSpan, code: DeclineCode, message: &str) {
+        call.declined(code, message);
         record_decline(&self.span, code, message);
     }
 }
@@ -202,7 +248,8 @@ impl PaymentGatewayCallSpan {
 
     /// The gateway declined the charge, and the span ends (see
     /// [`PaymentProcessSpan::declined`]). Counts the decline on the meter, by
-    /// class and code.
+    /// class and code. To record the same decline on the payment span as
+    /// well, hand the call to [`PaymentProcessSpan::declined_by`] instead.
     // Inlined: a by-value handle would otherwise be copied into the call.
     #[inline]
     pub fn declined(self, code: DeclineCode, message: &str) {

@@ -237,7 +237,7 @@ impl Shop {
             notification: t(5),
             guards,
             store: Store::new(),
-            card: PaymentMethod::card_from_number(CARD_NUMBER.to_owned()).expect("card"),
+            card: PaymentMethod::card_from_number(CARD_NUMBER).expect("card"),
         }
     }
 

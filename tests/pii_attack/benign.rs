@@ -110,8 +110,7 @@ pub(crate) fn place_benign(guard: &TelemetryGuard, benign_card: &str) {
     checkout.set_attribute(KeyValue::new(PATH_TAG, "benign.checkout"));
     {
         let _in_checkout = checkout.enter();
-        let method =
-            PaymentMethod::card_from_number(benign_card.to_owned()).expect("a Luhn-valid card");
+        let method = PaymentMethod::card_from_number(benign_card).expect("a Luhn-valid card");
         let payment = typed.start(PaymentProcess::new(ORDER_ID, total()).method(&method));
         payment.set_attribute(KeyValue::new(PATH_TAG, "benign.payment"));
         payment.succeeded(CHARGE_ID);

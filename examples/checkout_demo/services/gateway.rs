@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use checkout_otel::attributes::{
     CheckoutStatus, CheckoutStep, DeclineCode, ErrorType, FailureKind, NotificationChannel,
 };
-use checkout_otel::pii::{self, Currency, Money, PaymentMethod, UserRef};
+use checkout_otel::pii::{self, Currency, Money, PaymentMethod};
 use checkout_otel::spans::{
     CheckoutProcess, CheckoutProcessSpan, CheckoutTracer, ClassifyError, NotificationSend,
     PaymentProcess,
@@ -195,7 +195,7 @@ async fn checkout(
     Json(req): Json<CheckoutRequest>,
 ) -> (StatusCode, Json<CheckoutResponse>) {
     let order_id = format!("ord-{:04}", gw.next_order.fetch_add(1, Ordering::Relaxed));
-    let user = UserRef::new(&req.customer_id);
+    let user = gw.tracer.user(&req.customer_id);
     let checkout = gw.tracer.start_in(
         CheckoutProcess::new(&req.cart_id)
             .user(&user)
@@ -320,11 +320,15 @@ impl Gateway {
         total: Money,
         req: &CheckoutRequest,
     ) -> Result<Payment, CheckoutError> {
-        let card = PaymentMethod::card_from_number(req.card_number.clone())
+        // Borrowed: the payment service still needs the number.
+        let card = PaymentMethod::card_from_number(&req.card_number)
             .map_err(CheckoutError::InvalidCard)?;
-        let payment = self
-            .tracer
-            .start(PaymentProcess::new(order_id, total).method(&card));
+        let customer = self.tracer.user(&req.customer_id);
+        let payment = self.tracer.start(
+            PaymentProcess::new(order_id, total)
+                .method(&card)
+                .user(&customer),
+        );
         let request = PaymentRequest {
             order_id: order_id.to_owned(),
             amount_minor: total.minor_units(),
@@ -340,6 +344,8 @@ impl Gateway {
             )
             .await
             .map_err(|e| CheckoutError::from_call("payment", e));
+        // The gateway call that declined ran in the payment service, so the
+        // decline is recorded here on the payment span alone.
         match &result {
             Ok(p) => payment.succeeded(&p.charge_id),
             Err(CheckoutError::Declined { code, message }) => payment.declined(*code, message),
