@@ -70,7 +70,7 @@ where
         .map_err(|_| ConfigError::SubscriberAlreadySet)
 }
 
-fn internal_targets_filter() -> Targets {
+pub(super) fn internal_targets_filter() -> Targets {
     Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_targets(

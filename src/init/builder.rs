@@ -361,19 +361,21 @@ impl TelemetryBuilder {
     /// Appends the test kit's exporters at the end of this pipeline, behind
     /// the same accounting and redaction as any exporter: `spans` on a simple
     /// processor (visible as each span ends), `metrics` on a reader read by
-    /// an explicit flush. The console output is then off unless asked for.
+    /// an explicit flush, `logs` on a simple processor. The console output is then off unless asked for.
     // The test kit moves onto this in a later step.
     #[cfg(feature = "testing")]
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn with_test_exporters<S, M>(mut self, spans: S, metrics: M) -> Self
+    pub(crate) fn with_test_exporters<S, M, L>(mut self, spans: S, metrics: M, logs: L) -> Self
     where
         S: opentelemetry_sdk::trace::SpanExporter + 'static,
         M: super::accounted::MetricSink,
+        L: opentelemetry_sdk::logs::LogExporter + 'static,
     {
         self.settings.console_output.get_or_insert(false);
-        let (spans, metrics) = pipeline::test_exporters(spans, metrics);
+        let (spans, metrics, logs) = pipeline::test_exporters(spans, metrics, logs);
         self.extras.span_exporters.push(spans);
         self.extras.metric_exporters.push(metrics);
+        self.extras.log_exporters.push(logs);
         self
     }
 }
@@ -399,7 +401,11 @@ mod tests {
         let metrics = Requests::default();
         let guard = Telemetry::builder("checkout-api")
             .with_env(Vec::<(String, String)>::new())
-            .with_test_exporters(spans.clone(), metrics.clone())
+            .with_test_exporters(
+                spans.clone(),
+                metrics.clone(),
+                opentelemetry_sdk::logs::InMemoryLogExporter::default(),
+            )
             .build()
             .expect("build");
         assert!(

@@ -142,6 +142,7 @@ mod env;
 mod guard;
 pub mod limits;
 mod log_output;
+mod logs;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{LogExporter, LoggerProviderBuilder, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
@@ -18,7 +19,7 @@ use super::config::{RedactionPolicy, TelemetryConfig};
 use super::propagator::SharedPropagator;
 use super::shutdown::ExportAccounts;
 use crate::error::ConfigError;
-use crate::pii::{RedactionCounters, Redactor, UserHasher};
+use crate::pii::{LogExitCheck, RedactionCounters, Redactor, UserHasher};
 use crate::waterfall::WaterfallExporter;
 
 /// A span processor the user added.
@@ -32,6 +33,9 @@ pub(crate) type AddSpanExporter =
 /// A metric exporter attached at the end of the pipeline, through its wiring.
 pub(crate) type AddMetricExporter =
     Box<dyn FnOnce(&Wiring<'_>, MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+/// A log exporter attached at the end of the pipeline, through its wiring.
+pub(crate) type AddLogExporter =
+    Box<dyn FnOnce(&Wiring<'_>, LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
 
 /// What the builder adds beyond the configuration. None of it is added in a
 /// disabled (`OTEL_SDK_DISABLED`) set-up.
@@ -41,12 +45,14 @@ pub(crate) struct Extras {
     pub(crate) metric_readers: Vec<AddReader>,
     pub(crate) span_exporters: Vec<AddSpanExporter>,
     pub(crate) metric_exporters: Vec<AddMetricExporter>,
+    pub(crate) log_exporters: Vec<AddLogExporter>,
 }
 
 /// Everything `build` set up; the guard owns it.
 pub(crate) struct Pipeline {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
+    pub(crate) logger_provider: SdkLoggerProvider,
     pub(crate) propagator: SharedPropagator,
     /// The resource the providers carry: the configured one after the exit
     /// check.
@@ -110,6 +116,12 @@ impl Wiring<'_> {
     pub(crate) fn metrics<E: MetricSink>(&self, exporter: E) -> Accounted<E> {
         Accounted::new(exporter, self.accounts.metrics.clone()).redacted(self.exit.redactor())
     }
+
+    /// `exporter` accounted as a log exporter. Records reach it checked:
+    /// the exit check is the logger provider's first processor.
+    pub(crate) fn logs<E: LogExporter>(&self, exporter: E) -> Accounted<E> {
+        Accounted::new(exporter, self.accounts.logs.clone()).redacted(self.exit.redactor())
+    }
 }
 
 /// Builds the providers for `config`. Touches no global.
@@ -122,6 +134,9 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .with_resource(config.resource.clone())
                 .build(),
             meter_provider: SdkMeterProvider::builder()
+                .with_resource(config.resource.clone())
+                .build(),
+            logger_provider: SdkLoggerProvider::builder()
                 .with_resource(config.resource.clone())
                 .build(),
             propagator,
@@ -147,6 +162,12 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         .with_span_limits(config.span_limits)
         .with_resource(resource.clone());
     let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+    // The exit check first: every later processor and exporter sees the
+    // checked record.
+    let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+    if let Some(redactor) = exit.redactor() {
+        logger_builder = logger_builder.with_log_processor(LogExitCheck::new(redactor));
+    }
 
     #[cfg(any(feature = "grpc", feature = "http-proto"))]
     {
@@ -219,6 +240,9 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     for add in extras.metric_exporters {
         meter_builder = add(&wiring, meter_builder);
     }
+    for add in extras.log_exporters {
+        logger_builder = add(&wiring, logger_builder);
+    }
     for add in extras.span_processors {
         tracer_builder = add(tracer_builder);
     }
@@ -230,6 +254,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     Ok(Pipeline {
         tracer_provider: tracer_builder.build(),
         meter_provider: meter_builder.build(),
+        logger_provider: logger_builder.build(),
         propagator,
         resource,
         redaction,
@@ -241,11 +266,17 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
 /// metric exporter on a reader whose timer never fires in practice (metrics
 /// are read by an explicit flush): the test kit's end of the pipeline.
 #[cfg(feature = "testing")]
-pub(crate) fn test_exporters<S, M>(spans: S, metrics: M) -> (AddSpanExporter, AddMetricExporter)
+pub(crate) fn test_exporters<S, M, L>(
+    spans: S,
+    metrics: M,
+    logs: L,
+) -> (AddSpanExporter, AddMetricExporter, AddLogExporter)
 where
     S: SpanExporter + 'static,
     M: MetricSink,
+    L: LogExporter + 'static,
 {
+    use opentelemetry_sdk::logs::SimpleLogProcessor;
     use opentelemetry_sdk::metrics::PeriodicReader;
     const READ_BY_FLUSH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
     (
@@ -258,6 +289,9 @@ where
                     .with_interval(READ_BY_FLUSH)
                     .build(),
             )
+        }),
+        Box::new(move |wiring, builder| {
+            builder.with_log_processor(SimpleLogProcessor::new(wiring.logs(logs)))
         }),
     )
 }

@@ -99,9 +99,11 @@
 
 mod attrs;
 mod kit;
+mod logs;
 mod metrics;
 mod spans;
 
 pub use kit::TestTelemetry;
+pub use logs::{LogSet, LogView};
 pub use metrics::{HistogramValue, MetricKind, MetricPoint, MetricSet, MetricView, PointValue};
 pub use spans::{EventView, SpanSet, SpanView};
