@@ -63,7 +63,7 @@ where
             .with_default_directive(LevelFilter::INFO.into())
             .parse_lossy(directives);
         let checked = config.redaction != RedactionPolicy::Off;
-        log_output::fmt_layer(checked, std::io::stdout).with_filter(filter)
+        log_output::fmt_layer(checked, config.log_trace_ids, std::io::stdout).with_filter(filter)
     });
     let subscriber = tracing_subscriber::registry().with(otel).with(fmt);
     tracing::subscriber::set_global_default(subscriber)

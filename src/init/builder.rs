@@ -171,6 +171,16 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Whether each line of the [log output](Self::log_output) emitted while
+    /// a trace is active ends with ` trace_id=<32 hex digits>`, so a line
+    /// found in a terminal or a log store leads to its trace. Default
+    /// `true`. The trace is the OpenTelemetry context's current one: a typed
+    /// span entered or run, or a `tracing` span (the bridge activates it).
+    pub fn log_trace_ids(mut self, on: bool) -> Self {
+        self.settings.log_trace_ids = on;
+        self
+    }
+
     /// Whether spans from `tracing` carry source location, thread and
     /// busy/idle-time attributes (default `false`: they cost time and size).
     pub fn tracing_span_details(mut self, on: bool) -> Self {

@@ -251,6 +251,7 @@ pub struct TelemetryConfig {
     pub(crate) propagation_allowed_hosts: AllowedHosts,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
+    pub(crate) log_trace_ids: bool,
     pub(crate) span_details: bool,
     pub(crate) console_output: bool,
     pub(crate) rust_log: Option<String>,

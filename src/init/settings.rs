@@ -33,6 +33,7 @@ pub(crate) struct Settings {
     pub(crate) span_queue_size: Option<usize>,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
+    pub(crate) log_trace_ids: bool,
     pub(crate) span_details: bool,
     /// `None`: on, unless the test kit's exporters are attached.
     pub(crate) console_output: Option<bool>,
@@ -69,6 +70,7 @@ impl Settings {
             span_queue_size: None,
             tracing_bridge: true,
             log_output: true,
+            log_trace_ids: true,
             span_details: false,
             console_output: None,
             redaction: true,
