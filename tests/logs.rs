@@ -148,3 +148,100 @@ fn the_exporters_own_targets_never_become_records() {
     let logs = telemetry.logs();
     assert_eq!(logs.bodies(), vec!["request started"]);
 }
+
+mod exceptions {
+    use super::*;
+    use checkout_otel::Telemetry;
+    use checkout_otel::attributes::ErrorType;
+    use checkout_otel::spans::{EXCEPTION_LOG_TARGET, ExceptionSignal, Failure};
+
+    fn kit(signal: Option<&str>) -> TestTelemetry {
+        let env: Vec<(&str, &str)> = signal
+            .map(|s| vec![(ExceptionSignal::ENV, s)])
+            .unwrap_or_default();
+        TestTelemetry::from_builder(Telemetry::builder("payment").with_env(env)).expect("kit")
+    }
+
+    fn fail_two(telemetry: &TestTelemetry) {
+        let tracer = telemetry.tracer();
+        tracing::subscriber::with_default(telemetry.subscriber(), || {
+            tracer
+                .start(OrderCreate::new("ord-1"))
+                .fail(&Failure::fault(
+                    ErrorType::TIMEOUT,
+                    "gateway timed out for jane@example.com",
+                ));
+            tracer
+                .start(OrderCreate::new("ord-2"))
+                .fail(&Failure::rejection(
+                    ErrorType::INSUFFICIENT_STOCK,
+                    "only 1 left",
+                ));
+        });
+    }
+
+    fn exception_events(telemetry: &TestTelemetry) -> usize {
+        telemetry
+            .spans()
+            .iter()
+            .filter(|s| s.events().iter().any(|e| e.name() == "exception"))
+            .count()
+    }
+
+    #[test]
+    fn unset_records_span_events_only() {
+        let telemetry = kit(None);
+        fail_two(&telemetry);
+        assert_eq!(exception_events(&telemetry), 2);
+        assert!(telemetry.logs().is_empty(), "{:?}", telemetry.logs());
+    }
+
+    #[test]
+    fn logs_moves_the_exception_to_a_log_record_in_the_span() {
+        let telemetry = kit(Some("logs"));
+        fail_two(&telemetry);
+        assert_eq!(exception_events(&telemetry), 0);
+        let spans = telemetry.spans();
+        let orders = spans.by_name("order.create");
+        let logs = telemetry.logs();
+        assert_eq!(logs.len(), 2, "{logs:?}");
+
+        let fault = logs.one("gateway timed out");
+        assert_eq!(fault.severity(), Some(Severity::Error));
+        assert_eq!(fault.target(), Some(EXCEPTION_LOG_TARGET));
+        assert_eq!(fault.attr_str("exception.type"), Some("timeout"));
+        assert_eq!(
+            fault.attr_str("exception.message"),
+            Some(format!("gateway timed out for {EMAIL_MASK}").as_str())
+        );
+        assert_eq!(fault.attr_str("error.type"), Some("timeout"));
+        assert_eq!(fault.attr_str("failure.kind"), Some("fault"));
+        assert_eq!(fault.trace_id(), Some(orders[0].trace_id()));
+        assert_eq!(fault.span_id(), Some(orders[0].span_id()));
+
+        let rejection = logs.one("only 1 left");
+        assert_eq!(rejection.severity(), Some(Severity::Info));
+        assert_eq!(rejection.attr_str("failure.kind"), Some("rejection"));
+        assert_eq!(rejection.span_id(), Some(orders[1].span_id()));
+        // The span still fails the way backends read it.
+        assert!(orders[0].is_error());
+        assert_eq!(orders[0].error_type(), Some("timeout"));
+    }
+
+    #[test]
+    fn logs_dup_records_both() {
+        let telemetry = kit(Some("logs/dup"));
+        fail_two(&telemetry);
+        assert_eq!(exception_events(&telemetry), 2);
+        assert_eq!(telemetry.logs().len(), 2);
+    }
+
+    #[test]
+    fn an_unknown_value_is_an_error_naming_the_variable() {
+        let err = TestTelemetry::from_builder(
+            Telemetry::builder("payment").with_env([(ExceptionSignal::ENV, "spans")]),
+        )
+        .expect_err("refused");
+        assert!(err.to_string().contains(ExceptionSignal::ENV), "{err}");
+    }
+}

@@ -181,6 +181,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Where the span helpers record a failure's exception: a span event
+    /// (default), a log record, or both (see [`ExceptionSignal`](crate::spans::ExceptionSignal)).
+    /// Wins over `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` (`logs`, `logs/dup`).
+    pub fn exception_signal(mut self, signal: crate::spans::ExceptionSignal) -> Self {
+        self.settings.exception_signal = Some(signal);
+        self
+    }
+
     /// Whether spans from `tracing` carry source location, thread and
     /// busy/idle-time attributes (default `false`: they cost time and size).
     pub fn tracing_span_details(mut self, on: bool) -> Self {

@@ -252,6 +252,7 @@ pub struct TelemetryConfig {
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
     pub(crate) log_trace_ids: bool,
+    pub(crate) exception_signal: crate::spans::ExceptionSignal,
     pub(crate) span_details: bool,
     pub(crate) console_output: bool,
     pub(crate) rust_log: Option<String>,

@@ -71,6 +71,7 @@ impl TelemetryGuard {
             self.propagator().into(),
             self.user_hasher(),
             self.config.propagation_allowed_hosts.clone(),
+            self.config.exception_signal,
         )
     }
 
@@ -277,6 +278,7 @@ impl TelemetryGuard {
         if let Some(hasher) = &self.user_hasher {
             pii::install_user_hasher(UserHasher::clone(hasher));
         }
+        crate::spans::install_exception_signal(self.config.exception_signal);
         if !self.config.disabled {
             opentelemetry::global::set_tracer_provider(self.pipeline.tracer_provider.clone());
             opentelemetry::global::set_meter_provider(self.pipeline.meter_provider.clone());

@@ -42,6 +42,7 @@ use crate::attributes::{
 use crate::error::{ConfigError, ConfigSource};
 use crate::pii::{USER_HASH_KEY_ENV, UserHasher};
 use crate::propagation::{AllowedHosts, PROPAGATION_ALLOWED_HOSTS_ENV};
+use crate::spans::ExceptionSignal;
 
 /// The configuration `settings` and `env` make, or the first thing wrong.
 pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, ConfigError> {
@@ -108,6 +109,14 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         (true, None) => RedactionPolicy::Scrub,
         (true, Some(allow)) => RedactionPolicy::Strict(allow.clone()),
     };
+    let env_exception_signal = env.parse(ExceptionSignal::ENV, |value, source_of| {
+        ExceptionSignal::parse(value)
+            .ok_or_else(|| out_of_range(value, source_of, "`logs`, `logs/dup` or empty".to_owned()))
+    })?;
+    let exception_signal = s
+        .exception_signal
+        .or(env_exception_signal)
+        .unwrap_or_default();
     let rust_log = env.get(RUST_LOG)?;
     if let Some(filter) = rust_log
         .as_deref()
@@ -138,6 +147,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         tracing_bridge: s.tracing_bridge,
         log_output: s.log_output,
         log_trace_ids: s.log_trace_ids,
+        exception_signal,
         span_details: s.span_details,
         console_output: s.console_output.unwrap_or(true),
         rust_log,

@@ -34,6 +34,7 @@ pub(crate) struct Settings {
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
     pub(crate) log_trace_ids: bool,
+    pub(crate) exception_signal: Option<crate::spans::ExceptionSignal>,
     pub(crate) span_details: bool,
     /// `None`: on, unless the test kit's exporters are attached.
     pub(crate) console_output: Option<bool>,
@@ -71,6 +72,7 @@ impl Settings {
             tracing_bridge: true,
             log_output: true,
             log_trace_ids: true,
+            exception_signal: None,
             span_details: false,
             console_output: None,
             redaction: true,
