@@ -240,6 +240,7 @@ pub struct TelemetryConfig {
     pub(crate) resource: Resource,
     pub(crate) traces: Option<OtlpSignalConfig>,
     pub(crate) metrics: Option<OtlpSignalConfig>,
+    pub(crate) logs: Option<OtlpSignalConfig>,
     pub(crate) sampler: Sampler,
     pub(crate) propagators: Vec<Propagator>,
     pub(crate) metric_export_interval: Duration,

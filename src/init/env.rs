@@ -85,6 +85,17 @@ pub(crate) const METRICS: SignalVars = SignalVars {
     http_path: "v1/metrics",
 };
 
+/// Logs: the same rules as the other signals.
+pub(crate) const LOGS: SignalVars = SignalVars {
+    endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    insecure: "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+    http_path: "v1/logs",
+};
+
 /// Every variable the set-up reads. Each one present is checked for UTF-8
 /// first, even where the builder or a more specific variable overrides it.
 pub(crate) const ALL_VARS: &[&str] = &[
@@ -109,6 +120,12 @@ pub(crate) const ALL_VARS: &[&str] = &[
     METRICS.timeout,
     METRICS.certificate,
     METRICS.insecure,
+    LOGS.endpoint,
+    LOGS.protocol,
+    LOGS.headers,
+    LOGS.timeout,
+    LOGS.certificate,
+    LOGS.insecure,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
     OTEL_PROPAGATORS,

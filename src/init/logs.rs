@@ -25,12 +25,42 @@ use opentelemetry::{InstrumentationScope, Key, SpanId, TraceFlags, TraceId};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{
+    BatchConfigBuilder, BatchLogProcessor, LogExporter, LogProcessor, SdkLogRecord, SdkLogger,
+    SdkLoggerProvider,
+};
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::queue::QueueCounters;
 use crate::scope::instrumentation_scope;
+
+/// How many log records may wait for export; more are dropped and counted
+/// ([`TelemetryGuard::log_export_stats`](super::TelemetryGuard::log_export_stats)).
+pub(crate) const LOG_QUEUE_SIZE: usize = 2048;
+/// Records per OTLP export request.
+const LOG_EXPORT_BATCH_SIZE: usize = 512;
+/// How long a record may wait for its batch.
+const LOG_SCHEDULE_DELAY: Duration = Duration::from_secs(1);
+
+/// The SDK's batch processor over `exporter` behind the counted bound of
+/// `queue`, with explicit sizes: the SDK would read `OTEL_BLRP_*` from the
+/// process environment itself, unchecked (see [`batch`](super::batch)).
+#[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+pub(crate) fn batch<E>(exporter: E, queue: Arc<QueueCounters>) -> BoundedLogs<BatchLogProcessor>
+where
+    E: LogExporter + 'static,
+{
+    let config = BatchConfigBuilder::default()
+        .with_max_queue_size(LOG_QUEUE_SIZE)
+        .with_max_export_batch_size(LOG_EXPORT_BATCH_SIZE)
+        .with_scheduled_delay(LOG_SCHEDULE_DELAY)
+        .build();
+    let processor = BatchLogProcessor::builder(exporter)
+        .with_batch_config(config)
+        .build();
+    BoundedLogs::new(processor, queue)
+}
 
 /// The bridge layer over `provider`: `tracing` events become log records,
 /// except those of the exporter's own targets (see
@@ -156,7 +186,6 @@ pub(crate) struct BoundedLogs<P> {
 }
 
 impl<P> BoundedLogs<P> {
-    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
     pub(crate) fn new(inner: P, counters: Arc<QueueCounters>) -> Self {
         BoundedLogs { inner, counters }
     }

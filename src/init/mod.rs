@@ -146,6 +146,8 @@ mod logs;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
+mod otlp_logs;
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp_metrics;
 mod pipeline;
 mod propagator;

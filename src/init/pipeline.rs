@@ -186,6 +186,11 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
             .as_ref()
             .map(|cfg| otlp_metrics::metric_exporter(cfg, runtime.as_ref(), &accounts.metrics))
             .transpose()?;
+        let log_exporter = config
+            .logs
+            .as_ref()
+            .map(|cfg| super::otlp_logs::log_exporter(cfg, runtime.as_ref(), &accounts.logs))
+            .transpose()?;
         if let Some(exporter) = span_exporter {
             // The SDK's queue gets the same capacity as ours, so only
             // `Bounded` ever drops, and counts it.
@@ -208,6 +213,19 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .build();
             let processor = BatchSpanProcessor::new(exporter, batch);
             tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));
+        }
+        if let Some(exporter) = log_exporter {
+            let queue = Arc::new(QueueCounters::new(super::logs::LOG_QUEUE_SIZE));
+            accounts.log_queue = queue.clone();
+            let wiring = Wiring {
+                accounts: &accounts,
+                exit,
+            };
+            let exporter = wiring
+                .logs(exporter)
+                .draining(queue.clone())
+                .on_runtime(runtime.clone());
+            logger_builder = logger_builder.with_log_processor(super::logs::batch(exporter, queue));
         }
         if let Some(exporter) = metric_exporter {
             let wiring = Wiring {

@@ -22,7 +22,7 @@ use super::config::{
 };
 use super::endpoint::checked_endpoint;
 use super::env::{
-    Env, EnvSource, METRICS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+    Env, EnvSource, LOGS, METRICS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
     OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
     OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
     OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES, check_duration, check_headers, check_ratio,
@@ -92,6 +92,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
 
     let traces = resolve_signal(s, &env, &TRACES)?;
     let metrics = resolve_signal(s, &env, &METRICS)?;
+    let logs = resolve_signal(s, &env, &LOGS)?;
 
     let user_hasher = match (&s.user_hash_key, env.get(USER_HASH_KEY_ENV)?) {
         (Some(key), _) => Some(UserHasher::parse_config(
@@ -135,6 +136,7 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         resource,
         traces,
         metrics,
+        logs,
         sampler,
         propagators,
         metric_export_interval,

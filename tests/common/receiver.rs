@@ -10,6 +10,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -33,6 +39,8 @@ pub struct Received {
     pub traces: Vec<ExportTraceServiceRequest>,
     /// Metric export requests, in arrival order.
     pub metrics: Vec<ExportMetricsServiceRequest>,
+    /// Log export requests, in arrival order.
+    pub logs: Vec<ExportLogsServiceRequest>,
     /// Request headers (gRPC metadata), one map per request.
     pub headers: Vec<http::HeaderMap>,
     /// Request paths (HTTP receiver only).
@@ -171,6 +179,7 @@ impl Receiver {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
                 .add_service(TraceServiceServer::new(Grpc(state.clone())))
+                .add_service(LogsServiceServer::new(Grpc(state.clone())))
                 .add_service(MetricsServiceServer::new(Grpc(state)))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
@@ -206,6 +215,7 @@ impl Receiver {
                 .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
                 .expect("server TLS config")
                 .add_service(TraceServiceServer::new(Grpc(state.clone())))
+                .add_service(LogsServiceServer::new(Grpc(state.clone())))
                 .add_service(MetricsServiceServer::new(Grpc(state)))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
@@ -366,6 +376,20 @@ impl TraceService for Grpc {
 }
 
 #[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        let mut s = self.0.lock().expect("state");
+        s.headers.push(headers);
+        s.logs.push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
 impl MetricsService for Grpc {
     async fn export(
         &self,
@@ -389,7 +413,15 @@ async fn http_handler(
     let mut s = state.lock().expect("state");
     s.paths.push(path.clone());
     s.headers.push(headers);
-    let response = if path.contains("metrics") {
+    let response = if path.contains("logs") {
+        match ExportLogsServiceRequest::decode(body) {
+            Ok(req) => {
+                s.logs.push(req);
+                ExportLogsServiceResponse::default().encode_to_vec()
+            }
+            Err(_) => return (http::StatusCode::BAD_REQUEST, Vec::new()),
+        }
+    } else if path.contains("metrics") {
         match ExportMetricsServiceRequest::decode(body) {
             Ok(req) => {
                 s.metrics.push(req);
