@@ -245,3 +245,75 @@ mod exceptions {
         assert!(err.to_string().contains(ExceptionSignal::ENV), "{err}");
     }
 }
+
+#[test]
+fn the_waterfall_draws_log_records_under_their_span() {
+    use checkout_otel::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use checkout_otel::opentelemetry_sdk::logs::{SdkLoggerProvider, SimpleLogProcessor};
+    use checkout_otel::opentelemetry_sdk::trace::SdkTracerProvider;
+    use checkout_otel::waterfall::{ColorChoice, WaterfallExporter, WaterfallOptions};
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = Buffer::default();
+    let waterfall = WaterfallExporter::new()
+        .with_writer(buffer.clone())
+        .with_options(
+            WaterfallOptions::default()
+                .with_width(100)
+                .with_color(ColorChoice::Never),
+        );
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_simple_exporter(waterfall.clone())
+        .build();
+    let logger_provider = SdkLoggerProvider::builder()
+        .with_log_processor(SimpleLogProcessor::new(waterfall))
+        .build();
+    let bridge = opentelemetry_appender_tracing_layer(&logger_provider);
+    let subscriber = tracing_subscriber::registry().with(bridge);
+    let tracer = tracer_provider.tracer("t");
+    tracing::subscriber::with_default(subscriber, || {
+        tracer.in_span("checkout.process", |_| {
+            tracing::info!("order placed");
+            tracer.in_span("inventory.reserve_item", |_| {
+                tracing::warn!("stock short for jane@example.com");
+            });
+        });
+    });
+    let printed = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines[1].starts_with("checkout.process"), "{printed}");
+    assert_eq!(lines[2], "  · INFO order placed", "{printed}");
+    assert!(
+        lines[3].starts_with("  inventory.reserve_item"),
+        "{printed}"
+    );
+    assert_eq!(
+        lines[4],
+        format!("    · WARN stock short for {EMAIL_MASK}"),
+        "{printed}"
+    );
+
+    fn opentelemetry_appender_tracing_layer<S>(
+        provider: &SdkLoggerProvider,
+    ) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        checkout_otel::opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(
+            provider,
+        )
+    }
+}

@@ -249,7 +249,12 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         exit,
     };
     if config.traces.is_none() && config.console_output {
-        let exporter = wiring.spans(WaterfallExporter::new());
+        let waterfall = WaterfallExporter::new();
+        // Log records are drawn under their spans: the same buffer.
+        logger_builder = logger_builder.with_log_processor(
+            opentelemetry_sdk::logs::SimpleLogProcessor::new(wiring.logs(waterfall.clone())),
+        );
+        let exporter = wiring.spans(waterfall);
         tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
     }
     for add in extras.span_exporters {
