@@ -240,6 +240,8 @@ pub struct TelemetryConfig {
     pub(crate) resource: Resource,
     pub(crate) traces: Option<OtlpSignalConfig>,
     pub(crate) metrics: Option<OtlpSignalConfig>,
+    // Read only by the OTLP transports.
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
     pub(crate) logs: Option<OtlpSignalConfig>,
     pub(crate) sampler: Sampler,
     pub(crate) propagators: Vec<Propagator>,
