@@ -90,6 +90,21 @@ pub const URL_FULL: &str = semconv::URL_FULL;
 pub const SERVER_ADDRESS: &str = semconv::SERVER_ADDRESS;
 /// `server.port`.
 pub const SERVER_PORT: &str = semconv::SERVER_PORT;
+/// `http.request.method_original`: the method as received, on server spans
+/// whose method is outside the well-known set (`http.request.method` is
+/// then `_OTHER`).
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = semconv::HTTP_REQUEST_METHOD_ORIGINAL;
+/// `url.path` on server spans: the request path, checked like a URL.
+pub const URL_PATH: &str = semconv::URL_PATH;
+/// `url.scheme` on server spans: `http` or `https`.
+pub const URL_SCHEME: &str = semconv::URL_SCHEME;
+/// `client.address` on server spans: the buyer's IP address, anonymised
+/// (IPv4 to its /24, IPv6 to its /48).
+pub const CLIENT_ADDRESS: &str = semconv::CLIENT_ADDRESS;
+/// `network.protocol.version` on server spans: `1.1`, `2`.
+pub const NETWORK_PROTOCOL_VERSION: &str = semconv::NETWORK_PROTOCOL_VERSION;
+/// `user_agent.original` on server spans, scrubbed.
+pub const USER_AGENT_ORIGINAL: &str = semconv::USER_AGENT_ORIGINAL;
 /// `peer.service`: the logical name of the remote service on the gateway
 /// client span.
 ///
@@ -555,6 +570,12 @@ pub const CONTRACT_ATTRIBUTE_KEYS: &[&str] = &[
     URL_FULL,
     SERVER_ADDRESS,
     SERVER_PORT,
+    HTTP_REQUEST_METHOD_ORIGINAL,
+    URL_PATH,
+    URL_SCHEME,
+    CLIENT_ADDRESS,
+    NETWORK_PROTOCOL_VERSION,
+    USER_AGENT_ORIGINAL,
     PEER_SERVICE,
     DB_SYSTEM_NAME,
     DB_OPERATION_NAME,

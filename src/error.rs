@@ -18,7 +18,7 @@
 //!
 //! fn main() -> Result<(), checkout_otel::Error> {
 //!     let telemetry = Telemetry::builder("checkout-api")
-//!         .console_output(false)
+//! #       .with_env([("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "none")])
 //!         .build()?; // ConfigError
 //!     let total = Money::parse("12.50", Currency::EUR)?; // ValueError
 //!     assert_eq!(total.minor_units(), 1250);
@@ -63,6 +63,31 @@ pub(crate) fn echo(value: &str) -> String {
     // scan itself is bounded, whatever the input's length.
     let scrubbed = crate::pii::scrub_with_limit(value, 2 * MAX_ECHO_CHARS);
     match scrubbed.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => format!("{}…", &scrubbed[..cut]),
+        None => scrubbed.into_owned(),
+    }
+}
+
+/// The longest export error text a log line quotes, in characters.
+const MAX_ERROR_ECHO_CHARS: usize = 256;
+
+/// An export error's text as a log line may show it: each URL in it as
+/// [`echo_endpoint`] shows one (user info and query masked), PII masked, at
+/// most [`MAX_ERROR_ECHO_CHARS`] characters.
+pub(crate) fn echo_error(text: &str) -> String {
+    let masked: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                echo_endpoint(word)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    let masked = masked.join(" ");
+    let scrubbed = crate::pii::scrub_with_limit(&masked, 2 * MAX_ERROR_ECHO_CHARS);
+    match scrubbed.char_indices().nth(MAX_ERROR_ECHO_CHARS) {
         Some((cut, _)) => format!("{}…", &scrubbed[..cut]),
         None => scrubbed.into_owned(),
     }
@@ -130,6 +155,39 @@ pub enum ConfigError {
     TransportDisabled {
         /// The protocol asked for.
         protocol: &'static str,
+        /// The feature that enables it.
+        feature: &'static str,
+    },
+
+    /// An `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER` /
+    /// `OTEL_LOGS_EXPORTER` value other than `otlp`, `console` or `none`, or
+    /// a list naming two of them.
+    #[error("invalid exporter {value:?} from {source_of}: {reason}")]
+    InvalidExporter {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An OTLP compression other than `gzip` or `none`.
+    #[error("invalid OTLP compression {value:?} from {source_of}: expected \"gzip\" or \"none\"")]
+    InvalidCompression {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+    },
+
+    /// A setting that needs a cargo feature this build was compiled without.
+    #[error("{what} from {source_of} needs the cargo feature \"{feature}\" of checkout-otel")]
+    FeatureDisabled {
+        /// What was asked for.
+        what: &'static str,
+        /// Where it came from.
+        source_of: ConfigSource,
         /// The feature that enables it.
         feature: &'static str,
     },
@@ -283,6 +341,20 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A TLS client certificate or its private key (feature `tls`) that
+    /// cannot be read, is not well-formed PEM, or is given without the other.
+    #[error(
+        "invalid TLS client identity from {source_of}: {reason} (expected a PEM certificate chain and its PEM private key)"
+    )]
+    InvalidClientIdentity {
+        /// Where it came from: `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`,
+        /// `OTEL_EXPORTER_OTLP_CLIENT_KEY` (or a per-signal variant),
+        /// `tls_client_identity_files` or `tls_client_identity_pem`.
+        source_of: ConfigSource,
+        /// What is wrong, with the file's path when there is one.
+        reason: String,
+    },
+
     /// A `user.hash` key (builder [`user_hash_key`](crate::TelemetryBuilder::user_hash_key)
     /// or `CHECKOUT_OTEL_USER_HASH_KEY`) that is malformed or too short.
     #[error(
@@ -303,6 +375,19 @@ pub enum ConfigError {
         /// The exporter's own error.
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
+    },
+
+    /// A `tracing` filter that does not parse: `RUST_LOG`, `OTEL_LOG_LEVEL`
+    /// or `TelemetryBuilder::tracing_filter`. Never dropped silently: a
+    /// directive lost would export (or hide) what its author did not mean.
+    #[error("invalid tracing filter {value:?} from {source_of}: {reason}")]
+    InvalidLogFilter {
+        /// The rejected value, cut at [`MAX_ECHO_CHARS`].
+        value: String,
+        /// Where it came from.
+        source_of: ConfigSource,
+        /// What the parser said, or the values expected.
+        reason: String,
     },
 
     /// [`init`](crate::TelemetryBuilder::init) found a global `tracing`
@@ -599,6 +684,21 @@ mod tests {
         let card_at_cut = format!("{}4111 1111 1111 1111", "x".repeat(MAX_ECHO_CHARS - 8));
         let shown = echo(&card_at_cut);
         assert!(!shown.contains("4111 111"), "{shown}");
+    }
+
+    #[test]
+    fn export_errors_are_quoted_without_credentials_or_pii() {
+        let shown = echo_error(
+            "error sending request for url (http://ops:hunter2@collector:4318/v1/traces?key=abc): mail jane@example.com",
+        );
+        for secret in ["hunter2", "abc", "jane@example.com"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("(http://***@collector:4318/v1/traces?***"),
+            "{shown}"
+        );
+        assert_eq!(echo_error(&"x".repeat(1000)).chars().count(), 257);
     }
 
     #[test]

@@ -32,7 +32,11 @@
 //! use checkout_otel::spans::CheckoutTracer;
 //!
 //! # fn main() -> checkout_otel::Result<()> {
-//! # let telemetry = checkout_otel::Telemetry::builder("checkout-api").console_output(false).build()?;
+//! # use checkout_otel::init::Exporter;
+//! # let telemetry = checkout_otel::Telemetry::builder("checkout-api")
+//! #     .traces_exporter(Exporter::None)
+//! #     .metrics_exporter(Exporter::None)
+//! #     .build()?;
 //! // `telemetry` is the guard from `Telemetry::builder(..).init()` or `.build()`.
 //! let client = ClientBuilder::new(reqwest::Client::new())
 //!     .with(OtelMiddleware::new(telemetry.tracer()))

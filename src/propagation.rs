@@ -36,7 +36,8 @@
 //!
 //! # fn main() -> checkout_otel::Result<()> {
 //! let telemetry = checkout_otel::Telemetry::builder("order-service")
-//! #   .console_output(false)
+//! #   .traces_exporter(checkout_otel::init::Exporter::None)
+//! #   .metrics_exporter(checkout_otel::init::Exporter::None)
 //!     .build()?; // installs no global propagator
 //! let tracer = telemetry.tracer();
 //! let span = tracer.start(OrderCreate::new("order-1"));

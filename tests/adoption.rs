@@ -1,9 +1,9 @@
 //! The adoption guide, end to end: an axum + tower-http service set up as the
 //! README's "Adopting checkout-otel in an existing service" says (`init`,
-//! `http_server::request_span_with` in its `TraceLayer`, typed spans in the
+//! `http_server::OtelServerLayer` beside its `TraceLayer`, typed spans in the
 //! handler, `OtelMiddleware` on its reqwest client) calls a second service,
 //! and both export over OTLP/gRPC to a real receiver. The receiver holds one
-//! trace: the caller's parent, the request span, the typed spans, the client
+//! trace: the caller's parent, the request span, tower-http's span, the typed spans, the client
 //! span and the callee's span, plus the checkout metrics and the resource
 //! attribute the collector's `resource` processor would otherwise add.
 #![cfg(all(feature = "reqwest", feature = "grpc"))]
@@ -12,16 +12,17 @@ mod common;
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Path, State};
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use checkout_otel::Telemetry;
 use checkout_otel::attributes::{self as attr, CheckoutStep, ErrorType};
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use checkout_otel::http_server::OtelServerLayer;
 use checkout_otel::spans::{
     CartValidate, CheckoutProcess, CheckoutTracer, Failure, InventoryReserveBatch,
 };
-use checkout_otel::{Telemetry, http_server};
 use common::receiver::{Received, ReceivedSpan, Receiver};
 use tower_http::trace::TraceLayer;
 
@@ -121,17 +122,8 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
     let app = axum::Router::new()
         .route("/checkout/{cart}", post(checkout))
         .with_state(state)
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(move |request: &Request<_>| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(MatchedPath::as_str);
-                    http_server::request_span_with(&tracer, request, route)
-                })
-                .on_response(http_server::record_response),
-        );
+        .layer(TraceLayer::new_for_http())
+        .layer(OtelServerLayer::new(&tracer));
     let api_addr = serve(app).await;
 
     let status = reqwest::Client::new()
@@ -146,7 +138,7 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
     telemetry.force_flush().expect("flush checkout-api");
     inventory_telemetry.force_flush().expect("flush inventory");
     let received = receiver.wait_for(WAIT, |r| {
-        r.spans().len() >= 5
+        r.spans().len() >= 6
             && r.metric_names()
                 .iter()
                 .any(|n| n == attr::METRIC_CHECKOUT_COMPLETED)
@@ -158,17 +150,19 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
             .unwrap_or_else(|| panic!("{name} not received: {:?}", names(&received)))
     };
     let request = span("POST /checkout/{cart}");
+    let tower_http = span("request");
     let process = span(attr::CHECKOUT_PROCESS);
     let validate = span(attr::CART_VALIDATE);
     let client = span("POST");
     let batch = span(attr::INVENTORY_RESERVE_BATCH);
 
     assert_eq!(request.parent_id(), CALLER_SPAN);
-    assert_eq!(process.parent_id(), request.span_id());
+    assert_eq!(tower_http.parent_id(), request.span_id());
+    assert_eq!(process.parent_id(), tower_http.span_id());
     assert_eq!(validate.parent_id(), process.span_id());
     assert_eq!(client.parent_id(), process.span_id());
     assert_eq!(batch.parent_id(), client.span_id());
-    for s in [&request, &process, &validate, &client, &batch] {
+    for s in [&request, &tower_http, &process, &validate, &client, &batch] {
         assert_eq!(s.trace_id(), CALLER_TRACE, "{}", s.span.name);
     }
 
@@ -176,10 +170,15 @@ async fn one_trace_from_caller_through_both_services_at_the_receiver() {
     assert_eq!(client.resource[attr::SERVICE_NAME], "checkout-api");
     assert_eq!(batch.resource[attr::SERVICE_NAME], "inventory");
     assert_eq!(request.resource["platform"], "ecommerce");
-    assert_eq!(
-        request.attr(attr::HTTP_ROUTE).as_deref(),
-        Some("/checkout/{cart}")
-    );
+    for (key, value) in [
+        (attr::HTTP_ROUTE, "/checkout/{cart}"),
+        (attr::HTTP_REQUEST_METHOD, "POST"),
+        (attr::URL_PATH, "/checkout/cart-7f3a"),
+        (attr::URL_SCHEME, "http"),
+        (attr::HTTP_RESPONSE_STATUS_CODE, "200"),
+    ] {
+        assert_eq!(request.attr(key).as_deref(), Some(value), "{key}");
+    }
     assert_eq!(
         client.attr(attr::URL_FULL),
         Some(format!("http://{inventory_addr}/reservations"))

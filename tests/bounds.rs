@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use checkout_otel::TelemetryBuilder;
 use checkout_otel::error::{ConfigError, ConfigSource};
+use checkout_otel::init::Exporter;
 use checkout_otel::init::limits::{
     MAX_CONCURRENT_EXPORTS, MAX_EXPORT_HEADER_BYTES, MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT,
     MAX_LOG_FILTER_BYTES, MAX_METRIC_EXPORT_INTERVAL, MAX_PROPAGATION_HOSTS,
@@ -257,7 +258,8 @@ fn shutdown_at_the_longest_bound_returns_and_drop_does_not_panic() {
     // Before the bound existed, Duration::MAX panicked here (Instant + Duration).
     let guard = b()
         .tracing_bridge(false)
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .shutdown_timeout(MAX_SHUTDOWN_TIMEOUT)
         .build()
         .expect("build");
@@ -265,7 +267,8 @@ fn shutdown_at_the_longest_bound_returns_and_drop_does_not_panic() {
     guard.shutdown().expect("shutdown");
     let dropped = b()
         .tracing_bridge(false)
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .shutdown_timeout(MAX_SHUTDOWN_TIMEOUT)
         .build()
         .expect("build");
@@ -316,7 +319,8 @@ fn span_count_limits_are_bounded_and_reach_the_sdk() {
     let exporter = InMemorySpanExporter::default();
     let guard = env(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2")])
         .tracing_bridge(false)
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .build()
         .expect("build");
@@ -819,7 +823,8 @@ fn a_refused_init_leaves_every_global_of_the_first() {
             ("CHECKOUT_OTEL_USER_HASH_KEY", "ab".repeat(32).as_str()),
             ("OTEL_PROPAGATORS", "tracecontext"),
         ])
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .log_output(false)
         .with_span_processor(SimpleSpanProcessor::new(spans.clone()))
         .with_metric_reader(PeriodicReader::builder(metrics.clone()).build())
@@ -835,7 +840,8 @@ fn a_refused_init_leaves_every_global_of_the_first() {
             ("CHECKOUT_OTEL_USER_HASH_KEY", "cd".repeat(32).as_str()),
             ("OTEL_PROPAGATORS", "baggage"),
         ])
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .log_output(false)
         .with_span_processor(SimpleSpanProcessor::new(other_spans.clone()))
         .init();

@@ -4,22 +4,33 @@
 
 use checkout_otel::ConfigError;
 use checkout_otel::attributes::{CART_VALIDATE, CHECKOUT_PROCESS, INVENTORY_RESERVE_ITEM};
-use checkout_otel::init::{Telemetry, TelemetryGuard};
+use checkout_otel::init::{
+    EXPORT_LOG_TARGET, Exporter, INIT_LOG_TARGET, Telemetry, TelemetryBuilder, TelemetryGuard,
+};
 use checkout_otel::pii::{UserHasher, UserRef, install_user_hasher, user_hasher};
 use opentelemetry::Context;
 use opentelemetry::trace::{Span, SpanId, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor, SpanData};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 fn setup(details: bool) -> (TelemetryGuard, InMemorySpanExporter) {
+    setup_with(|b| b.tracing_span_details(details), &[])
+}
+
+/// A guard configured by `configure`, reading only `env`.
+fn setup_with(
+    configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
+    env: &[(&str, &str)],
+) -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
-    let guard = Telemetry::builder("checkout-bridge")
-        .console_output(false)
-        .tracing_span_details(details)
+    let builder = Telemetry::builder("checkout-bridge")
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
-        .with_env(Vec::<(String, String)>::new())
-        .build()
-        .expect("build");
+        .with_env(env.iter().copied());
+    let guard = configure(builder).build().expect("build");
     (guard, exporter)
 }
 
@@ -134,6 +145,153 @@ fn exporter_internal_targets_never_reach_the_otel_layer() {
     assert_eq!(names(&spans), vec!["app.span"]);
 }
 
+/// A request span with an event of each level, as tower-http and a handler log them.
+fn request_with_events() {
+    tracing::info_span!("http.request").in_scope(|| {
+        tracing::debug!("started processing request");
+        tracing::info!("payment accepted");
+        tracing::warn!("slow gateway");
+    });
+}
+
+fn event_names(spans: &[SpanData], span: &str) -> Vec<String> {
+    find(spans, span)
+        .events
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect()
+}
+
+#[test]
+fn events_below_the_default_info_level_are_not_exported() {
+    let (guard, exporter) = setup(false);
+    assert_eq!(guard.config().tracing_filter(), "info");
+    with_layer(&guard, request_with_events);
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(
+        event_names(&spans, "http.request"),
+        ["payment accepted", "slow gateway"]
+    );
+}
+
+#[test]
+fn a_debug_filter_exports_debug_events() {
+    let (guard, exporter) = setup_with(|b| b.tracing_filter("debug"), &[]);
+    with_layer(&guard, request_with_events);
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(
+        event_names(&spans, "http.request"),
+        [
+            "started processing request",
+            "payment accepted",
+            "slow gateway"
+        ]
+    );
+}
+
+#[test]
+fn the_level_comes_from_builder_then_otel_log_level_then_rust_log() {
+    // RUST_LOG=warn: the info span itself is not exported.
+    let (guard, exporter) = setup_with(|b| b, &[("RUST_LOG", "warn")]);
+    with_layer(&guard, request_with_events);
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+
+    let (guard, exporter) = setup_with(|b| b, &[("RUST_LOG", "warn"), ("OTEL_LOG_LEVEL", "debug")]);
+    with_layer(&guard, request_with_events);
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(event_names(&spans, "http.request").len(), 3);
+
+    let (guard, exporter) = setup_with(
+        |b| b.tracing_filter("info,checkout_bridge=warn"),
+        &[("OTEL_LOG_LEVEL", "debug")],
+    );
+    with_layer(&guard, request_with_events);
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(
+        event_names(&spans, "http.request"),
+        ["payment accepted", "slow gateway"]
+    );
+}
+
+#[test]
+fn an_invalid_filter_is_refused_naming_its_source() {
+    for (configure, env, source) in [
+        (None, ("RUST_LOG", "checkout=verbose"), "RUST_LOG"),
+        (None, ("OTEL_LOG_LEVEL", "loud"), "OTEL_LOG_LEVEL"),
+        (Some("svc=chatty"), ("RUST_LOG", "info"), "tracing_filter"),
+    ] {
+        let mut builder = Telemetry::builder("checkout-bridge")
+            .traces_exporter(Exporter::None)
+            .metrics_exporter(Exporter::None)
+            .with_env([env]);
+        if let Some(directives) = configure {
+            builder = builder.tracing_filter(directives);
+        }
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(err, ConfigError::InvalidLogFilter { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(source), "{err}");
+    }
+}
+
+#[test]
+fn a_debug_callsite_below_both_filters_is_disabled() {
+    let (guard, _exporter) = setup(false);
+    // A service's log output at INFO next to the OpenTelemetry layer at INFO.
+    let subscriber = tracing_subscriber::registry()
+        .with(guard.tracing_layer())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(LevelFilter::INFO),
+        );
+    assert_eq!(
+        tracing::Subscriber::max_level_hint(&subscriber),
+        Some(LevelFilter::INFO),
+        "the global max level lets no debug! through"
+    );
+    // Asked directly: `enabled!` would read the callsite's interest cached
+    // across every subscriber of this test binary. `never`: the callsite is
+    // disabled for good, the macro returns after one load.
+    let debug = tracing::debug_span!("started processing request")
+        .metadata()
+        .expect("a disabled span keeps its metadata");
+    let tower_debug = tracing::debug_span!(target: "tower_http::trace", "request")
+        .metadata()
+        .expect("metadata");
+    let info = tracing::info_span!("payment").metadata().expect("metadata");
+    for meta in [debug, tower_debug] {
+        assert!(
+            tracing::Subscriber::register_callsite(&subscriber, meta).is_never(),
+            "{meta:?}"
+        );
+    }
+    assert!(tracing::Subscriber::register_callsite(&subscriber, info).is_always());
+
+    // At debug, the OpenTelemetry layer alone enables the callsite.
+    let (guard, _exporter) = setup_with(|b| b.tracing_filter("debug"), &[]);
+    let subscriber = tracing_subscriber::registry().with(guard.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        assert!(tracing::enabled!(tracing::Level::DEBUG));
+    });
+}
+
+#[test]
+fn the_crates_own_log_lines_never_reach_the_otel_layer() {
+    let (guard, exporter) = setup_with(|b| b.tracing_filter("trace"), &[]);
+    with_layer(&guard, || {
+        tracing::info_span!("http.request").in_scope(|| {
+            tracing::warn!(target: EXPORT_LOG_TARGET, "traces export failing");
+            tracing::warn!(target: INIT_LOG_TARGET, "no user hash key");
+            tracing::info!("kept");
+        });
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(event_names(&spans, "http.request"), ["kept"]);
+}
+
 fn attribute_keys(span: &SpanData) -> Vec<String> {
     span.attributes
         .iter()
@@ -184,7 +342,8 @@ fn existing_global_subscriber_is_not_fought() {
     install_user_hasher(before.clone());
 
     let err = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_env(Vec::<(String, String)>::new())
         .init()
@@ -201,7 +360,8 @@ fn existing_global_subscriber_is_not_fought() {
     // The documented way out: bridge off, compose the layer yourself.
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-bridge")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .user_hash_key(format!("raw:{}", "b".repeat(32)))
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))

@@ -46,6 +46,9 @@ const ALL_SERVICES: [&str; 6] = [
     "notification",
 ];
 
+/// The gateway's request span (`OtelServerLayer`), the root of a checkout.
+const GATEWAY_SERVER_SPAN: &str = "POST /checkout";
+
 /// What a scenario must end with: status, and for a failure the step and
 /// `error.type`.
 fn expected(s: Scenario) -> (&'static str, Option<(&'static str, &'static str)>) {
@@ -130,8 +133,8 @@ fn one<'a, 'b>(spans: &'b [Exported<'a>], name: &str) -> &'b Exported<'a> {
 
 /// One trace per checkout: every span the run produced, in every service,
 /// carries the trace id the gateway answered with, hangs off a parent in
-/// that trace (only `checkout.process` is a root), and nothing was left in
-/// the collector under another trace id.
+/// that trace (only the gateway's `POST /checkout` server span is a root),
+/// and nothing was left in the collector under another trace id.
 fn assert_one_connected_trace(p: &Pipeline, run: &Run, services: &[&str]) {
     let ids: HashSet<SpanId> = run.spans.iter().map(|s| s.span_id).collect();
     for span in &run.spans {
@@ -140,11 +143,11 @@ fn assert_one_connected_trace(p: &Pipeline, run: &Run, services: &[&str]) {
             "{} in another trace",
             span.name
         );
-        if span.name == attr::CHECKOUT_PROCESS {
+        if span.name == GATEWAY_SERVER_SPAN && span.service == "gateway" {
             assert_eq!(
                 span.parent_span_id,
                 SpanId::INVALID,
-                "checkout.process is the root"
+                "the gateway's server span is the root"
             );
         } else {
             assert!(
@@ -255,10 +258,39 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
 
         let checkout = one(&spans, attr::CHECKOUT_PROCESS);
         assert_eq!(checkout.service, "gateway");
+        assert_eq!(checkout.data.span_kind, SpanKind::Internal);
+        let server = one(&spans, GATEWAY_SERVER_SPAN);
+        assert_eq!(server.service, "gateway");
         assert_eq!(
-            checkout.data.span_kind,
-            checkout_otel::opentelemetry::trace::SpanKind::Server
+            checkout.data.parent_span_id,
+            server.data.span_context.span_id()
         );
+        assert_eq!(server.attr(attr::HTTP_ROUTE).as_deref(), Some("/checkout"));
+        let code: u16 = server
+            .attr(attr::HTTP_RESPONSE_STATUS_CODE)
+            .and_then(|c| c.parse().ok())
+            .expect("status code");
+        assert_eq!(server.is_error(), code >= 500, "{s:?}: HTTP {code}");
+        // Every service's requests: a SERVER span with the HTTP attributes.
+        let mut served = BTreeSet::new();
+        for server in spans
+            .iter()
+            .filter(|sp| sp.data.span_kind == SpanKind::Server)
+        {
+            served.insert(server.service);
+            assert_eq!(server.attr(attr::URL_SCHEME).as_deref(), Some("http"));
+            assert_eq!(
+                server.attr(attr::HTTP_REQUEST_METHOD).as_deref(),
+                Some("POST")
+            );
+            let route = server.attr(attr::HTTP_ROUTE).expect("http.route");
+            assert_eq!(server.name(), format!("POST {route}"));
+            let path = server.attr(attr::URL_PATH).expect("url.path");
+            assert!(path.starts_with('/'), "{path}");
+            assert!(server.attr(attr::HTTP_RESPONSE_STATUS_CODE).is_some());
+        }
+        let in_trace: BTreeSet<&str> = spans.iter().map(|sp| sp.service).collect();
+        assert_eq!(served, in_trace, "{s:?}: services without a server span");
         assert_eq!(
             checkout.attr(attr::CHECKOUT_STATUS).as_deref(),
             Some(status),
@@ -370,11 +402,19 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
         for (i, call) in calls.iter().enumerate() {
             assert_eq!(call.service, "payment");
             // gateway's payment.process -> its HTTP CLIENT span (the
-            // OtelMiddleware) -> the payment service's gateway call.
-            let hop = spans
-                .iter()
-                .find(|sp| sp.data.span_context.span_id() == call.data.parent_span_id)
-                .expect("the gateway call's parent is in the trace");
+            // OtelMiddleware) -> the payment service's SERVER span -> its
+            // gateway call.
+            let parent_of = |child: &Exported<'_>| {
+                spans
+                    .iter()
+                    .find(|sp| sp.data.span_context.span_id() == child.data.parent_span_id)
+                    .expect("the parent is in the trace")
+            };
+            let server = parent_of(call);
+            assert_eq!(server.data.name, "POST /payments");
+            assert_eq!(server.data.span_kind, SpanKind::Server);
+            assert_eq!(server.service, "payment");
+            let hop = parent_of(server);
             assert_eq!(hop.data.name, "POST");
             assert_eq!(hop.data.span_kind, SpanKind::Client);
             assert_eq!(hop.data.parent_span_id, payment.data.span_context.span_id());

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use checkout_otel::Telemetry;
 use checkout_otel::attributes as attr;
+use checkout_otel::init::Exporter;
 use checkout_otel::opentelemetry::{Key, Value as OtelValue};
 use checkout_otel::pii::UserHasher;
 use regex::Regex;
@@ -214,7 +215,11 @@ fn pipeline_has_the_articles_shape() {
 #[test]
 fn platform_resource_attribute_in_process() {
     let platform = |builder: checkout_otel::TelemetryBuilder| {
-        let guard = builder.console_output(false).build().expect("build");
+        let guard = builder
+            .traces_exporter(Exporter::None)
+            .metrics_exporter(Exporter::None)
+            .build()
+            .expect("build");
         guard.resource().get(&Key::from_static_str("platform"))
     };
     let from_builder = platform(

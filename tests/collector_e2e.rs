@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use checkout_otel::attributes::{
     CHECKOUT_PROCESS, CHECKOUT_STATUS, CONTRACT_ATTRIBUTE_KEYS, CONTRACT_EVENT_NAMES,
     CONTRACT_METRIC_ATTRIBUTE_KEYS, CONTRACT_METRIC_NAMES, CONTRACT_RESOURCE_KEYS,
-    CONTRACT_SPAN_NAMES, CheckoutStatus, DB_SYSTEM_NAME, METRIC_CHECKOUT_COMPLETED,
-    METRIC_CHECKOUT_DURATION, METRIC_CHECKOUT_STEP_DURATION, METRIC_INVENTORY_SHORTFALLS,
-    METRIC_PAYMENT_DECLINES, METRIC_PAYMENT_GATEWAY_DURATION, USER_HASH,
+    CONTRACT_SPAN_NAMES, CheckoutStatus, DB_SYSTEM_NAME, HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, METRIC_CHECKOUT_COMPLETED, METRIC_CHECKOUT_DURATION,
+    METRIC_CHECKOUT_STEP_DURATION, METRIC_INVENTORY_SHORTFALLS, METRIC_PAYMENT_DECLINES,
+    METRIC_PAYMENT_GATEWAY_DURATION, URL_PATH, URL_SCHEME, USER_HASH,
 };
 use checkout_otel::init::Protocol;
 use common::pii_scan::{card_numbers, emails, find_pii};
@@ -36,16 +37,25 @@ fn traces(spans: &[CollectedSpan]) -> BTreeMap<&str, Vec<&CollectedSpan>> {
     by_trace
 }
 
-/// Every trace holds exactly one `checkout.process`, and every other span's
-/// parent is in the same trace: context crossed every service boundary.
-fn assert_one_trace_per_checkout(c: &Collected) -> usize {
+/// Every trace holds exactly one `checkout.process`, and every span's
+/// parent but the root's is in the same trace: context crossed every service
+/// boundary. The root is `root` when given (the demo's gateway server span),
+/// else `checkout.process`.
+fn assert_one_trace_per_checkout(c: &Collected, root: Option<&str>) -> usize {
+    let root = root.unwrap_or(CHECKOUT_PROCESS);
     let by_trace = traces(&c.spans);
     for (trace_id, spans) in &by_trace {
-        let roots = spans.iter().filter(|s| s.name == CHECKOUT_PROCESS).count();
-        assert_eq!(roots, 1, "trace {trace_id}: {roots} checkout.process spans");
+        let checkouts = spans.iter().filter(|s| s.name == CHECKOUT_PROCESS).count();
+        assert_eq!(
+            checkouts, 1,
+            "trace {trace_id}: {checkouts} checkout.process spans"
+        );
+        let roots: Vec<_> = spans.iter().filter(|s| s.parent_id.is_empty()).collect();
+        assert_eq!(roots.len(), 1, "trace {trace_id}: roots {roots:?}");
+        assert_eq!(roots[0].name, root, "trace {trace_id}");
         let ids: BTreeSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
         for s in spans {
-            if s.name == CHECKOUT_PROCESS {
+            if s.parent_id.is_empty() {
                 continue;
             }
             assert!(
@@ -177,7 +187,7 @@ fn run_shop_against_rotel(protocol: Protocol) {
 
     // One trace per checkout, with the checkout's spans and nothing else.
     assert_eq!(
-        assert_one_trace_per_checkout(&c),
+        assert_one_trace_per_checkout(&c, None),
         checkouts as usize,
         "{protocol}"
     );
@@ -375,7 +385,38 @@ fn checkout_demo_exports_to_rotel() {
         SERVICES.into_iter().collect(),
         "services seen by the collector"
     );
-    let traces_seen = assert_one_trace_per_checkout(&c);
+    let traces_seen = assert_one_trace_per_checkout(&c, Some("POST /checkout"));
+    // Every service's requests: a SERVER span with the HTTP attributes the
+    // semantic conventions require.
+    let mut served = BTreeSet::new();
+    for server in c.spans.iter().filter(|s| s.kind == "SPAN_KIND_SERVER") {
+        served.insert(server.service());
+        for key in [
+            HTTP_REQUEST_METHOD,
+            URL_PATH,
+            URL_SCHEME,
+            HTTP_ROUTE,
+            HTTP_RESPONSE_STATUS_CODE,
+        ] {
+            assert!(
+                server.attributes.contains_key(key),
+                "{} ({}) lacks {key}: {:?}",
+                server.name,
+                server.service(),
+                server.attributes
+            );
+        }
+        assert_eq!(server.attributes[URL_SCHEME], "http");
+        assert_eq!(
+            server.name,
+            format!("POST {}", server.attributes[HTTP_ROUTE])
+        );
+    }
+    assert_eq!(
+        served,
+        SERVICES.into_iter().collect(),
+        "services with server spans"
+    );
     for id in &printed {
         assert!(
             c.spans.iter().any(|s| &s.trace_id == id),

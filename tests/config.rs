@@ -9,7 +9,9 @@ use checkout_otel::attributes::{
     SERVICE_VERSION,
 };
 use checkout_otel::error::{ConfigError, ConfigSource};
-use checkout_otel::init::{Propagator, Protocol, Sampler, Telemetry, TelemetryConfig};
+use checkout_otel::init::{
+    Compression, Exporter, Propagator, Protocol, Sampler, Telemetry, TelemetryConfig,
+};
 use opentelemetry::trace::{Span, Tracer};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 
@@ -35,12 +37,19 @@ fn res(c: &TelemetryConfig, key: &str) -> Option<String> {
 // ---------- defaults ----------
 
 #[test]
-fn defaults_are_local_and_spec_valued() {
+fn defaults_are_the_specifications() {
     let c = b().resolve().unwrap();
     assert!(!c.is_disabled());
     assert_eq!(c.service_name(), "checkout-api");
-    assert!(c.traces().is_none(), "no endpoint: nothing on the network");
-    assert!(c.metrics().is_none());
+    // No endpoint: OTLP over gRPC to the specification's default.
+    assert_eq!(c.traces_exporter(), Exporter::Otlp);
+    assert_eq!(c.metrics_exporter(), Exporter::Otlp);
+    assert_eq!(c.logs_exporter(), Exporter::Otlp);
+    for signal in [c.traces().unwrap(), c.metrics().unwrap()] {
+        assert_eq!(signal.endpoint(), "http://localhost:4317");
+        assert_eq!(signal.protocol(), Protocol::Grpc);
+        assert_eq!(signal.compression(), Compression::None);
+    }
     assert_eq!(c.sampler(), Sampler::ParentBasedAlwaysOn);
     assert_eq!(
         c.propagators(),
@@ -154,12 +163,203 @@ fn endpoint_precedence_builder_then_signal_var_then_generic() {
 }
 
 #[test]
-fn only_a_metrics_endpoint_leaves_traces_local() {
+fn only_a_metrics_endpoint_leaves_traces_at_the_default() {
     let c = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4317")])
         .resolve()
         .unwrap();
-    assert!(c.traces().is_none());
+    assert_eq!(c.traces().unwrap().endpoint(), "http://localhost:4317");
     assert_eq!(c.metrics().unwrap().endpoint(), "http://m:4317");
+}
+
+#[test]
+fn http_protobuf_defaults_to_localhost_4318_with_signal_paths() {
+    let c = env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")])
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        c.traces().unwrap().endpoint(),
+        "http://localhost:4318/v1/traces"
+    );
+    assert_eq!(
+        c.metrics().unwrap().endpoint(),
+        "http://localhost:4318/v1/metrics"
+    );
+}
+
+// ---------- exporter selectors ----------
+
+#[test]
+fn exporters_from_env_and_builder_wins() {
+    let c = env(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", " NONE "),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ])
+    .resolve()
+    .unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::Console);
+    assert_eq!(c.metrics_exporter(), Exporter::None);
+    assert_eq!(c.logs_exporter(), Exporter::None);
+    assert!(c.traces().is_none() && c.metrics().is_none(), "no OTLP");
+
+    let c = env(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .traces_exporter(Exporter::Otlp)
+    .metrics_exporter(Exporter::Console)
+    .logs_exporter(Exporter::Console)
+    .endpoint("http://collector:4317")
+    .resolve()
+    .unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::Otlp);
+    assert_eq!(c.traces().unwrap().endpoint(), "http://collector:4317");
+    assert_eq!(c.metrics_exporter(), Exporter::Console);
+    assert!(c.metrics().is_none());
+    assert_eq!(c.logs_exporter(), Exporter::Console);
+
+    // A repeated name is one exporter; empty entries are skipped.
+    let c = env(&[("OTEL_TRACES_EXPORTER", "otlp,,otlp")])
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::Otlp);
+}
+
+#[test]
+fn invalid_exporters_are_errors_naming_the_variable() {
+    for var in [
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_LOGS_EXPORTER",
+    ] {
+        for (value, says) in [
+            ("jaeger", "unknown exporter \"jaeger\""),
+            ("zipkin,otlp", "unknown exporter \"zipkin\""),
+            ("otlp,console", "one exporter per signal"),
+            ("none,otlp", "one exporter per signal"),
+            (",", "no exporter named"),
+        ] {
+            // Refused even when the builder chooses the exporter.
+            let e = env(&[(var, value)])
+                .traces_exporter(Exporter::None)
+                .metrics_exporter(Exporter::None)
+                .logs_exporter(Exporter::None)
+                .resolve()
+                .unwrap_err();
+            match &e {
+                ConfigError::InvalidExporter {
+                    source_of, reason, ..
+                } => {
+                    assert_eq!(*source_of, ConfigSource::Env(var));
+                    assert!(reason.contains(says), "{value}: {reason}");
+                }
+                other => panic!("{var}={value}: {other:?}"),
+            }
+            assert!(e.to_string().contains(var), "{e}");
+        }
+    }
+}
+
+#[test]
+#[allow(deprecated)]
+fn deprecated_console_output_keeps_the_0_1_behaviour() {
+    // No endpoint: traces to the waterfall or nowhere, metrics nowhere.
+    let c = b().console_output(true).resolve().unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::Console);
+    assert_eq!(c.metrics_exporter(), Exporter::None);
+    let c = b().console_output(false).resolve().unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::None);
+    assert_eq!(c.metrics_exporter(), Exporter::None);
+    // An endpoint from anywhere: OTLP, as in 0.1.
+    let c = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")])
+        .console_output(false)
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().endpoint(), "http://c:4317");
+    assert_eq!(c.metrics().unwrap().endpoint(), "http://c:4317");
+    // The exporter methods win over it.
+    let c = b()
+        .console_output(false)
+        .traces_exporter(Exporter::Otlp)
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces_exporter(), Exporter::Otlp);
+    assert_eq!(c.metrics_exporter(), Exporter::None);
+}
+
+// ---------- compression ----------
+
+#[cfg(feature = "gzip")]
+#[test]
+fn compression_builder_then_signal_var_then_generic_then_none() {
+    let c = env(&[
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
+    ])
+    .resolve()
+    .unwrap();
+    assert_eq!(c.traces().unwrap().compression(), Compression::Gzip);
+    assert_eq!(c.metrics().unwrap().compression(), Compression::None);
+
+    let c = env(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP")])
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().compression(), Compression::Gzip);
+    assert_eq!(c.metrics().unwrap().compression(), Compression::None);
+
+    let c = env(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")])
+        .compression(Compression::Gzip)
+        .resolve()
+        .unwrap();
+    assert_eq!(c.traces().unwrap().compression(), Compression::Gzip);
+    assert_eq!(c.metrics().unwrap().compression(), Compression::Gzip);
+}
+
+#[cfg(not(feature = "gzip"))]
+#[test]
+fn gzip_without_the_feature_is_an_error_naming_it() {
+    for (builder, source) in [
+        (
+            env(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_COMPRESSION"),
+        ),
+        (
+            b().compression(Compression::Gzip),
+            ConfigSource::Builder("compression"),
+        ),
+    ] {
+        match builder.resolve().unwrap_err() {
+            ConfigError::FeatureDisabled {
+                feature, source_of, ..
+            } => {
+                assert_eq!(feature, "gzip");
+                assert_eq!(source_of, source);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_compression_is_an_error_naming_the_variable() {
+    for var in [
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    ] {
+        match env(&[(var, "zstd")])
+            .compression(Compression::None)
+            .resolve()
+            .unwrap_err()
+        {
+            ConfigError::InvalidCompression { value, source_of } => {
+                assert_eq!(value, "zstd");
+                assert_eq!(source_of, ConfigSource::Env(var));
+            }
+            other => panic!("{var}: {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -347,7 +547,8 @@ fn propagators_from_env() {
 fn installed_propagator_fields_follow_otel_propagators() {
     use opentelemetry::propagation::TextMapPropagator;
     let guard = env(&[("OTEL_PROPAGATORS", "tracecontext")])
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .build()
         .unwrap();
     let fields = |g: &checkout_otel::TelemetryGuard| {
@@ -356,7 +557,11 @@ fn installed_propagator_fields_follow_otel_propagators() {
         f
     };
     assert_eq!(fields(&guard), vec!["traceparent", "tracestate"]);
-    let guard = b().console_output(false).build().unwrap();
+    let guard = b()
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
+        .build()
+        .unwrap();
     assert_eq!(fields(&guard), vec!["baggage", "traceparent", "tracestate"]);
 }
 
@@ -398,7 +603,8 @@ fn propagation_allow_list_builder_then_env_then_none() {
     }
     // The guard's tracer carries the list.
     let guard = env(&[(VAR, "*.internal.example")])
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .build()
         .unwrap();
     assert!(
@@ -418,7 +624,7 @@ fn empty_env_values_count_as_unset() {
     ])
     .resolve()
     .unwrap();
-    assert!(c.traces().is_none());
+    assert_eq!(c.traces().unwrap().endpoint(), "http://localhost:4317");
     assert_eq!(c.sampler(), Sampler::ParentBasedAlwaysOn);
 }
 
@@ -437,6 +643,12 @@ fn sdk_disabled_gives_a_noop_setup() {
     let mut span = guard.sdk_tracer().start("checkout.process");
     assert!(!span.is_recording());
     span.end();
+    // Every API stays usable: the meter records into nothing.
+    guard
+        .meter()
+        .u64_counter("checkout.completed")
+        .build()
+        .add(1, &[]);
     guard.force_flush().unwrap();
     assert!(exporter.get_finished_spans().unwrap().is_empty());
     assert_eq!(
@@ -447,13 +659,25 @@ fn sdk_disabled_gives_a_noop_setup() {
 
     let c = env(&[("OTEL_SDK_DISABLED", "false")]).resolve().unwrap();
     assert!(!c.is_disabled());
+
+    // Disabled with the default exporters: nothing is built for them, so
+    // flush and shutdown succeed whether or not a collector listens on
+    // localhost:4317.
+    let guard = env(&[("OTEL_SDK_DISABLED", "true")]).build().unwrap();
+    assert_eq!(guard.config().traces_exporter(), Exporter::Otlp);
+    guard.force_flush().unwrap();
+    guard.shutdown().unwrap();
 }
 
 // ---------- errors ----------
 
 fn env_err(pairs: &[(&str, &str)]) -> ConfigError {
     // `build` goes through the same resolution: check both agree.
-    let via_build = env(pairs).console_output(false).build().unwrap_err();
+    let via_build = env(pairs)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
+        .build()
+        .unwrap_err();
     let via_resolve = env(pairs).resolve().unwrap_err();
     assert_eq!(via_build.to_string(), via_resolve.to_string());
     via_resolve

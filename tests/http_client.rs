@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use checkout_otel::attributes as attr;
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use checkout_otel::init::Exporter;
 use checkout_otel::opentelemetry::baggage::BaggageExt;
 use checkout_otel::opentelemetry::propagation::TextMapCompositePropagator;
 use checkout_otel::opentelemetry::trace::{FutureExt as _, SpanId, SpanKind, Status};
@@ -210,7 +211,8 @@ async fn baggage_and_tracestate_go_to_allowed_hosts_and_only_traceparent_elsewhe
     let exporter = InMemorySpanExporter::default();
     let telemetry = Telemetry::builder("checkout-api")
         .with_env(Vec::<(String, String)>::new())
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .propagate_context_to(["*.internal.example"])
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
@@ -278,7 +280,8 @@ async fn without_an_allow_list_every_host_gets_only_traceparent() {
     assert!(CheckoutTracer::global().allowed_hosts().is_empty());
     let guard_tracer = Telemetry::builder("checkout-api")
         .with_env(Vec::<(String, String)>::new())
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .build()
         .unwrap()

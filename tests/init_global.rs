@@ -3,6 +3,7 @@
 //! global subscriber.
 
 use checkout_otel::attributes::CHECKOUT_PROCESS;
+use checkout_otel::init::Exporter;
 use checkout_otel::init::Telemetry;
 use checkout_otel::pii::{UserRef, user_hasher};
 use opentelemetry::trace::{Span, SpanId, Tracer, TracerProvider};
@@ -12,10 +13,13 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 fn init_installs_provider_propagator_and_bridged_subscriber() {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-global")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env([
             ("RUST_LOG", "warn"),
+            // The log output at warn, the exported spans from info.
+            ("OTEL_LOG_LEVEL", "info"),
             ("OTEL_PROPAGATORS", "tracecontext"),
             ("CHECKOUT_OTEL_USER_HASH_KEY", &"ab".repeat(32)),
         ])

@@ -189,6 +189,112 @@ fn headers_arrive_over_http_with_builder_winning() {
     assert_headers_arrive(&Receiver::http(), Protocol::HttpProtobuf);
 }
 
+/// Exports with `compression` and checks that every request (traces and
+/// metrics) carried `encoding_header: gzip` and decoded to the right data.
+#[cfg(feature = "gzip")]
+fn assert_gzip_arrives(receiver: &Receiver, protocol: Protocol, encoding_header: &str) {
+    let guard = builder("checkout-gzip", &receiver.endpoint())
+        .protocol(protocol)
+        .compression(checkout_otel::init::Compression::Gzip)
+        .build()
+        .expect("build");
+    emit(&guard);
+    guard.force_flush().expect("flush");
+    let r = receiver.wait_for(WAIT, both_arrived);
+    assert_received(&r, "checkout-gzip");
+    let encodings = header(&r, encoding_header);
+    assert_eq!(encodings.len(), r.headers.len(), "{:?}", r.headers);
+    assert!(encodings.iter().all(|v| *v == "gzip"), "{encodings:?}");
+    guard.shutdown().expect("clean shutdown");
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn gzip_requests_arrive_over_grpc() {
+    assert_gzip_arrives(&Receiver::grpc(), Protocol::Grpc, "grpc-encoding");
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn gzip_requests_arrive_over_http() {
+    assert_gzip_arrives(
+        &Receiver::http(),
+        Protocol::HttpProtobuf,
+        "content-encoding",
+    );
+}
+
+#[test]
+fn without_compression_requests_are_not_encoded() {
+    let receiver = Receiver::http();
+    let guard = builder("checkout-plain", &receiver.endpoint())
+        .protocol(Protocol::HttpProtobuf)
+        .build()
+        .expect("build");
+    emit(&guard);
+    guard.force_flush().expect("flush");
+    let r = receiver.wait_for(WAIT, both_arrived);
+    assert_received(&r, "checkout-plain");
+    assert!(header(&r, "content-encoding").is_empty());
+}
+
+#[test]
+fn traces_exporter_none_exports_no_span_while_metrics_arrive() {
+    let receiver = Receiver::grpc();
+    let guard = builder("checkout-no-traces", &receiver.endpoint())
+        .with_env([("OTEL_TRACES_EXPORTER", "none")])
+        .build()
+        .expect("build");
+    assert!(guard.config().traces().is_none());
+    emit(&guard);
+    guard.force_flush().expect("flush");
+    let r = receiver.wait_for(WAIT, |r| !r.metrics.is_empty());
+    assert!(
+        r.metric_names()
+            .contains(&METRIC_CHECKOUT_COMPLETED.to_owned())
+    );
+    guard.shutdown().expect("clean shutdown");
+    // Shutdown flushed whatever span export there was: none.
+    assert!(receiver.received().traces.is_empty());
+}
+
+#[test]
+fn metrics_exporter_none_exports_no_metric_while_spans_arrive() {
+    let receiver = Receiver::http();
+    let guard = builder("checkout-no-metrics", &receiver.endpoint())
+        .protocol(Protocol::HttpProtobuf)
+        .with_env([("OTEL_METRICS_EXPORTER", "none")])
+        .build()
+        .expect("build");
+    emit(&guard);
+    guard.force_flush().expect("flush");
+    let r = receiver.wait_for(WAIT, |r| r.spans().len() >= 2);
+    assert!(r.span(CHECKOUT_PROCESS).is_some());
+    guard.shutdown().expect("clean shutdown");
+    let r = receiver.received();
+    assert!(r.metrics.is_empty());
+    assert!(
+        !r.paths.iter().any(|p| p.contains("metrics")),
+        "{:?}",
+        r.paths
+    );
+}
+
+#[test]
+fn console_exporters_send_nothing_over_the_network() {
+    let receiver = Receiver::grpc();
+    let guard = builder("checkout-console", &receiver.endpoint())
+        .traces_exporter(checkout_otel::init::Exporter::Console)
+        .metrics_exporter(checkout_otel::init::Exporter::Console)
+        .build()
+        .expect("build");
+    emit(&guard);
+    guard.force_flush().expect("flush");
+    guard.shutdown().expect("clean shutdown");
+    let r = receiver.received();
+    assert!(r.traces.is_empty() && r.metrics.is_empty());
+}
+
 #[test]
 fn two_services_in_one_process_keep_their_own_service_name() {
     let receiver = Receiver::grpc();

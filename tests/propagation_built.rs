@@ -9,13 +9,13 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::MatchedPath;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use checkout_otel::attributes as attr;
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::ClientBuilder;
-use checkout_otel::http_server;
+use checkout_otel::http_server::OtelServerLayer;
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Telemetry, TelemetryGuard};
 use checkout_otel::opentelemetry::baggage::BaggageExt as _;
 use checkout_otel::opentelemetry::trace::{FutureExt as _, SpanId, SpanKind, TraceId};
@@ -25,7 +25,6 @@ use checkout_otel::opentelemetry_sdk::trace::{
 };
 use checkout_otel::pii::{Currency, Money};
 use checkout_otel::spans::{CartValidate, OrderCreate, PaymentProcess};
-use tower_http::trace::TraceLayer;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -35,7 +34,8 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 /// its `OTEL_PROPAGATORS`.
 fn built(service: &str, exporter: &InMemorySpanExporter, propagators: &str) -> TelemetryGuard {
     let guard = Telemetry::builder(service)
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env([
@@ -171,11 +171,12 @@ async fn otel_middleware_propagates_with_the_guards_propagator() {
     assert_no_global_propagator();
 }
 
-/// `request_span_with` reads `traceparent` with the tracer's propagator;
-/// `request_span` reads it with the global one, which here propagates
-/// nothing, so its request span starts a new trace.
+/// `OtelServerLayer::new(&tracer)` reads `traceparent` with the tracer's
+/// propagator; `OtelServerLayer::global()` reads it with the global one,
+/// which here propagates nothing (and records into the global provider,
+/// which here is the no-op one), so the handler's span starts a new trace.
 #[tokio::test]
-async fn request_span_with_continues_the_caller_and_request_span_needs_a_global() {
+async fn server_layer_with_the_tracer_continues_the_caller_and_global_needs_a_global() {
     for with_tracer in [true, false] {
         let exporter = InMemorySpanExporter::default();
         let guard = built("checkout-api", &exporter, "tracecontext,baggage");
@@ -184,6 +185,11 @@ async fn request_span_with_continues_the_caller_and_request_span_needs_a_global(
         );
         let tracer = guard.tracer();
         let handler_tracer = tracer.clone();
+        let layer = if with_tracer {
+            OtelServerLayer::new(&tracer)
+        } else {
+            OtelServerLayer::global()
+        };
         let app = axum::Router::new()
             .route(
                 "/checkout/{cart}",
@@ -195,21 +201,7 @@ async fn request_span_with_continues_the_caller_and_request_span_needs_a_global(
                     }
                 }),
             )
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(move |request: &Request<_>| {
-                        let route = request
-                            .extensions()
-                            .get::<MatchedPath>()
-                            .map(MatchedPath::as_str);
-                        if with_tracer {
-                            http_server::request_span_with(&tracer, request, route)
-                        } else {
-                            http_server::request_span(request, route)
-                        }
-                    })
-                    .on_response(http_server::record_response),
-            );
+            .layer(layer);
         let addr = serve(app).await;
         let status = reqwest::Client::new()
             .post(format!("http://{addr}/checkout/cart-1"))
@@ -221,20 +213,21 @@ async fn request_span_with_continues_the_caller_and_request_span_needs_a_global(
         assert_eq!(status, StatusCode::OK);
 
         let spans = exporter.get_finished_spans().unwrap();
-        let request = find(&spans, "POST /checkout/{cart}");
         let validate = find(&spans, attr::CART_VALIDATE);
-        assert_eq!(request.span_kind, SpanKind::Server);
-        assert_eq!(validate.parent_span_id, request.span_context.span_id());
         let caller = TraceId::from_hex(CALLER_TRACE).unwrap();
         if with_tracer {
+            let request = find(&spans, "POST /checkout/{cart}");
+            assert_eq!(request.span_kind, SpanKind::Server);
+            assert_eq!(validate.parent_span_id, request.span_context.span_id());
             assert_eq!(request.span_context.trace_id(), caller);
             assert_eq!(
                 request.parent_span_id,
                 SpanId::from_hex(CALLER_SPAN).unwrap()
             );
         } else {
-            assert_ne!(request.span_context.trace_id(), caller);
-            assert_eq!(request.parent_span_id, SpanId::INVALID);
+            assert!(spans.iter().all(|s| s.name != "POST /checkout/{cart}"));
+            assert_ne!(validate.span_context.trace_id(), caller);
+            assert_eq!(validate.parent_span_id, SpanId::INVALID);
         }
     }
     assert_no_global_propagator();

@@ -1,7 +1,9 @@
-//! An existing axum service keeps its request-span middleware: tower-http's
-//! `TraceLayer` (with `http_server::request_span`) or axum-tracing-opentelemetry's
+//! An existing axum service gets its request span from the crate's
+//! `http_server::OtelServerLayer`, or keeps axum-tracing-opentelemetry's
 //! `OtelAxumLayer`. Its request span continues the caller's `traceparent`, and
 //! the crate's typed spans started in handlers are that span's children.
+//! (tests/server_layer.rs covers the layer beside tower-http's `TraceLayer`
+//! and under a service's own `EnvFilter`.)
 //!
 //! Each test runs a real axum server on loopback inside a current-thread
 //! runtime, so the thread-local subscriber set with `set_default` sees the
@@ -9,11 +11,11 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::MatchedPath;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use checkout_otel::attributes as attr;
-use checkout_otel::http_server;
+use checkout_otel::http_server::OtelServerLayer;
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Telemetry, TelemetryGuard};
 use checkout_otel::opentelemetry::global;
 use checkout_otel::opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
@@ -31,7 +33,8 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 fn setup() -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-api")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .with_env(Vec::<(String, String)>::new())
@@ -120,22 +123,12 @@ fn assert_request_parents_typed_span(spans: &[SpanData], request_name: &str) {
 }
 
 #[tokio::test]
-async fn tower_http_trace_layer_with_request_span_continues_the_caller() {
+async fn otel_server_layer_continues_the_caller() {
     let (guard, exporter) = setup();
     let _subscriber = tracing::subscriber::set_default(
         tracing_subscriber::registry().with(guard.tracing_layer()),
     );
-    let app = routes(&guard).layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str);
-                http_server::request_span(request, route)
-            })
-            .on_response(http_server::record_response),
-    );
+    let app = routes(&guard).layer(OtelServerLayer::new(&guard.tracer()));
     let addr = serve(app).await;
 
     assert_eq!(
@@ -180,10 +173,8 @@ async fn request_without_traceparent_starts_a_new_trace() {
     let _subscriber = tracing::subscriber::set_default(
         tracing_subscriber::registry().with(guard.tracing_layer()),
     );
-    let app = routes(&guard).layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &Request<_>| http_server::request_span(request, None)),
-    );
+    // A route reader that finds none.
+    let app = routes(&guard).layer(OtelServerLayer::new(&guard.tracer()).route_with(|_| None));
     let addr = serve(app).await;
     let status = reqwest::Client::new()
         .post(format!("http://{addr}/checkout/cart-1"))
@@ -208,7 +199,7 @@ async fn request_without_traceparent_starts_a_new_trace() {
 /// A service that keeps tower-http's default span still gets its typed spans
 /// nested under it (the crate's layer must not filter `tower_http` out); it
 /// just does not continue the caller's trace, which is what
-/// `http_server::request_span` adds.
+/// `http_server::OtelServerLayer` adds.
 #[tokio::test]
 async fn default_trace_layer_span_is_the_typed_spans_parent() {
     let (guard, exporter) = setup();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use checkout_otel::attributes::{CHECKOUT_PROCESS, METRIC_CHECKOUT_COMPLETED};
 use checkout_otel::error::ShutdownOperation;
 use checkout_otel::init::{Protocol, Telemetry, TelemetryGuard};
-use common::receiver::{closed_endpoint, hung_collector};
+use common::receiver::{closed_endpoint, hung_collector, unavailable_collector};
 use opentelemetry::trace::{Span, Tracer};
 
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -191,6 +191,134 @@ fn collector_down_failures_are_reported_by_flush_not_hidden() {
                 );
             }
             other => panic!("{protocol}: expected reported failures, got {other:?}"),
+        }
+    }
+}
+
+/// The OTLP span exporter retries an export the collector refuses as
+/// unavailable (gRPC `UNAVAILABLE`, HTTP 503) three times with backoff
+/// (100 ms doubling, plus jitter), within the export timeout. Counted at the
+/// collector: one batch is four requests, and the final failure is reported.
+#[test]
+fn a_refused_export_is_retried_then_reported_as_failed() {
+    for grpc in [true, false] {
+        let (collector, refusals) = unavailable_collector(grpc);
+        let protocol = if grpc {
+            Protocol::Grpc
+        } else {
+            Protocol::HttpProtobuf
+        };
+        let g = Telemetry::builder("checkout-refused")
+            .endpoint(collector.endpoint())
+            .protocol(protocol)
+            .timeout(EXPORT_TIMEOUT)
+            // Roomy: the retries (at least 700 ms of backoff) finish inside it.
+            .shutdown_timeout(Duration::from_secs(30))
+            .with_env(Vec::<(String, String)>::new())
+            .build()
+            .expect("build");
+        g.sdk_tracer().start(CHECKOUT_PROCESS).end();
+        match g.force_flush() {
+            Err(e) => {
+                assert!(!e.timed_out(), "{protocol}: {e}");
+                assert_eq!(e.traces().failed_exports, 1, "{protocol}: {e}");
+            }
+            Ok(()) => panic!("{protocol}: a refused export reported as success"),
+        }
+        assert_eq!(refusals.traces(), 4, "{protocol}: 1 attempt + 3 retries");
+    }
+}
+
+/// Retries never stretch the bound: with a bound shorter than the retries'
+/// backoff alone (700 ms at least), shutdown reports the signal as timed out
+/// instead of waiting for them.
+#[test]
+fn retries_do_not_stretch_the_shutdown_bound() {
+    for grpc in [true, false] {
+        let (collector, refusals) = unavailable_collector(grpc);
+        let protocol = if grpc {
+            Protocol::Grpc
+        } else {
+            Protocol::HttpProtobuf
+        };
+        let g = Telemetry::builder("checkout-refused")
+            .endpoint(collector.endpoint())
+            .protocol(protocol)
+            .timeout(EXPORT_TIMEOUT)
+            .shutdown_timeout(Duration::from_millis(200))
+            .with_env(Vec::<(String, String)>::new())
+            .build()
+            .expect("build");
+        g.sdk_tracer().start(CHECKOUT_PROCESS).end();
+        let start = Instant::now();
+        let result = g.shutdown();
+        let took = start.elapsed();
+        match result {
+            Err(e) => assert!(e.traces().timed_out, "{protocol}: {e}"),
+            Ok(()) => panic!("{protocol}: shutdown waited for every retry"),
+        }
+        assert!(took < BOUND, "{protocol}: shutdown took {took:?}");
+        // The export really was being retried when the bound ended the wait.
+        assert!(refusals.traces() >= 1, "{protocol}: nothing sent");
+    }
+}
+
+/// The README's shutdown figures with the SDK's retries on: shutdown of one
+/// guard (10 spans, a metric) against each fault, over each transport.
+/// `cargo test --all-features --test shutdown -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement: prints FIGURE lines for the README"]
+fn measure_shutdown_against_faults() {
+    const RUNS: usize = 3;
+    for (export_timeout, bound) in [
+        (EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT),
+        (Duration::from_secs(10), Duration::from_secs(5)),
+    ] {
+        for grpc in [true, false] {
+            let protocol = if grpc {
+                Protocol::Grpc
+            } else {
+                Protocol::HttpProtobuf
+            };
+            for fault in ["503/UNAVAILABLE", "hung", "closed port"] {
+                let mut took = Vec::new();
+                let mut outcome = String::new();
+                for _ in 0..RUNS {
+                    let (refusing, _refusals) = unavailable_collector(grpc);
+                    let (endpoint, _keep) = match fault {
+                        "hung" => {
+                            let (e, accepted) = hung_collector();
+                            (e, Some(accepted))
+                        }
+                        "closed port" => (closed_endpoint(), None),
+                        _ => (refusing.endpoint(), None),
+                    };
+                    let g = Telemetry::builder("checkout-measure")
+                        .endpoint(endpoint)
+                        .protocol(protocol)
+                        .timeout(export_timeout)
+                        .shutdown_timeout(bound)
+                        .with_env(Vec::<(String, String)>::new())
+                        .build()
+                        .expect("build");
+                    emit(&g);
+                    let start = Instant::now();
+                    let result = g.shutdown();
+                    took.push(start.elapsed());
+                    outcome = match result {
+                        Ok(()) => "Ok".to_owned(),
+                        Err(e) => format!(
+                            "timed_out={} failed_exports={}",
+                            e.timed_out(),
+                            e.failed_exports()
+                        ),
+                    };
+                }
+                let ms: Vec<u128> = took.iter().map(Duration::as_millis).collect();
+                eprintln!(
+                    "FIGURE shutdown {protocol} {fault} export_timeout={export_timeout:?} bound={bound:?}: {ms:?} ms; last: {outcome}"
+                );
+            }
         }
     }
 }

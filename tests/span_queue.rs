@@ -15,7 +15,6 @@ use opentelemetry::trace::{Span, Tracer};
 
 fn builder(env: &[(&str, &str)]) -> TelemetryBuilder {
     Telemetry::builder("checkout-queue")
-        .console_output(false)
         .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 
@@ -168,7 +167,12 @@ fn failed_exports_are_counted_in_spans() {
         "{s:?}"
     );
     // Console-only and disabled set-ups have no queue: all zero.
-    let local = builder(&[]).build().expect("build");
+    let local = builder(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .build()
+    .expect("build");
     local.sdk_tracer().start(CHECKOUT_PROCESS).end();
     assert_eq!(local.span_export_stats(), Default::default());
 }

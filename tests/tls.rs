@@ -264,7 +264,7 @@ fn a_bad_ca_bundle_is_an_error_naming_its_source() {
         ),
     ];
     for (b, expected_source, why) in cases {
-        let b = b.endpoint("https://127.0.0.1:4317").console_output(false);
+        let b = b.endpoint("https://127.0.0.1:4317");
         match b.resolve().unwrap_err() {
             ConfigError::InvalidCertificate { source_of, reason } => {
                 assert_eq!(source_of, expected_source);
@@ -333,4 +333,212 @@ fn a_grpc_endpoint_without_scheme_uses_tls() {
     );
     assert_exported(&guard, &receiver, "checkout-tls-schemeless", Protocol::Grpc);
     guard.shutdown().expect("clean shutdown");
+}
+
+// ---------- mutual TLS: client certificates ----------
+
+/// A client CA and a client certificate it signed: (CA PEM, certificate
+/// PEM, key PEM).
+fn client_identity() -> (String, String, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "checkout-otel test client CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca =
+        rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().expect("CA key"))
+            .expect("CA");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["checkout-api".to_owned()]).expect("client params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "checkout-api");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().expect("client key");
+    let cert = params.signed_by(&key, &ca).expect("client certificate");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+fn mtls_receiver(protocol: Protocol, cert: &str, key: &str, client_ca: &str) -> Receiver {
+    match protocol {
+        Protocol::Grpc => Receiver::grpc_mtls(cert, key, client_ca),
+        _ => Receiver::http_mtls(cert, key, client_ca),
+    }
+}
+
+#[test]
+fn mutual_tls_exports_with_a_client_certificate_from_the_builder_or_files() {
+    let (cert, key) = self_signed("checkout-otel test receiver");
+    let (client_ca, client_cert, client_key) = client_identity();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert_file = dir.path().join("client.pem");
+    let key_file = dir.path().join("client-key.pem");
+    std::fs::write(&cert_file, &client_cert).expect("write");
+    std::fs::write(&key_file, &client_key).expect("write");
+    for protocol in PROTOCOLS {
+        let receiver = mtls_receiver(protocol, &cert, &key, &client_ca);
+        let guard = builder("checkout-mtls", &receiver, protocol)
+            .tls_ca_certificate_pem(cert.clone())
+            .tls_client_identity_pem(client_cert.clone(), client_key.clone())
+            .with_env(Vec::<(String, String)>::new())
+            .build()
+            .expect("build");
+        assert_eq!(
+            guard
+                .config()
+                .traces()
+                .unwrap()
+                .tls_client_identity_source(),
+            Some(&ConfigSource::Builder("tls_client_identity_pem"))
+        );
+        assert_exported(&guard, &receiver, "checkout-mtls", protocol);
+        guard.shutdown().expect("clean shutdown");
+
+        // The same from the specification's variables.
+        let receiver = mtls_receiver(protocol, &cert, &key, &client_ca);
+        let guard = builder("checkout-mtls-env", &receiver, protocol)
+            .tls_ca_certificate_pem(cert.clone())
+            .with_env([
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                    cert_file.to_str().expect("UTF-8"),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                    key_file.to_str().expect("UTF-8"),
+                ),
+            ])
+            .build()
+            .expect("build");
+        assert_eq!(
+            guard
+                .config()
+                .metrics()
+                .unwrap()
+                .tls_client_identity_source(),
+            Some(&ConfigSource::Env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"))
+        );
+        assert_exported(&guard, &receiver, "checkout-mtls-env", protocol);
+        guard.shutdown().expect("clean shutdown");
+    }
+}
+
+#[test]
+fn mutual_tls_without_a_client_certificate_fails_the_export() {
+    let (cert, key) = self_signed("checkout-otel test receiver");
+    let (client_ca, _, _) = client_identity();
+    // A certificate the receiver's client CA did not sign is refused too.
+    let (stranger_cert, stranger_key) = self_signed("a stranger");
+    for protocol in PROTOCOLS {
+        for identity in [None, Some((&stranger_cert, &stranger_key))] {
+            let receiver = mtls_receiver(protocol, &cert, &key, &client_ca);
+            let mut b = builder("checkout-no-client-cert", &receiver, protocol)
+                .tls_ca_certificate_pem(cert.clone())
+                .with_env(Vec::<(String, String)>::new());
+            if let Some((c, k)) = identity {
+                b = b.tls_client_identity_pem(c.clone(), k.clone());
+            }
+            let guard = b.build().expect("build");
+            assert_eq!(
+                guard
+                    .config()
+                    .traces()
+                    .unwrap()
+                    .tls_client_identity_source(),
+                identity.map(|_| &ConfigSource::Builder("tls_client_identity_pem"))
+            );
+            emit(&guard);
+            let e = guard
+                .force_flush()
+                .expect_err("the receiver requires a client certificate");
+            assert_eq!(e.traces().failed_exports, 1, "{protocol}: {e:?}");
+            assert!(!e.metrics().is_ok(), "{protocol}: {e:?}");
+            let stats = guard.span_export_stats();
+            assert_eq!((stats.exported, stats.failed), (0, 1), "{protocol}");
+            let r = receiver.received();
+            assert!(r.traces.is_empty() && r.metrics.is_empty(), "{protocol}");
+            drop(guard);
+        }
+    }
+}
+
+#[test]
+fn a_bad_client_identity_is_an_error_naming_its_source() {
+    let (_, client_cert, client_key) = client_identity();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert_file = dir.path().join("client.pem");
+    let key_file = dir.path().join("client-key.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&cert_file, &client_cert).expect("write");
+    std::fs::write(&key_file, &client_key).expect("write");
+    std::fs::write(&garbage, "not PEM at all").expect("write");
+    let path = |p: &std::path::Path| p.to_str().expect("UTF-8").to_owned();
+    let missing = dir.path().join("missing.pem");
+    let cases: Vec<(TelemetryBuilder, ConfigSource, &str)> = vec![
+        (
+            Telemetry::builder("s")
+                .with_env([("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", path(&cert_file))]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"),
+            "without its key",
+        ),
+        (
+            Telemetry::builder("s")
+                .with_env([("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", path(&key_file))]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY"),
+            "without its certificate",
+        ),
+        (
+            Telemetry::builder("s").with_env([
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", path(&cert_file)),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", path(&missing)),
+            ]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+            "missing.pem",
+        ),
+        (
+            Telemetry::builder("s").with_env([
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", path(&garbage)),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", path(&key_file)),
+            ]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"),
+            "no PEM CERTIFICATE",
+        ),
+        (
+            // A certificate where the key should be.
+            Telemetry::builder("s")
+                .tls_client_identity_pem(client_cert.clone(), client_cert.clone())
+                .with_env(Vec::<(String, String)>::new()),
+            ConfigSource::Builder("tls_client_identity_pem"),
+            "private key",
+        ),
+        (
+            Telemetry::builder("s")
+                .tls_client_identity_files(&cert_file, &missing)
+                .with_env(Vec::<(String, String)>::new()),
+            ConfigSource::Builder("tls_client_identity_files"),
+            "missing.pem",
+        ),
+        // A bad variable is reported even when the builder's identity overrides it.
+        (
+            Telemetry::builder("s")
+                .tls_client_identity_pem(client_cert.clone(), client_key.clone())
+                .with_env([("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", path(&garbage))]),
+            ConfigSource::Env("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"),
+            "garbage.pem",
+        ),
+    ];
+    for (b, expected_source, why) in cases {
+        match b.endpoint("https://127.0.0.1:4317").resolve().unwrap_err() {
+            ConfigError::InvalidClientIdentity { source_of, reason } => {
+                assert_eq!(source_of, expected_source, "{why}");
+                assert!(reason.contains(why), "{why}: {reason}");
+                assert!(!reason.contains("PRIVATE KEY-----"), "{reason}");
+            }
+            other => panic!("{why}: {other:?}"),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 
 use checkout_otel::Telemetry;
 use checkout_otel::attributes::USER_HASH;
+use checkout_otel::init::Exporter;
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use checkout_otel::spans::{CheckoutProcess, Failure};
 use checkout_otel::testing::TestTelemetry;
@@ -29,7 +30,8 @@ fn expected_hash(key: &[u8], customer: &str) -> String {
 fn a_built_guard_hashes_with_the_configured_key() {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-api")
-        .console_output(false)
+        .traces_exporter(Exporter::None)
+        .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_env(Vec::<(String, String)>::new())
         .user_hash_key(format!("raw:{KEY_TEXT}"))

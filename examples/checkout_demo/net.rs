@@ -1,5 +1,6 @@
 //! HTTP plumbing every service shares: serving on a free loopback port,
-//! continuing the caller's trace on the server side, and calling the next
+//! the request's trace context on the server side (each service's router
+//! carries the crate's `OtelServerLayer`), and calling the next
 //! service through the crate's `OtelMiddleware` (a CLIENT span per call, with
 //! the trace context injected).
 
@@ -35,33 +36,24 @@ pub async fn serve(router: Router) -> std::io::Result<(String, JoinHandle<()>)> 
     Ok((format!("http://{addr}"), task))
 }
 
-/// The caller's trace context, read from the W3C `traceparent`,
-/// `tracestate` and `baggage` headers with the service's own propagator (its
-/// tracer's: the services are built with `build()`, which installs no global
-/// one): the parent of the spans a handler starts. Without those headers,
-/// spans started in it begin a new trace.
+/// The request's context: the `SERVER` span that each service's
+/// `OtelServerLayer` started for the request (whose parent is the caller's
+/// trace context, read from `traceparent` and `baggage` with the service's
+/// own propagator), with the caller's baggage. The parent of the spans a
+/// handler starts, also on a blocking thread where there is no current
+/// context to inherit.
 ///
 /// ```ignore
 /// async fn handler(TraceParent(parent): TraceParent, Json(req): Json<Req>) { .. }
 /// ```
 pub struct TraceParent(pub Context);
 
-/// A service's state, which holds the service's tracer.
-pub trait ServiceTracer {
-    fn tracer(&self) -> &CheckoutTracer;
-}
-
-impl<T: ServiceTracer> ServiceTracer for std::sync::Arc<T> {
-    fn tracer(&self) -> &CheckoutTracer {
-        (**self).tracer()
-    }
-}
-
-impl<S: ServiceTracer + Send + Sync> FromRequestParts<S> for TraceParent {
+impl<S: Send + Sync> FromRequestParts<S> for TraceParent {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        Ok(TraceParent(state.tracer().extract(&parts.headers)))
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        // The layer runs the handler (extractors included) inside the span.
+        Ok(TraceParent(Context::current()))
     }
 }
 

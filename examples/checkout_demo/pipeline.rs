@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use checkout_otel::init::Exporter;
 use checkout_otel::opentelemetry_sdk::metrics::data::ResourceMetrics;
 use checkout_otel::opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
@@ -248,8 +249,11 @@ impl Storefront {
 /// of defence, should a value ever escape the span helpers' scrubbing.
 ///
 /// `build` (not `init`): six services share this process, so none of them
-/// installs itself as the global provider. The per-service console
-/// waterfall is off: the demo draws each trace across all services instead.
+/// installs itself as the global provider. The demo draws the waterfall of
+/// each trace across all services from the shared collector, so no service
+/// uses the `console` exporter; and without a configured endpoint none of
+/// them exports over OTLP either (the specification's default would send to
+/// `localhost:4317`, where a developer's machine usually has no collector).
 fn service_telemetry(
     name: &'static str,
     config: &PipelineConfig,
@@ -260,13 +264,19 @@ fn service_telemetry(
         .service_version(env!("CARGO_PKG_VERSION"))
         .environment("demo")
         .tracing_bridge(false)
-        .console_output(false)
         .shutdown_timeout(Duration::from_secs(3))
         .with_span_processor(SimpleSpanProcessor::new(RedactingExporter::new(
             collector.exporter(),
         )));
     if let Some(endpoint) = &config.otlp_endpoint {
         builder = builder.endpoint(endpoint);
+    } else if !OTLP_ENDPOINT_VARS
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+    {
+        builder = builder
+            .traces_exporter(Exporter::None)
+            .metrics_exporter(Exporter::None);
     }
     if let Some(capture) = &config.span_capture {
         builder = builder.with_span_processor(SimpleSpanProcessor::new(capture.clone()));
@@ -276,6 +286,13 @@ fn service_telemetry(
     }
     builder.build()
 }
+
+/// The variables that configure an OTLP endpoint.
+const OTLP_ENDPOINT_VARS: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+];
 
 /// Reads the gateway's metrics back in-process, for the summary.
 #[derive(Default)]

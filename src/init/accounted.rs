@@ -11,7 +11,9 @@
 //! Accounting in one place: an export's result is recorded once, as a failure
 //! of its signal ([`ExportHealth`], which flush and shutdown report) and, for
 //! spans that left the bounded queue, as exported or failed spans
-//! ([`QueueCounters`]).
+//! ([`QueueCounters`]). Failures and the queue's drops are also reported in
+//! the service's log, here on the exporter's thread: a WARN under
+//! [`EXPORT_LOG_TARGET`], rate-limited per signal ([`WarnLimiter`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,8 +31,11 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use super::filter::EXPORT_LOG_TARGET;
 use super::queue::QueueCounters;
+use super::rate_limit::{Counts, WarnLimiter};
 use super::runtime::ExportRuntime;
+use crate::error::echo_error;
 use crate::pii::{Redactor, strip_trace_states};
 
 /// Where a checked metric request goes: the end of a metric pipeline.
@@ -47,8 +52,12 @@ pub(crate) trait MetricSink: Send + Sync + 'static {
 
 /// Export failures of one signal, shared between its exporters and the guard
 /// so that flush and shutdown can report what the SDK swallows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ExportHealth {
+    /// `traces` or `metrics`, as the WARN lines name it.
+    signal: &'static str,
+    /// When the next WARN line is due, and the counts it will carry.
+    warnings: WarnLimiter,
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
     /// Why the HTTP client's last request failed: the OTLP HTTP exporter
@@ -58,16 +67,48 @@ pub(crate) struct ExportHealth {
 }
 
 impl ExportHealth {
-    fn record(&self, result: &OTelSdkResult) {
+    /// The health of `signal` (`traces`, `metrics`), warning at most once
+    /// a minute.
+    pub(crate) fn for_signal(signal: &'static str) -> Self {
+        Self::new(signal, WarnLimiter::default())
+    }
+
+    /// The health of `signal`, warning as `warnings` allows.
+    pub(crate) fn new(signal: &'static str, warnings: WarnLimiter) -> Self {
+        ExportHealth {
+            signal,
+            warnings,
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            transport_error: Mutex::new(None),
+        }
+    }
+
+    /// Records an export of `spans` spans (0 for metrics) and `dropped`
+    /// spans the queue dropped since the previous report.
+    fn record(&self, result: &OTelSdkResult, spans: u64, dropped: u64) {
         let detail = self.transport_error.lock().ok().and_then(|mut d| d.take());
-        if let Err(e) = result {
+        let error = result.as_ref().err().map(|e| match detail {
+            Some(detail) => format!("{e} ({detail})"),
+            None => e.to_string(),
+        });
+        if let Some(error) = &error {
             self.failures.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.last_error.lock() {
-                *last = Some(match detail {
-                    Some(detail) => format!("{e} ({detail})"),
-                    None => e.to_string(),
-                });
+                *last = Some(error.clone());
             }
+        } else if dropped == 0 {
+            return;
+        }
+        let failed = u64::from(error.is_some());
+        let problem = Counts {
+            failed_exports: failed,
+            failed_spans: spans * failed,
+            dropped_spans: dropped,
+            last_error: error,
+        };
+        if let Some(counts) = self.warnings.note(problem) {
+            warn_export(self.signal, &counts);
         }
     }
 
@@ -85,6 +126,23 @@ impl ExportHealth {
     pub(crate) fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|l| l.clone())
     }
+}
+
+/// The WARN line of `signal`'s export problems since the previous line: on
+/// the exporter's thread, with no parent span, under a target the
+/// OpenTelemetry layer never exports (it cannot feed back).
+fn warn_export(signal: &str, counts: &Counts) {
+    let last_error = counts.last_error.as_deref().map(echo_error);
+    tracing::warn!(
+        target: EXPORT_LOG_TARGET,
+        parent: None,
+        signal,
+        failed_exports = counts.failed_exports,
+        failed_spans = counts.failed_spans,
+        dropped_spans = counts.dropped_spans,
+        last_error = last_error.as_deref().unwrap_or("none"),
+        "{signal} export failing (collector down, slow or refusing?): counts since the previous line, at most one line a minute"
+    );
 }
 
 /// An exporter with its accounting: see the [module docs](self). Build it
@@ -146,10 +204,14 @@ impl<E> Accounted<E> {
 
     /// Records one export's outcome, of `spans` spans (0 for metrics).
     fn settle(&self, result: &OTelSdkResult, spans: u64) {
-        self.health.record(result);
-        if let Some(queue) = &self.queue {
-            queue.settle(spans, result.is_ok());
-        }
+        let dropped = match &self.queue {
+            Some(queue) => {
+                queue.settle(spans, result.is_ok());
+                queue.take_drops_to_warn()
+            }
+            None => 0,
+        };
+        self.health.record(result, spans, dropped);
     }
 }
 
@@ -290,7 +352,7 @@ mod tests {
 
     #[test]
     fn failures_are_counted_once_with_the_last_error() {
-        let health = Arc::new(ExportHealth::default());
+        let health = Arc::new(ExportHealth::for_signal("traces"));
         let queue = Arc::new(QueueCounters::new(8));
         let exporter = Accounted::new(
             Probe {
@@ -316,7 +378,7 @@ mod tests {
         let probe = Probe::default();
         let (resource, batches) = (probe.resource.clone(), probe.batches.clone());
         let counters = crate::pii::RedactionCounters::default();
-        let exporter = Accounted::new(probe, Arc::new(ExportHealth::default()))
+        let exporter = Accounted::new(probe, Arc::new(ExportHealth::for_signal("traces")))
             .redacted(Some(Redactor::new(counters.clone())));
         let provider = SdkTracerProvider::builder()
             .with_resource(Resource::builder_empty().with_service_name("svc").build())

@@ -11,14 +11,14 @@ use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanProcessor;
 
-use super::config::{Protocol, Sampler, TelemetryConfig};
+use super::config::{Compression, Exporter, Protocol, Sampler, TelemetryConfig};
 use super::env::{self, EnvSource};
 use super::guard::TelemetryGuard;
 use super::pipeline::{self, Extras};
 use super::resolve::resolve;
-#[cfg(feature = "tls")]
-use super::settings::TlsCa;
 use super::settings::{Endpoint, Secret, Settings};
+#[cfg(feature = "tls")]
+use super::settings::{TlsCa, TlsClient};
 use crate::error::ConfigError;
 
 /// Entry point of the set-up: `Telemetry::builder("my-service")`.
@@ -88,7 +88,9 @@ impl TelemetryBuilder {
 
     /// The collector's base URL, e.g. `http://localhost:4317` (gRPC) or
     /// `http://localhost:4318` (HTTP/protobuf, which appends `/v1/traces` and
-    /// `/v1/metrics`). Setting it turns OTLP export on for both signals.
+    /// `/v1/metrics`). Without it, OTLP export goes to the specification's
+    /// default: `http://localhost:4317`, or `http://localhost:4318` for
+    /// HTTP/protobuf.
     /// `https://` needs the cargo feature `tls`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.settings.endpoint = Some(Endpoint(endpoint.into()));
@@ -137,6 +139,42 @@ impl TelemetryBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.settings.tls_ca = Some(TlsCa::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) to the
+    /// collector, for collectors that require mutual TLS. Replaces
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `OTEL_EXPORTER_OTLP_CLIENT_KEY`
+    /// (and their per-signal variants). Checked by `init`: bytes without a
+    /// well-formed certificate or key are [`ConfigError::InvalidClientIdentity`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_identity_pem(
+        mut self,
+        certificate: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.settings.tls_client = Some(TlsClient::Pem {
+            certificate: certificate.into().into(),
+            key: Secret(key.into().into()),
+        });
+        self
+    }
+
+    /// Like [`tls_client_identity_pem`](Self::tls_client_identity_pem), with
+    /// both read from PEM files by `init` (a missing or unreadable file is
+    /// [`ConfigError::InvalidClientIdentity`] naming this method).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_identity_files(
+        mut self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.settings.tls_client = Some(TlsClient::Files {
+            certificate: certificate.into(),
+            key: key.into(),
+        });
         self
     }
 
@@ -196,11 +234,67 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Whether each finished trace is printed to stderr as a waterfall when
-    /// no endpoint is configured (default `true`). Ignored when exporting
-    /// over OTLP.
+    /// Which `tracing` spans and events the OpenTelemetry layer exports, as
+    /// `RUST_LOG`-style directives (`"warn"`, `"info,my_service=debug"`).
+    /// Replaces `OTEL_LOG_LEVEL` (one level: `trace` ... `error`, `none`),
+    /// which replaces `RUST_LOG`; default
+    /// [`DEFAULT_TRACING_FILTER`](super::DEFAULT_TRACING_FILTER) (`info`).
+    /// Spans and events below it are neither exported nor, when the log
+    /// output is below it too, evaluated at all. Applies to
+    /// [`TelemetryGuard::tracing_layer`] as well. Checked by `init`: a
+    /// directive that does not parse is [`ConfigError::InvalidLogFilter`].
+    /// The crate's own typed spans are not `tracing` spans: no filter
+    /// applies to them.
+    pub fn tracing_filter(mut self, directives: impl Into<String>) -> Self {
+        self.settings.tracing_filter = Some(directives.into());
+        self
+    }
+
+    /// The 0.1 switch of the waterfall, kept for upgrades: for a signal
+    /// without a configured endpoint, `true` prints traces as a waterfall
+    /// and `false` exports them nowhere; metrics then go nowhere either.
+    /// With an endpoint it has no effect. The exporter methods win over it.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use .traces_exporter(Exporter::Console) for the waterfall, or Exporter::None for \
+                traces_exporter and metrics_exporter to export nothing"
+    )]
     pub fn console_output(mut self, on: bool) -> Self {
         self.settings.console_output = Some(on);
+        self
+    }
+
+    /// Where spans go: [`Exporter::Otlp`] (the default), [`Exporter::Console`]
+    /// (each trace printed to stderr as a [waterfall](crate::waterfall)) or
+    /// [`Exporter::None`]. Replaces `OTEL_TRACES_EXPORTER`.
+    pub fn traces_exporter(mut self, exporter: Exporter) -> Self {
+        self.settings.traces_exporter = Some(exporter);
+        self
+    }
+
+    /// Where metrics go: [`Exporter::Otlp`] (the default), [`Exporter::Console`]
+    /// (a text line per data point on stderr at each export) or
+    /// [`Exporter::None`] (aggregated for your own readers only). Replaces
+    /// `OTEL_METRICS_EXPORTER`.
+    pub fn metrics_exporter(mut self, exporter: Exporter) -> Self {
+        self.settings.metrics_exporter = Some(exporter);
+        self
+    }
+
+    /// Where log records will go; replaces `OTEL_LOGS_EXPORTER`. The crate
+    /// does not export logs yet: the choice is checked and kept in
+    /// [`TelemetryConfig::logs_exporter`] for the logs pipeline.
+    pub fn logs_exporter(mut self, exporter: Exporter) -> Self {
+        self.settings.logs_exporter = Some(exporter);
+        self
+    }
+
+    /// Compression of OTLP request bodies for every signal; replaces
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION` and its per-signal variants.
+    /// [`Compression::Gzip`] needs the cargo feature `gzip` (without it,
+    /// `init` returns [`ConfigError::FeatureDisabled`]).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.settings.compression = Some(compression);
         self
     }
 
@@ -379,7 +473,10 @@ impl TelemetryBuilder {
     /// Appends the test kit's exporters at the end of this pipeline, behind
     /// the same accounting and redaction as any exporter: `spans` on a simple
     /// processor (visible as each span ends), `metrics` on a reader read by
-    /// an explicit flush, `logs` on a simple processor. The console output is then off unless asked for.
+    /// an explicit flush, `logs` on a simple processor. Traces, metrics
+    /// and logs are then exported nowhere else unless the builder's exporter
+    /// methods ask for it (the environment's `OTEL_*_EXPORTER` variables are
+    /// still checked).
     // The test kit moves onto this in a later step.
     #[cfg(feature = "testing")]
     #[cfg_attr(not(test), allow(dead_code))]
@@ -389,7 +486,9 @@ impl TelemetryBuilder {
         M: super::accounted::MetricSink,
         L: opentelemetry_sdk::logs::LogExporter + 'static,
     {
-        self.settings.console_output.get_or_insert(false);
+        self.settings.traces_exporter.get_or_insert(Exporter::None);
+        self.settings.metrics_exporter.get_or_insert(Exporter::None);
+        self.settings.logs_exporter.get_or_insert(Exporter::None);
         let (spans, metrics, logs) = pipeline::test_exporters(spans, metrics, logs);
         self.extras.span_exporters.push(spans);
         self.extras.metric_exporters.push(metrics);
@@ -426,10 +525,9 @@ mod tests {
             )
             .build()
             .expect("build");
-        assert!(
-            !guard.config().console_output,
-            "no console output unless asked"
-        );
+        assert_eq!(guard.config().traces_exporter(), Exporter::None);
+        assert_eq!(guard.config().metrics_exporter(), Exporter::None);
+        assert!(guard.config().traces().is_none(), "nothing on the network");
 
         let mut span = guard.sdk_tracer().start("checkout.process");
         span.set_attribute(KeyValue::new("customer.note", "mail jane.doe@example.com"));

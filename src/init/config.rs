@@ -38,6 +38,18 @@ pub(crate) struct TrustedCa {
     pub(crate) source_of: ConfigSource,
 }
 
+/// A client certificate chain and its private key, checked at resolution
+/// (mutual TLS). Never shown by `Debug`.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct ClientIdentity {
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+    pub(crate) certificate: Arc<[u8]>,
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+    pub(crate) key: Arc<[u8]>,
+    pub(crate) source_of: ConfigSource,
+}
+
 /// What redaction every span exporter of the set-up applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RedactionPolicy {
@@ -77,6 +89,25 @@ impl Protocol {
         }
     }
 
+    /// The transport used when none is configured: gRPC when compiled in,
+    /// else HTTP/protobuf.
+    pub(crate) fn default_enabled() -> Protocol {
+        if cfg!(feature = "grpc") || !cfg!(feature = "http-proto") {
+            Protocol::Grpc
+        } else {
+            Protocol::HttpProtobuf
+        }
+    }
+
+    /// The specification's default endpoint: a base URL for HTTP/protobuf,
+    /// to which the signal's path is appended.
+    pub(crate) fn default_endpoint(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "http://localhost:4317",
+            Protocol::HttpProtobuf => "http://localhost:4318",
+        }
+    }
+
     /// The error if this transport was compiled out.
     pub(crate) fn check_enabled(self) -> Result<(), ConfigError> {
         match self {
@@ -97,6 +128,71 @@ impl Protocol {
 }
 
 impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a signal goes: the values of `OTEL_TRACES_EXPORTER`,
+/// `OTEL_METRICS_EXPORTER` and `OTEL_LOGS_EXPORTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Exporter {
+    /// `otlp` (the default): OTLP to the configured endpoint, else to the
+    /// specification's default (`http://localhost:4317` for gRPC,
+    /// `http://localhost:4318/v1/{signal}` for HTTP/protobuf).
+    #[default]
+    Otlp,
+    /// `console`: traces as a [waterfall](crate::waterfall) on stderr when
+    /// their local root span ends; metrics as one text line per data point on
+    /// stderr at each export. Nothing touches the network.
+    Console,
+    /// `none`: the signal is not exported (spans are still recorded and
+    /// metrics still aggregated, for processors and readers of your own).
+    None,
+}
+
+impl Exporter {
+    /// The value used in the `OTEL_*_EXPORTER` variables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exporter::Otlp => "otlp",
+            Exporter::Console => "console",
+            Exporter::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for Exporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compression of OTLP request bodies: the values of
+/// `OTEL_EXPORTER_OTLP_COMPRESSION` and its per-signal variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Compression {
+    /// `none` (the default): bodies sent as they are.
+    #[default]
+    None,
+    /// `gzip`: `grpc-encoding: gzip` over gRPC, `Content-Encoding: gzip`
+    /// over HTTP/protobuf. Needs the cargo feature `gzip`.
+    Gzip,
+}
+
+impl Compression {
+    /// The value used in `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -166,9 +262,13 @@ pub struct OtlpSignalConfig {
     pub(crate) protocol: Protocol,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) timeout: Duration,
+    pub(crate) compression: Compression,
     /// `None`: the system's trust store.
     #[cfg(feature = "tls")]
     pub(crate) ca: Option<TrustedCa>,
+    /// `None`: no client certificate is presented.
+    #[cfg(feature = "tls")]
+    pub(crate) client_identity: Option<ClientIdentity>,
 }
 
 impl OtlpSignalConfig {
@@ -186,6 +286,20 @@ impl OtlpSignalConfig {
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The compression of request bodies.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Where the client certificate presented to the collector (mutual
+    /// TLS) comes from: the builder method or the variable naming the
+    /// certificate; `None` when none is presented.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_identity_source(&self) -> Option<&ConfigSource> {
+        self.client_identity.as_ref().map(|id| &id.source_of)
     }
 
     /// Where the CA certificates trusted for an `https://` endpoint come from
@@ -219,9 +333,13 @@ impl fmt::Debug for OtlpSignalConfig {
         d.field("endpoint", &echo_endpoint(&self.endpoint))
             .field("protocol", &self.protocol)
             .field("header_names", &self.header_names())
-            .field("timeout", &self.timeout);
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression);
         #[cfg(feature = "tls")]
-        d.field("tls_ca_source", &self.tls_ca_source());
+        d.field("tls_ca_source", &self.tls_ca_source()).field(
+            "tls_client_identity_source",
+            &self.tls_client_identity_source(),
+        );
         d.finish()
     }
 }
@@ -238,6 +356,10 @@ pub struct TelemetryConfig {
     pub(crate) disabled: bool,
     pub(crate) service_name: String,
     pub(crate) resource: Resource,
+    pub(crate) traces_exporter: Exporter,
+    pub(crate) metrics_exporter: Exporter,
+    pub(crate) logs_exporter: Exporter,
+    /// `Some` exactly when the exporter is OTLP.
     pub(crate) traces: Option<OtlpSignalConfig>,
     pub(crate) metrics: Option<OtlpSignalConfig>,
     // Read only by the OTLP transports.
@@ -257,8 +379,9 @@ pub struct TelemetryConfig {
     pub(crate) log_trace_ids: bool,
     pub(crate) exception_signal: crate::spans::ExceptionSignal,
     pub(crate) span_details: bool,
-    pub(crate) console_output: bool,
     pub(crate) rust_log: Option<String>,
+    /// The OpenTelemetry layer's directives, checked to parse.
+    pub(crate) tracing_filter: String,
     pub(crate) user_hasher: Option<UserHasher>,
     pub(crate) redaction: RedactionPolicy,
     pub(crate) export_tracestate: bool,
@@ -281,14 +404,32 @@ impl TelemetryConfig {
         &self.resource
     }
 
-    /// OTLP settings for traces; `None` when no endpoint is configured (spans
-    /// then go to the local console output, never to the network).
+    /// Where spans go (`OTEL_TRACES_EXPORTER`, default [`Exporter::Otlp`]).
+    pub fn traces_exporter(&self) -> Exporter {
+        self.traces_exporter
+    }
+
+    /// Where metrics go (`OTEL_METRICS_EXPORTER`, default [`Exporter::Otlp`]).
+    pub fn metrics_exporter(&self) -> Exporter {
+        self.metrics_exporter
+    }
+
+    /// Where log records will go (`OTEL_LOGS_EXPORTER`, default
+    /// [`Exporter::Otlp`]): parsed and checked now, used once the crate
+    /// exports logs.
+    pub fn logs_exporter(&self) -> Exporter {
+        self.logs_exporter
+    }
+
+    /// OTLP settings for traces; `None` unless the traces exporter is
+    /// [`Exporter::Otlp`]. Without a configured endpoint, the
+    /// specification's default one.
     pub fn traces(&self) -> Option<&OtlpSignalConfig> {
         self.traces.as_ref()
     }
 
-    /// OTLP settings for metrics; `None` when no endpoint is configured
-    /// (metrics are then aggregated in-process and not exported).
+    /// OTLP settings for metrics; `None` unless the metrics exporter is
+    /// [`Exporter::Otlp`].
     pub fn metrics(&self) -> Option<&OtlpSignalConfig> {
         self.metrics.as_ref()
     }
@@ -350,5 +491,14 @@ impl TelemetryConfig {
     /// `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS`; default none).
     pub fn propagation_allowed_hosts(&self) -> &AllowedHosts {
         &self.propagation_allowed_hosts
+    }
+
+    /// The filter of the `tracing` spans and events the OpenTelemetry layer
+    /// exports, as `RUST_LOG`-style directives
+    /// ([`tracing_filter`](super::TelemetryBuilder::tracing_filter), else
+    /// `OTEL_LOG_LEVEL`, else `RUST_LOG`, else
+    /// [`DEFAULT_TRACING_FILTER`](super::DEFAULT_TRACING_FILTER)).
+    pub fn tracing_filter(&self) -> &str {
+        &self.tracing_filter
     }
 }

@@ -3,14 +3,17 @@
 
 use super::config::Protocol;
 #[cfg(feature = "tls")]
-use super::config::TrustedCa;
+use super::config::{ClientIdentity, TrustedCa};
 use super::env::OTEL_EXPORTER_OTLP_INSECURE;
 #[cfg(feature = "tls")]
-use super::env::{Env, OTEL_EXPORTER_OTLP_CERTIFICATE, SignalVars};
+use super::env::{
+    Env, OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY, SignalVars,
+};
 #[cfg(feature = "tls")]
 use super::limits::MAX_CA_BUNDLE_BYTES;
 #[cfg(feature = "tls")]
-use super::settings::{Settings, TlsCa};
+use super::settings::{Settings, TlsCa, TlsClient};
 #[cfg(feature = "tls")]
 use crate::error::echo;
 use crate::error::{ConfigError, ConfigSource, echo_endpoint};
@@ -163,23 +166,162 @@ pub(crate) fn trusted_ca(
     Ok(builder_ca.or(signal_ca).or(generic_ca))
 }
 
-/// Reads and checks a PEM CA bundle, never more than
-/// [`MAX_CA_BUNDLE_BYTES`] of it (the path may name a device or a pipe).
+/// The client certificate and key of one signal (mutual TLS): the
+/// builder's pair, else each file from its signal variable, then the
+/// generic one. Both or neither; every file named is read and checked, even
+/// when the builder's pair overrides it.
 #[cfg(feature = "tls")]
-fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
-    use std::io::Read as _;
-    let cannot_read = |e: std::io::Error| ConfigError::InvalidCertificate {
-        source_of: source_of.clone(),
-        reason: format!("cannot read {}: {e}", echo(&path.display().to_string())),
+pub(crate) fn client_identity(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+) -> Result<Option<ClientIdentity>, ConfigError> {
+    let part = |var: &'static str, check: CheckPart| {
+        env.parse(var, |path, source_of| {
+            let path = std::path::Path::new(path.trim());
+            let pem = read_pem_file(path, |reason| ConfigError::InvalidClientIdentity {
+                source_of: source_of.clone(),
+                reason,
+            })?;
+            check(&pem, &source_of, &path.display().to_string())?;
+            Ok((pem, source_of))
+        })
     };
+    let env_cert = part(vars.client_certificate, check_certificates)?.or(part(
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        check_certificates,
+    )?);
+    let env_key =
+        part(vars.client_key, check_key)?.or(part(OTEL_EXPORTER_OTLP_CLIENT_KEY, check_key)?);
+    let env_identity = match (env_cert, env_key) {
+        (Some((certificate, source_of)), Some((key, _))) => Some(ClientIdentity {
+            certificate,
+            key,
+            source_of,
+        }),
+        (None, None) => None,
+        (Some((_, source_of)), None) => {
+            return Err(ConfigError::InvalidClientIdentity {
+                source_of,
+                reason: format!(
+                    "a client certificate without its key: set {} or {OTEL_EXPORTER_OTLP_CLIENT_KEY} too",
+                    vars.client_key
+                ),
+            });
+        }
+        (None, Some((_, source_of))) => {
+            return Err(ConfigError::InvalidClientIdentity {
+                source_of,
+                reason: format!(
+                    "a client key without its certificate: set {} or {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} too",
+                    vars.client_certificate
+                ),
+            });
+        }
+    };
+    let builder_identity = match &s.tls_client {
+        Some(TlsClient::Pem { certificate, key }) => {
+            let source_of = ConfigSource::Builder("tls_client_identity_pem");
+            check_certificates(certificate, &source_of, "the certificate")?;
+            check_key(&key.0, &source_of, "the key")?;
+            Some(ClientIdentity {
+                certificate: certificate.clone(),
+                key: key.0.clone(),
+                source_of,
+            })
+        }
+        Some(TlsClient::Files { certificate, key }) => {
+            let source_of = ConfigSource::Builder("tls_client_identity_files");
+            let read = |path: &std::path::Path, check: CheckPart| {
+                let pem = read_pem_file(path, |reason| ConfigError::InvalidClientIdentity {
+                    source_of: source_of.clone(),
+                    reason,
+                })?;
+                check(&pem, &source_of, &path.display().to_string()).map(|()| pem)
+            };
+            Some(ClientIdentity {
+                certificate: read(certificate, check_certificates)?,
+                key: read(key, check_key)?,
+                source_of: source_of.clone(),
+            })
+        }
+        None => None,
+    };
+    Ok(builder_identity.or(env_identity))
+}
+
+/// Checks one half of a client identity; `name` is how errors show it.
+#[cfg(feature = "tls")]
+type CheckPart = fn(&[u8], &ConfigSource, &str) -> Result<(), ConfigError>;
+
+/// At least one certificate, every block well-formed. Errors name the file.
+#[cfg(feature = "tls")]
+fn check_certificates(pem: &[u8], source_of: &ConfigSource, name: &str) -> Result<(), ConfigError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let invalid = |reason: String| ConfigError::InvalidClientIdentity {
+        source_of: source_of.clone(),
+        reason: format!("{}: {reason}", echo(name)),
+    };
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| invalid(format!("malformed PEM ({e})")))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(invalid("no PEM CERTIFICATE block found".to_owned()));
+    }
+    Ok(())
+}
+
+/// A well-formed private key; errors name the file, never quote the key.
+#[cfg(feature = "tls")]
+fn check_key(pem: &[u8], source_of: &ConfigSource, name: &str) -> Result<(), ConfigError> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_slice(pem)
+        .map(drop)
+        .map_err(|_| ConfigError::InvalidClientIdentity {
+            source_of: source_of.clone(),
+            reason: format!(
+                "{}: no well-formed PEM private key found (PKCS#8, PKCS#1 or SEC1)",
+                echo(name)
+            ),
+        })
+}
+
+/// Reads at most [`MAX_CA_BUNDLE_BYTES`] + 1 bytes of a PEM file (the path
+/// may name a device or a pipe); more is an error.
+#[cfg(feature = "tls")]
+fn read_pem_file(
+    path: &std::path::Path,
+    invalid: impl Fn(String) -> ConfigError,
+) -> Result<Arc<[u8]>, ConfigError> {
+    use std::io::Read as _;
+    let shown = echo(&path.display().to_string());
     let mut pem = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| {
             file.take(MAX_CA_BUNDLE_BYTES as u64 + 1)
                 .read_to_end(&mut pem)
         })
-        .map_err(cannot_read)?;
-    check_ca(pem.into(), source_of).map_err(|e| match e {
+        .map_err(|e| invalid(format!("cannot read {shown}: {e}")))?;
+    if pem.len() > MAX_CA_BUNDLE_BYTES {
+        return Err(invalid(format!(
+            "{shown}: larger than {MAX_CA_BUNDLE_BYTES} bytes (MAX_CA_BUNDLE_BYTES)"
+        )));
+    }
+    Ok(pem.into())
+}
+
+/// Reads and checks a PEM CA bundle.
+#[cfg(feature = "tls")]
+fn read_ca_file(path: &std::path::Path, source_of: ConfigSource) -> Result<TrustedCa, ConfigError> {
+    let pem = read_pem_file(path, |reason| ConfigError::InvalidCertificate {
+        source_of: source_of.clone(),
+        reason,
+    })?;
+    check_ca(pem, source_of).map_err(|e| match e {
         ConfigError::InvalidCertificate { source_of, reason } => ConfigError::InvalidCertificate {
             source_of,
             reason: format!("{}: {reason}", echo(&path.display().to_string())),

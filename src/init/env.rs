@@ -6,11 +6,11 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
-
-use super::config::{Propagator, Protocol, Sampler};
-use super::limits::{MAX_EXPORT_HEADER_BYTES, MAX_EXPORT_HEADERS, MAX_SPAN_QUEUE_SIZE};
+use super::config::{Compression, Exporter, Propagator, Protocol, Sampler};
+use super::limits::MAX_SPAN_QUEUE_SIZE;
 use crate::error::{ConfigError, ConfigSource, echo};
+
+pub(crate) use super::env_lists::{check_headers, parse_headers, parse_key_values, set_header};
 
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
@@ -26,6 +26,15 @@ pub(crate) const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERT
 /// `true` makes a gRPC endpoint without scheme plaintext (`http://`)
 /// instead of TLS (`https://`).
 pub(crate) const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// `gzip` or `none`.
+pub(crate) const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// A path to the PEM private key of the client certificate (feature `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// A path to the PEM client certificate chain (feature `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
 pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
@@ -51,9 +60,15 @@ pub(crate) const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_
 pub(crate) const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
 /// The filter of the log output.
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
+/// The level of the `tracing` events and spans exported.
+pub(crate) const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 
 /// The variables of one signal, which win over the generic `OTEL_EXPORTER_OTLP_*`.
 pub(crate) struct SignalVars {
+    /// The signal as error messages name it.
+    pub(crate) signal: &'static str,
+    /// `OTEL_{SIGNAL}_EXPORTER`: `otlp`, `console` or `none`.
+    pub(crate) exporter: &'static str,
     pub(crate) endpoint: &'static str,
     pub(crate) protocol: &'static str,
     pub(crate) headers: &'static str,
@@ -61,38 +76,58 @@ pub(crate) struct SignalVars {
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) certificate: &'static str,
     pub(crate) insecure: &'static str,
+    pub(crate) compression: &'static str,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) client_key: &'static str,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) client_certificate: &'static str,
     /// Appended to a base URL for HTTP/protobuf.
     pub(crate) http_path: &'static str,
 }
 
 pub(crate) const TRACES: SignalVars = SignalVars {
+    signal: "traces",
+    exporter: "OTEL_TRACES_EXPORTER",
     endpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     certificate: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
     insecure: "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
     http_path: "v1/traces",
 };
 
 pub(crate) const METRICS: SignalVars = SignalVars {
+    signal: "metrics",
+    exporter: "OTEL_METRICS_EXPORTER",
     endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
     protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
     certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
     insecure: "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
     http_path: "v1/metrics",
 };
 
 /// Logs: the same rules as the other signals.
 pub(crate) const LOGS: SignalVars = SignalVars {
+    signal: "logs",
+    exporter: "OTEL_LOGS_EXPORTER",
     endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
     protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
     certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
     insecure: "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+    compression: "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+    client_certificate: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
     http_path: "v1/logs",
 };
 
@@ -108,24 +143,39 @@ pub(crate) const ALL_VARS: &[&str] = &[
     OTEL_EXPORTER_OTLP_TIMEOUT,
     OTEL_EXPORTER_OTLP_CERTIFICATE,
     OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    TRACES.exporter,
     TRACES.endpoint,
     TRACES.protocol,
     TRACES.headers,
     TRACES.timeout,
     TRACES.certificate,
     TRACES.insecure,
+    TRACES.compression,
+    TRACES.client_key,
+    TRACES.client_certificate,
+    METRICS.exporter,
     METRICS.endpoint,
     METRICS.protocol,
     METRICS.headers,
     METRICS.timeout,
     METRICS.certificate,
     METRICS.insecure,
+    METRICS.compression,
+    METRICS.client_key,
+    METRICS.client_certificate,
+    LOGS.exporter,
     LOGS.endpoint,
     LOGS.protocol,
     LOGS.headers,
     LOGS.timeout,
     LOGS.certificate,
     LOGS.insecure,
+    LOGS.compression,
+    LOGS.client_key,
+    LOGS.client_certificate,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
     OTEL_PROPAGATORS,
@@ -143,6 +193,7 @@ pub(crate) const ALL_VARS: &[&str] = &[
     OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
     OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
     RUST_LOG,
+    OTEL_LOG_LEVEL,
     crate::pii::USER_HASH_KEY_ENV,
     crate::propagation::PROPAGATION_ALLOWED_HOSTS_ENV,
 ];
@@ -213,6 +264,74 @@ pub(crate) fn parse_protocol(
             source_of,
         }),
     }
+}
+
+/// `OTEL_{SIGNAL}_EXPORTER`: one of `otlp`, `console`, `none`. The
+/// specification allows a comma-separated list; one exporter per signal is
+/// supported, so a list naming two is refused (repeats are one).
+pub(crate) fn parse_exporter(
+    value: &str,
+    source_of: ConfigSource,
+) -> Result<Exporter, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidExporter {
+        value: echo(value),
+        source_of: source_of.clone(),
+        reason,
+    };
+    let mut chosen: Option<Exporter> = None;
+    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let exporter = match name.to_ascii_lowercase().as_str() {
+            "otlp" => Exporter::Otlp,
+            "console" => Exporter::Console,
+            "none" => Exporter::None,
+            _ => {
+                return Err(invalid(format!(
+                    "unknown exporter {:?}: expected \"otlp\", \"console\" or \"none\"",
+                    echo(name)
+                )));
+            }
+        };
+        match chosen {
+            Some(first) if first != exporter => {
+                return Err(invalid(
+                    "one exporter per signal is supported: choose one of the list".to_owned(),
+                ));
+            }
+            _ => chosen = Some(exporter),
+        }
+    }
+    chosen.ok_or_else(|| invalid("no exporter named".to_owned()))
+}
+
+/// `OTEL_EXPORTER_OTLP_*COMPRESSION`: `gzip` or `none`. Gzip without the
+/// cargo feature `gzip` is refused here, naming the feature.
+pub(crate) fn parse_compression(
+    value: &str,
+    source_of: ConfigSource,
+) -> Result<Compression, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(Compression::None),
+        "gzip" => check_compression(Compression::Gzip, source_of),
+        _ => Err(ConfigError::InvalidCompression {
+            value: echo(value),
+            source_of,
+        }),
+    }
+}
+
+/// `compression` if this build can send it.
+pub(crate) fn check_compression(
+    compression: Compression,
+    source_of: ConfigSource,
+) -> Result<Compression, ConfigError> {
+    if compression == Compression::Gzip && !cfg!(feature = "gzip") {
+        return Err(ConfigError::FeatureDisabled {
+            what: "gzip compression",
+            source_of,
+            feature: "gzip",
+        });
+    }
+    Ok(compression)
 }
 
 pub(crate) fn parse_bool(value: &str, source_of: ConfigSource) -> Result<bool, ConfigError> {
@@ -422,159 +541,9 @@ pub(crate) fn parse_propagators(value: &str) -> Result<Vec<Propagator>, ConfigEr
     Ok(out)
 }
 
-/// Headers from `var` (`k=v,...`, percent-decoded); `None` when unset.
-pub(crate) fn parse_headers(
-    env: &Env<'_>,
-    var: &'static str,
-) -> Result<Option<Vec<(HeaderName, HeaderValue)>>, ConfigError> {
-    env.parse(var, |value, source_of| {
-        let pairs = parse_key_values(value, MAX_EXPORT_HEADERS).map_err(|reason| {
-            ConfigError::InvalidHeaders {
-                source_of: source_of.clone(),
-                reason,
-            }
-        })?;
-        let mut headers = Vec::new();
-        for (k, v) in pairs {
-            set_header(&mut headers, &k, &v, source_of.clone())?;
-        }
-        check_headers(&headers, source_of)?;
-        Ok(headers)
-    })
-}
-
-/// Sets header `key` (replacing one of the same name). Errors never quote the value.
-pub(crate) fn set_header(
-    headers: &mut Vec<(HeaderName, HeaderValue)>,
-    key: &str,
-    value: &str,
-    source_of: ConfigSource,
-) -> Result<(), ConfigError> {
-    let key = key.trim();
-    let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| ConfigError::InvalidHeaders {
-        source_of: source_of.clone(),
-        reason: format!("{:?} is not a valid header name", echo(key)),
-    })?;
-    let value = HeaderValue::from_str(value.trim()).map_err(|_| ConfigError::InvalidHeaders {
-        source_of,
-        reason: format!(
-            "the value of header {:?} is not a valid header value",
-            echo(key)
-        ),
-    })?;
-    headers.retain(|(k, _)| *k != name);
-    headers.push((name, value));
-    Ok(())
-}
-
-/// At most [`MAX_EXPORT_HEADERS`] headers of at most
-/// [`MAX_EXPORT_HEADER_BYTES`] together.
-pub(crate) fn check_headers(
-    headers: &[(HeaderName, HeaderValue)],
-    source_of: ConfigSource,
-) -> Result<(), ConfigError> {
-    let bytes: usize = headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len())
-        .sum();
-    let reason = if headers.len() > MAX_EXPORT_HEADERS {
-        format!(
-            "{} headers, at most {MAX_EXPORT_HEADERS} are allowed",
-            headers.len()
-        )
-    } else if bytes > MAX_EXPORT_HEADER_BYTES {
-        format!("{bytes} bytes of headers, at most {MAX_EXPORT_HEADER_BYTES} are allowed")
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::InvalidHeaders { source_of, reason })
-}
-
-/// Parses `key1=value1,key2=value2` with percent-encoded values (the W3C
-/// baggage octet rules used by `OTEL_RESOURCE_ATTRIBUTES` and
-/// `OTEL_EXPORTER_OTLP_HEADERS`), at most `max_entries` of them. Errors never
-/// quote a value.
-pub(crate) fn parse_key_values(
-    input: &str,
-    max_entries: usize,
-) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (i, entry) in input.split(',').enumerate() {
-        let entry = entry.trim();
-        if entry.is_empty() {
-            continue;
-        }
-        if out.len() == max_entries {
-            return Err(format!(
-                "more than {max_entries} entries, at most {max_entries} are allowed"
-            ));
-        }
-        let Some((key, value)) = entry.split_once('=') else {
-            return Err(format!("entry {} has no '='", i + 1));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!("entry {} has an empty key", i + 1));
-        }
-        let value = percent_decode(value.trim())
-            .ok_or_else(|| format!("the value of {:?} has invalid percent-encoding", echo(key)))?;
-        out.push((key.to_owned(), value));
-    }
-    Ok(out)
-}
-
-/// Decodes `%XX` escapes: exactly two hex digits each (no sign, no short
-/// escape), into UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex(*bytes.get(i + 1)?)?;
-            let lo = hex(*bytes.get(i + 2)?)?;
-            // Two hex digits are at most 0xff.
-            out.push(u8::try_from(hi << 4 | lo).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_values_decode_percent_and_reject_malformed() {
-        assert_eq!(
-            parse_key_values("a=1, b = x%2Cy ,,c=%C3%A9", 8).unwrap(),
-            vec![
-                ("a".into(), "1".into()),
-                ("b".into(), "x,y".into()),
-                ("c".into(), "é".into())
-            ]
-        );
-        assert_eq!(parse_key_values("a", 8).unwrap_err(), "entry 1 has no '='");
-        assert_eq!(
-            parse_key_values("=1", 8).unwrap_err(),
-            "entry 1 has an empty key"
-        );
-        for malformed in [
-            "k=%zz", "k=%+1", "k=%-1", "k=% 1", "k=%4", "k=%", "k=%é1", "k=%ff",
-        ] {
-            let err = parse_key_values(malformed, 8).unwrap_err();
-            assert!(err.contains("\"k\""), "{malformed}: {err}");
-        }
-        assert_eq!(
-            parse_key_values("a=1,b=2,c=3", 2).unwrap_err(),
-            "more than 2 entries, at most 2 are allowed"
-        );
-    }
 
     #[test]
     fn propagators_parse() {
@@ -587,6 +556,72 @@ mod tests {
             parse_propagators("b3"),
             Err(ConfigError::InvalidPropagator { .. })
         ));
+    }
+
+    #[test]
+    fn exporters_parse_one_per_signal() {
+        let src = || ConfigSource::Env(TRACES.exporter);
+        for (value, expected) in [
+            ("otlp", Exporter::Otlp),
+            (" Console ", Exporter::Console),
+            ("none", Exporter::None),
+            ("otlp, otlp", Exporter::Otlp),
+        ] {
+            assert_eq!(parse_exporter(value, src()).unwrap(), expected, "{value}");
+        }
+        for value in ["otlp,console", "prometheus", " , "] {
+            match parse_exporter(value, src()) {
+                Err(ConfigError::InvalidExporter { source_of, .. }) => {
+                    assert_eq!(source_of, src());
+                }
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn compression_parses_and_gzip_needs_its_feature() {
+        let src = || ConfigSource::Env(OTEL_EXPORTER_OTLP_COMPRESSION);
+        assert_eq!(
+            parse_compression(" NONE", src()).unwrap(),
+            Compression::None
+        );
+        let gzip = parse_compression("gzip", src());
+        if cfg!(feature = "gzip") {
+            assert_eq!(gzip.unwrap(), Compression::Gzip);
+        } else {
+            assert!(matches!(
+                gzip,
+                Err(ConfigError::FeatureDisabled {
+                    feature: "gzip",
+                    ..
+                })
+            ));
+        }
+        assert!(matches!(
+            parse_compression("zstd", src()),
+            Err(ConfigError::InvalidCompression { .. })
+        ));
+    }
+
+    #[test]
+    fn every_signal_variable_is_checked_for_unicode() {
+        for vars in [&TRACES, &METRICS, &LOGS] {
+            for var in [
+                vars.exporter,
+                vars.endpoint,
+                vars.protocol,
+                vars.headers,
+                vars.timeout,
+                vars.certificate,
+                vars.insecure,
+                vars.compression,
+                vars.client_key,
+                vars.client_certificate,
+            ] {
+                assert!(ALL_VARS.contains(&var), "{var}");
+            }
+        }
     }
 
     #[test]

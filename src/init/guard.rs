@@ -52,6 +52,11 @@ impl fmt::Debug for TelemetryGuard {
 
 impl TelemetryGuard {
     pub(crate) fn new(config: TelemetryConfig, pipeline: Pipeline) -> Self {
+        // Said at set-up, where a service reads it, rather than in the
+        // first customer's span.
+        if config.user_hasher.is_none() && !config.disabled {
+            pii::report_random_key_at_init();
+        }
         TelemetryGuard {
             metrics: CheckoutMetrics::from_provider(&pipeline.meter_provider),
             user_hasher: config.user_hasher.clone().map(Arc::new),
@@ -171,16 +176,20 @@ impl TelemetryGuard {
         !self.config.disabled
     }
 
-    /// The tracing-opentelemetry layer over this guard's provider, with the
-    /// exporter-internal target filter: add it to your own subscriber when
-    /// the bridge is off.
+    /// The tracing-opentelemetry layer over this guard's provider, filtered
+    /// by the configured level ([`TelemetryConfig::tracing_filter`]: the
+    /// builder's `tracing_filter`, else `OTEL_LOG_LEVEL`, else `RUST_LOG`,
+    /// else `info`) and without the exporter's own targets and the crate's
+    /// log lines: add it to your own subscriber when the bridge is off. The
+    /// filter is the layer's own, so your other layers keep theirs.
     ///
     /// ```
     /// use tracing_subscriber::layer::SubscriberExt;
     /// # fn main() -> Result<(), checkout_otel::error::ConfigError> {
     /// let telemetry = checkout_otel::init::Telemetry::builder("svc")
     ///     .tracing_bridge(false)
-    ///     .console_output(false)
+    /// #   .traces_exporter(checkout_otel::init::Exporter::None)
+    /// #   .metrics_exporter(checkout_otel::init::Exporter::None)
     ///     .build()?;
     /// let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
     /// tracing::subscriber::with_default(subscriber, || {
@@ -193,7 +202,7 @@ impl TelemetryGuard {
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
-        bridge::layer(self.sdk_tracer(), self.config.span_details)
+        bridge::layer(self.sdk_tracer(), &self.config)
     }
 
     /// The logs bridge over this guard's logger provider: each `tracing`
@@ -227,7 +236,7 @@ impl TelemetryGuard {
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
-        logs::layer(&self.pipeline.logger_provider)
+        logs::layer(&self.pipeline.logger_provider, &self.config.tracing_filter)
     }
 
     /// Exports everything buffered, within the shutdown bound.

@@ -62,16 +62,17 @@ where
     BoundedLogs::new(processor, queue)
 }
 
-/// The bridge layer over `provider`: `tracing` events become log records,
-/// except those of the exporter's own targets (see
-/// [`EXPORTER_INTERNAL_TARGETS`](super::EXPORTER_INTERNAL_TARGETS)), which
-/// would otherwise log their own exports.
-pub(crate) fn layer<S>(provider: &SdkLoggerProvider) -> impl Layer<S> + use<S>
+/// The bridge layer over `provider`, filtered like the OpenTelemetry layer
+/// by `directives` (see [`filter`](super::filter)): `tracing` events become
+/// log records, except those of the exporter's own targets (see
+/// [`EXPORTER_INTERNAL_TARGETS`](super::EXPORTER_INTERNAL_TARGETS)) and the
+/// crate's own warnings about export, which would otherwise feed back.
+pub(crate) fn layer<S>(provider: &SdkLoggerProvider, directives: &str) -> impl Layer<S> + use<S>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
     OpenTelemetryTracingBridge::new(&BridgeProvider(provider.clone()))
-        .with_filter(super::bridge::internal_targets_filter())
+        .with_filter(super::filter::otel_layer_filter(directives))
 }
 
 /// The guard's logger provider as the bridge sees it.

@@ -10,7 +10,7 @@
 //! on a current-thread tokio runtime.
 //!
 //! ```
-//! use checkout_otel::init::Telemetry;
+//! use checkout_otel::init::{Exporter, Telemetry};
 //! use opentelemetry::trace::{Tracer, TracerProvider};
 //!
 //! # fn main() -> Result<(), checkout_otel::Error> {
@@ -18,7 +18,10 @@
 //! let telemetry = Telemetry::builder("checkout-api")
 //!     .service_version("1.4.2")
 //!     .environment("staging")
-//!     .console_output(false)
+//!     // No collector here: each trace as a waterfall on stderr, no metrics
+//!     // export. Without these, both go over OTLP to localhost:4317.
+//!     .traces_exporter(Exporter::Console)
+//!     .metrics_exporter(Exporter::None)
 //!     .build()?;
 //!
 //! telemetry.sdk_tracer().in_span("checkout.process", |_cx| {
@@ -42,19 +45,34 @@
 //! [`init`](TelemetryBuilder::init) installs those same objects as the
 //! process's globals, or, refused, changes none.
 //!
-//! # Where spans go
+//! # Where spans and metrics go
 //!
-//! * **No endpoint configured** (neither [`TelemetryBuilder::endpoint`] nor
-//!   an `OTEL_EXPORTER_OTLP_*ENDPOINT` variable): each trace is printed on
-//!   stderr as a [waterfall](crate::waterfall) when its local root span
-//!   ends (PII redacted like any export), and metrics are aggregated
-//!   in-process only. Nothing touches the network.
-//! * **Endpoint configured**: traces and metrics go over OTLP, gRPC by
-//!   default (collector port 4317) or HTTP/protobuf (port 4318), through a
-//!   batch span processor and a periodic metric reader.
-//! * **`OTEL_SDK_DISABLED=true`**: a no-op set-up. Spans are not recorded,
-//!   nothing is exported, no propagator is installed; the log output (if on)
-//!   still works.
+//! Each signal has an [`Exporter`], chosen by
+//! [`traces_exporter`](TelemetryBuilder::traces_exporter) /
+//! [`metrics_exporter`](TelemetryBuilder::metrics_exporter), else
+//! `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER`, as the OpenTelemetry
+//! specification says:
+//!
+//! * **`otlp`** (the default): over OTLP, gRPC by default, through a batch
+//!   span processor and a periodic metric reader, to the configured endpoint
+//!   or else the specification's default (`http://localhost:4317`, or
+//!   `http://localhost:4318/v1/traces` and `/v1/metrics` for HTTP/protobuf).
+//! * **`console`**: each trace is printed on stderr as a
+//!   [waterfall](crate::waterfall) when its local root span ends; metrics
+//!   as one line per data point at each export. PII is redacted like any
+//!   export; nothing touches the network.
+//! * **`none`**: not exported; your own processors and readers still see
+//!   everything.
+//!
+//! `OTEL_LOGS_EXPORTER` ([`logs_exporter`](TelemetryBuilder::logs_exporter))
+//! is checked the same way and kept in the configuration; log export
+//! arrives with the logs pipeline.
+//!
+//! **`OTEL_SDK_DISABLED=true`** disables every signal: spans are not
+//! recorded, nothing is exported, no propagator is installed, and every API
+//! (the guard, its tracer, meter, layer and propagator, the span helpers)
+//! still works as a no-op. The variables are still checked. The log output
+//! (if on) still works.
 //!
 //! # Precedence: builder > environment > default
 //!
@@ -71,9 +89,12 @@
 //! |---|---|---|---|
 //! | `service.name` | [`Telemetry::builder`] (wins if not empty) | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | error [`MissingServiceName`](crate::error::ConfigError::MissingServiceName) |
 //! | resource | [`service_version`](TelemetryBuilder::service_version), [`environment`](TelemetryBuilder::environment), [`namespace`](TelemetryBuilder::namespace), [`resource_attribute`](TelemetryBuilder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,…`, percent-decoded; at most [`MAX_RESOURCE_ATTRIBUTES`](limits::MAX_RESOURCE_ATTRIBUTES) per list) | `service.instance.id` = random UUID v4 per process; `telemetry.sdk.*` |
-//! | endpoint | [`endpoint`](TelemetryBuilder::endpoint) (base URL) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` (used as-is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL) | none: local console output |
-//! | protocol | [`protocol`](TelemetryBuilder::protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` |
+//! | exporters | [`traces_exporter`](TelemetryBuilder::traces_exporter), [`metrics_exporter`](TelemetryBuilder::metrics_exporter), [`logs_exporter`](TelemetryBuilder::logs_exporter) | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`; one per signal) | `otlp` |
+//! | endpoint | [`endpoint`](TelemetryBuilder::endpoint) (base URL) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` / `_LOGS_ENDPOINT` (used as-is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL) | `http://localhost:4317` (gRPC), `http://localhost:4318` (HTTP/protobuf) |
+//! | protocol | [`protocol`](TelemetryBuilder::protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` (`http/protobuf` when only feature `http-proto` is on) |
 //! | headers | [`header`](TelemetryBuilder::header) (wins per name) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `_METRICS_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS` (at most [`MAX_EXPORT_HEADERS`](limits::MAX_EXPORT_HEADERS)) | none |
+//! | compression | [`compression`](TelemetryBuilder::compression) | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` / `_METRICS_COMPRESSION` / `_LOGS_COMPRESSION`, then `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip` needs feature `gzip`, `none`) | `none` |
+//! | TLS client certificate (feature `tls`) | `tls_client_identity_files`, `tls_client_identity_pem` | `OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE` + `_CLIENT_KEY` (and `_METRICS_`, `_LOGS_`), then `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` + `OTEL_EXPORTER_OTLP_CLIENT_KEY` (paths; both or neither) | none |
 //! | TLS CA bundle (feature `tls`) | `tls_ca_file`, `tls_ca_certificate_pem` | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` / `_METRICS_CERTIFICATE`, then `OTEL_EXPORTER_OTLP_CERTIFICATE` (a path) | the system's trust store |
 //! | timeout | [`timeout`](TelemetryBuilder::timeout) | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `_METRICS_TIMEOUT`, then `OTEL_EXPORTER_OTLP_TIMEOUT` (ms, at most [`MAX_EXPORT_TIMEOUT`](limits::MAX_EXPORT_TIMEOUT)) | 10 s |
 //! | sampler | [`sampler`](TelemetryBuilder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
@@ -85,6 +106,7 @@
 //! | hosts given inbound `baggage`/`tracestate` | [`propagate_context_to`](TelemetryBuilder::propagate_context_to) | `CHECKOUT_OTEL_PROPAGATION_ALLOWED_HOSTS` (`host,*.domain,…`) | none: `traceparent` only |
 //! | disabled | — | `OTEL_SDK_DISABLED` (`true`/`false`) | `false` |
 //! | log filter | — | `RUST_LOG` | [`DEFAULT_LOG_FILTER`] (`info`, the exporter's crates from `warn`) |
+//! | exported `tracing` events and spans | [`tracing_filter`](TelemetryBuilder::tracing_filter) | `OTEL_LOG_LEVEL` (one level), then `RUST_LOG` | [`DEFAULT_TRACING_FILTER`] (`info`) |
 //!
 //! With HTTP/protobuf, a base URL gets `/v1/traces` or `/v1/metrics`
 //! appended; a per-signal variable is used exactly as given, as the
@@ -120,7 +142,10 @@
 //! over the same tracer provider (context activation on; source location,
 //! thread and busy-time attributes off unless
 //! [`tracing_span_details`](TelemetryBuilder::tracing_span_details);
+//! spans and events below [`tracing_filter`](TelemetryBuilder::tracing_filter)
+//! (else `OTEL_LOG_LEVEL`, else `RUST_LOG`, else `info`) not exported;
 //! spans and events of the exporter's own crates, [`EXPORTER_INTERNAL_TARGETS`],
+//! and the crate's own log lines ([`EXPORT_LOG_TARGET`], [`INIT_LOG_TARGET`])
 //! filtered out so the exporter never traces itself), plus a fmt layer
 //! filtered by `RUST_LOG` when [`log_output`](TelemetryBuilder::log_output)
 //! is on (its fields and lines pass the exit check unless
@@ -145,8 +170,11 @@ mod batch;
 mod bridge;
 mod builder;
 mod config;
+mod console_metrics;
 mod endpoint;
 mod env;
+mod env_lists;
+mod filter;
 mod guard;
 pub mod limits;
 mod log_output;
@@ -160,6 +188,7 @@ mod otlp_metrics;
 mod pipeline;
 mod propagator;
 mod queue;
+mod rate_limit;
 mod resolve;
 mod runtime;
 mod settings;
@@ -167,12 +196,15 @@ mod shutdown;
 
 #[cfg(feature = "testing")]
 pub(crate) use accounted::MetricSink;
-pub use bridge::{DEFAULT_LOG_FILTER, EXPORTER_INTERNAL_TARGETS};
 pub use builder::{Telemetry, TelemetryBuilder};
 pub use config::{
-    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY,
+    Compression, DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SPAN_EXPORT_BATCH_SIZE, DEFAULT_SPAN_QUEUE_SIZE, DEFAULT_SPAN_SCHEDULE_DELAY, Exporter,
     OtlpSignalConfig, Propagator, Protocol, Sampler, TelemetryConfig,
+};
+pub use filter::{
+    DEFAULT_LOG_FILTER, DEFAULT_TRACING_FILTER, EXPORT_LOG_TARGET, EXPORTER_INTERNAL_TARGETS,
+    INIT_LOG_TARGET,
 };
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;

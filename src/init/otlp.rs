@@ -8,7 +8,7 @@ use std::sync::Arc;
 use opentelemetry_otlp::WithExportConfig;
 
 use super::accounted::ExportHealth;
-use super::config::{OtlpSignalConfig, Protocol};
+use super::config::{Compression, OtlpSignalConfig, Protocol};
 use super::runtime::ExportRuntime;
 use crate::error::ConfigError;
 #[cfg(feature = "grpc")]
@@ -28,24 +28,30 @@ pub(crate) fn span_exporter(
             use opentelemetry_otlp::WithTonicConfig;
             let _ = health;
             let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
-            builder
+            let builder = builder
                 .with_tonic()
                 .with_channel(channel)
                 .with_interceptor(interceptor)
-                .with_timeout(cfg.timeout)
-                .build()
+                .with_timeout(cfg.timeout);
+            match otlp_compression(cfg.compression) {
+                Some(c) => builder.with_compression(c).build(),
+                None => builder.build(),
+            }
         }
         #[cfg(feature = "http-proto")]
         Protocol::HttpProtobuf => {
             use opentelemetry_otlp::WithHttpConfig;
             let _ = runtime;
-            builder
+            let builder = builder
                 .with_http()
                 .with_http_client(http_client(cfg, "traces", health)?)
                 .with_endpoint(cfg.endpoint.clone())
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(cfg.timeout)
-                .build()
+                .with_timeout(cfg.timeout);
+            match otlp_compression(cfg.compression) {
+                Some(c) => builder.with_compression(c).build(),
+                None => builder.build(),
+            }
         }
         #[allow(unreachable_patterns)]
         _ => {
@@ -59,6 +65,15 @@ pub(crate) fn span_exporter(
         signal: "traces",
         source,
     })
+}
+
+/// The exporter's compression setting; `None` sends bodies as they are.
+/// Gzip is refused at resolution unless feature `gzip` enabled it here.
+fn otlp_compression(c: Compression) -> Option<opentelemetry_otlp::Compression> {
+    match c {
+        Compression::Gzip => Some(opentelemetry_otlp::Compression::Gzip),
+        Compression::None => None,
+    }
 }
 
 #[allow(dead_code)]
@@ -161,6 +176,13 @@ fn grpc_tls(
         Some(ca) => tls.ca_certificate(Certificate::from_pem(&ca.pem)),
         None => tls.with_native_roots(),
     };
+    let tls = match &cfg.client_identity {
+        Some(id) => tls.identity(tonic::transport::Identity::from_pem(
+            &id.certificate,
+            &id.key,
+        )),
+        None => tls,
+    };
     endpoint.tls_config(tls).map_err(|e| ConfigError::Exporter {
         signal,
         source: opentelemetry_otlp::ExporterBuildError::InternalFailure(format!(
@@ -214,6 +236,19 @@ pub(super) fn http_client(
         })?),
         None => None,
     };
+    #[cfg(feature = "tls")]
+    let identity = match &cfg.client_identity {
+        Some(id) => {
+            let pem = [&id.certificate[..], b"\n", &id.key[..]].concat();
+            Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
+                ConfigError::InvalidClientIdentity {
+                    source_of: id.source_of.clone(),
+                    reason: e.to_string(),
+                }
+            })?)
+        }
+        None => None,
+    };
     let client = std::thread::Builder::new()
         .name("checkout-otel-http-client".into())
         .spawn(move || {
@@ -223,6 +258,11 @@ pub(super) fn http_client(
             #[cfg(feature = "tls")]
             let builder = match ca {
                 Some(certs) => builder.tls_certs_only(certs),
+                None => builder,
+            };
+            #[cfg(feature = "tls")]
+            let builder = match identity {
+                Some(identity) => builder.identity(identity),
                 None => builder,
             };
             builder.build()

@@ -17,6 +17,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 
 use super::accounted::{ExportHealth, MetricSink};
+#[cfg(any(feature = "http-proto", feature = "gzip"))]
+use super::config::Compression;
 use super::config::{OtlpSignalConfig, Protocol};
 use super::runtime::ExportRuntime;
 use crate::error::ConfigError;
@@ -47,9 +49,17 @@ pub(crate) fn metric_exporter(
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
             let (channel, interceptor) = super::otlp::grpc_parts(cfg, runtime, "metrics")?;
+            let service = MetricsServiceClient::new(channel);
+            #[cfg(feature = "gzip")]
+            let service = match cfg.compression {
+                Compression::Gzip => {
+                    service.send_compressed(tonic::codec::CompressionEncoding::Gzip)
+                }
+                Compression::None => service,
+            };
             Ok(OtlpMetrics::Grpc(GrpcMetrics {
                 client: Mutex::new(Some(Client {
-                    service: MetricsServiceClient::new(channel),
+                    service,
                     interceptor: Box::new(interceptor),
                 })),
             }))
@@ -71,6 +81,7 @@ pub(crate) fn metric_exporter(
                     cfg, "metrics", health,
                 )?))),
                 uri,
+                compression: cfg.compression,
             }))
         }
         #[allow(unreachable_patterns)]
@@ -177,6 +188,7 @@ mod grpc {
 pub(crate) struct HttpMetrics {
     client: Mutex<Option<Arc<super::otlp::HeaderOverrideClient>>>,
     uri: http::Uri,
+    compression: Compression,
 }
 
 #[cfg(feature = "http-proto")]
@@ -191,11 +203,22 @@ impl HttpMetrics {
             .map_err(|_| OTelSdkError::InternalFailure("metric exporter lock poisoned".into()))?
             .clone()
             .ok_or(OTelSdkError::AlreadyShutdown)?;
-        let request = http::Request::builder()
+        let body = request.encode_to_vec();
+        let builder = http::Request::builder()
             .method(http::Method::POST)
             .uri(self.uri.clone())
-            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-            .body(opentelemetry_http::Bytes::from(request.encode_to_vec()))
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+        let (builder, body) = match self.compression {
+            #[cfg(feature = "gzip")]
+            Compression::Gzip => (
+                builder.header(http::header::CONTENT_ENCODING, "gzip"),
+                gzip(&body)?,
+            ),
+            // Refused at resolution without feature `gzip`.
+            _ => (builder, body),
+        };
+        let request = builder
+            .body(opentelemetry_http::Bytes::from(body))
             .map_err(|e| OTelSdkError::InternalFailure(format!("metrics export request: {e}")))?;
         // The client notes the transport's cause in the export health.
         let response = client
@@ -211,4 +234,15 @@ impl HttpMetrics {
             )))
         }
     }
+}
+
+/// `body` gzip-compressed, as opentelemetry-otlp's HTTP exporter sends it.
+#[cfg(all(feature = "http-proto", feature = "gzip"))]
+fn gzip(body: &[u8]) -> Result<Vec<u8>, OTelSdkError> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| OTelSdkError::InternalFailure(format!("metrics export: gzip: {e}")))
 }

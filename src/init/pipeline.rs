@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogExporter, LoggerProviderBuilder, SdkLoggerProvider};
-use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
 };
 
 use super::accounted::{Accounted, MetricSink};
-use super::config::{RedactionPolicy, TelemetryConfig};
+use super::config::{Exporter, RedactionPolicy, TelemetryConfig};
+use super::console_metrics::ConsoleMetrics;
 use super::propagator::SharedPropagator;
 use super::shutdown::ExportAccounts;
 use crate::error::ConfigError;
@@ -109,10 +110,6 @@ impl Wiring<'_> {
     }
 
     /// `exporter` accounted as a metric exporter, behind the exit check.
-    #[cfg_attr(
-        not(any(feature = "grpc", feature = "http-proto", feature = "testing")),
-        allow(dead_code)
-    )]
     pub(crate) fn metrics<E: MetricSink>(&self, exporter: E) -> Accounted<E> {
         Accounted::new(exporter, self.accounts.metrics.clone()).redacted(self.exit.redactor())
     }
@@ -173,7 +170,6 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     {
         use super::queue::{Bounded, QueueCounters};
         use super::{otlp, otlp_metrics};
-        use opentelemetry_sdk::metrics::PeriodicReader;
         use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
         // Both exporters first, so a failure leaves no processor thread behind.
         let span_exporter = config
@@ -248,14 +244,24 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         accounts: &accounts,
         exit,
     };
-    if config.traces.is_none() && config.console_output {
+    if config.traces_exporter == Exporter::Console {
         let waterfall = WaterfallExporter::new();
-        // Log records are drawn under their spans: the same buffer.
-        logger_builder = logger_builder.with_log_processor(
-            opentelemetry_sdk::logs::SimpleLogProcessor::new(wiring.logs(waterfall.clone())),
-        );
+        if config.logs_exporter == Exporter::Console {
+            // Log records are drawn under their spans: the same buffer.
+            logger_builder = logger_builder.with_log_processor(
+                opentelemetry_sdk::logs::SimpleLogProcessor::new(wiring.logs(waterfall.clone())),
+            );
+        }
         let exporter = wiring.spans(waterfall);
         tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
+    }
+    if config.metrics_exporter == Exporter::Console {
+        let exporter = wiring.metrics(ConsoleMetrics::stderr());
+        meter_builder = meter_builder.with_reader(
+            PeriodicReader::builder(exporter)
+                .with_interval(config.metric_export_interval)
+                .build(),
+        );
     }
     for add in extras.span_exporters {
         tracer_builder = add(&wiring, tracer_builder);
@@ -300,7 +306,6 @@ where
     L: LogExporter + 'static,
 {
     use opentelemetry_sdk::logs::SimpleLogProcessor;
-    use opentelemetry_sdk::metrics::PeriodicReader;
     const READ_BY_FLUSH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
     (
         Box::new(move |wiring, builder| {

@@ -27,8 +27,11 @@ use super::config::{Propagator, TelemetryConfig};
 /// use checkout_otel::propagation;
 /// # fn main() -> Result<(), checkout_otel::Error> {
 /// let telemetry = checkout_otel::Telemetry::builder("checkout-api")
-///     .console_output(false)
-///     .with_env([("OTEL_PROPAGATORS", "tracecontext")])
+///     .with_env([
+///         ("OTEL_PROPAGATORS", "tracecontext"),
+///         ("OTEL_TRACES_EXPORTER", "none"),
+///         ("OTEL_METRICS_EXPORTER", "none"),
+///     ])
 ///     .build()?;
 /// let propagator = telemetry.propagator();
 /// let mut fields: Vec<&str> = propagator.fields().collect();

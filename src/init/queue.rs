@@ -64,6 +64,9 @@ pub(crate) struct QueueCounters {
     failed: AtomicU64,
     /// `dropped` as of the last flush or shutdown report.
     reported_dropped: AtomicU64,
+    /// `dropped` as of the last export, which passes the drops on to the
+    /// WARN line (the request thread that drops never logs).
+    warned_dropped: AtomicU64,
 }
 
 impl QueueCounters {
@@ -88,6 +91,13 @@ impl QueueCounters {
     pub(crate) fn take_new_drops(&self) -> u64 {
         let now = self.dropped.load(Ordering::Relaxed);
         now.saturating_sub(self.reported_dropped.swap(now, Ordering::Relaxed))
+    }
+
+    /// Spans dropped since the previous call, for the WARN line: a cursor
+    /// apart from [`take_new_drops`](Self::take_new_drops)'s.
+    pub(crate) fn take_drops_to_warn(&self) -> u64 {
+        let now = self.dropped.load(Ordering::Relaxed);
+        now.saturating_sub(self.warned_dropped.swap(now, Ordering::Relaxed))
     }
 
     pub(crate) fn capacity(&self) -> u64 {
@@ -204,7 +214,7 @@ mod tests {
             Gate {
                 release: Mutex::new(rx),
             },
-            Arc::new(ExportHealth::default()),
+            Arc::new(ExportHealth::for_signal("traces")),
         )
         .draining(counters.clone());
         let config = BatchConfigBuilder::default()

@@ -17,22 +17,22 @@ use opentelemetry_sdk::resource::TelemetryResourceDetector;
 
 use super::batch::span_export;
 use super::config::{
-    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_EXPORT_TIMEOUT, DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, Exporter,
     OtlpSignalConfig, Propagator, Protocol, RedactionPolicy, TelemetryConfig,
 };
 use super::endpoint::checked_endpoint;
 use super::env::{
-    Env, EnvSource, LOGS, METRICS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
-    OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
-    OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
-    OTEL_SERVICE_NAME, RUST_LOG, SignalVars, TRACES, check_duration, check_headers, check_ratio,
-    millis, out_of_range, parse_bool, parse_headers, parse_key_values, parse_propagators,
-    parse_protocol, sampler_from_env, set_header,
+    Env, EnvSource, LOGS, METRICS, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS,
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, SignalVars, TRACES,
+    check_compression, check_duration, check_headers, check_ratio, millis, out_of_range,
+    parse_bool, parse_compression, parse_exporter, parse_headers, parse_key_values,
+    parse_propagators, parse_protocol, sampler_from_env, set_header,
 };
 use super::limits::{
-    MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_LOG_FILTER_BYTES, MAX_METRIC_EXPORT_INTERVAL,
-    MAX_RESOURCE_ATTRIBUTES, MAX_RESOURCE_KEY_BYTES, MAX_RESOURCE_VALUE_BYTES,
-    MAX_SHUTDOWN_TIMEOUT,
+    MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_METRIC_EXPORT_INTERVAL, MAX_RESOURCE_ATTRIBUTES,
+    MAX_RESOURCE_KEY_BYTES, MAX_RESOURCE_VALUE_BYTES, MAX_SHUTDOWN_TIMEOUT,
 };
 use super::settings::Settings;
 use crate::attributes::{
@@ -90,9 +90,24 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
     };
     let span_export = span_export(s, &env)?;
 
-    let traces = resolve_signal(s, &env, &TRACES)?;
-    let metrics = resolve_signal(s, &env, &METRICS)?;
-    let logs = resolve_signal(s, &env, &LOGS)?;
+    let traces_exporter = select_exporter(s, &env, &TRACES, s.traces_exporter)?;
+    let metrics_exporter = select_exporter(s, &env, &METRICS, s.metrics_exporter)?;
+    let logs_exporter = select_exporter(s, &env, &LOGS, s.logs_exporter)?;
+    // Every signal's variables are checked, whichever exporter is chosen;
+    // a transport compiled out matters only where OTLP is used.
+    let otlp = |exporter: Exporter, vars: &SignalVars| {
+        let config = resolve_signal(s, &env, vars)?;
+        if exporter != Exporter::Otlp {
+            return Ok(None);
+        }
+        if !disabled {
+            config.protocol.check_enabled()?;
+        }
+        Ok::<_, ConfigError>(Some(config))
+    };
+    let traces = otlp(traces_exporter, &TRACES)?;
+    let metrics = otlp(metrics_exporter, &METRICS)?;
+    let logs = otlp(logs_exporter, &LOGS)?;
 
     let user_hasher = match (&s.user_hash_key, env.get(USER_HASH_KEY_ENV)?) {
         (Some(key), _) => Some(UserHasher::parse_config(
@@ -118,22 +133,15 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         .exception_signal
         .or(env_exception_signal)
         .unwrap_or_default();
-    let rust_log = env.get(RUST_LOG)?;
-    if let Some(filter) = rust_log
-        .as_deref()
-        .filter(|f| f.len() > MAX_LOG_FILTER_BYTES)
-    {
-        return Err(out_of_range(
-            filter,
-            ConfigSource::Env(RUST_LOG),
-            format!("a filter of at most {MAX_LOG_FILTER_BYTES} bytes"),
-        ));
-    }
+    let filters = super::filter::resolve(s.tracing_filter.as_deref(), &env)?;
 
     Ok(TelemetryConfig {
         disabled,
         service_name,
         resource,
+        traces_exporter,
+        metrics_exporter,
+        logs_exporter,
         traces,
         metrics,
         logs,
@@ -151,8 +159,8 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         log_trace_ids: s.log_trace_ids,
         exception_signal,
         span_details: s.span_details,
-        console_output: s.console_output.unwrap_or(true),
-        rust_log,
+        rust_log: filters.rust_log,
+        tracing_filter: filters.tracing,
         user_hasher,
         redaction,
         export_tracestate: s.export_tracestate,
@@ -282,19 +290,60 @@ fn value_bytes(value: &Value) -> usize {
     }
 }
 
-/// One signal's OTLP settings; `None` when no endpoint is configured.
+/// One signal's exporter: the builder's, else the deprecated
+/// `console_output` for a signal without a configured endpoint (the 0.1
+/// behaviour: traces to the waterfall or nowhere, the others nowhere), else
+/// `OTEL_{SIGNAL}_EXPORTER`, else OTLP. The variable is checked in any case.
+fn select_exporter(
+    s: &Settings,
+    env: &Env<'_>,
+    vars: &SignalVars,
+    builder: Option<Exporter>,
+) -> Result<Exporter, ConfigError> {
+    let from_env = env.parse(vars.exporter, parse_exporter)?;
+    if let Some(exporter) = builder {
+        return Ok(exporter);
+    }
+    if let Some(on) = s.console_output {
+        let endpoint_configured = s.endpoint.is_some()
+            || env.get(vars.endpoint)?.is_some()
+            || env.get(OTEL_EXPORTER_OTLP_ENDPOINT)?.is_some();
+        if !endpoint_configured {
+            return Ok(if on && vars.signal == TRACES.signal {
+                Exporter::Console
+            } else {
+                Exporter::None
+            });
+        }
+    }
+    Ok(from_env.unwrap_or_default())
+}
+
+/// One signal's OTLP settings; without a configured endpoint, the
+/// specification's default for the protocol.
 fn resolve_signal(
     s: &Settings,
     env: &Env<'_>,
     vars: &SignalVars,
-) -> Result<Option<OtlpSignalConfig>, ConfigError> {
+) -> Result<OtlpSignalConfig, ConfigError> {
     let signal_protocol = env.parse(vars.protocol, parse_protocol)?;
     let generic_protocol = env.parse(OTEL_EXPORTER_OTLP_PROTOCOL, parse_protocol)?;
     let protocol = s
         .protocol
         .or(signal_protocol)
         .or(generic_protocol)
-        .unwrap_or(Protocol::Grpc);
+        .unwrap_or_else(Protocol::default_enabled);
+
+    let signal_compression = env.parse(vars.compression, parse_compression)?;
+    let generic_compression = env.parse(OTEL_EXPORTER_OTLP_COMPRESSION, parse_compression)?;
+    let builder_compression = s
+        .compression
+        .map(|c| check_compression(c, ConfigSource::Builder("compression")))
+        .transpose()?;
+    let compression = builder_compression
+        .or(signal_compression)
+        .or(generic_compression)
+        .unwrap_or_default();
 
     let headers = headers(s, env, vars)?;
 
@@ -311,6 +360,8 @@ fn resolve_signal(
 
     #[cfg(feature = "tls")]
     let ca = super::endpoint::trusted_ca(s, env, vars)?;
+    #[cfg(feature = "tls")]
+    let client_identity = super::endpoint::client_identity(s, env, vars)?;
 
     // A gRPC endpoint without scheme is https, or http when the INSECURE
     // variable says `true` (the specification's rule); checked whenever set.
@@ -337,23 +388,25 @@ fn resolve_signal(
         (Some(e), _, _) => (e, false),
         (None, Some(e), _) => (e, true),
         (None, None, Some(e)) => (e, false),
-        (None, None, None) => return Ok(None),
+        (None, None, None) => (protocol.default_endpoint().to_owned(), false),
     };
-    protocol.check_enabled()?;
     let endpoint = match protocol {
         Protocol::HttpProtobuf if !as_is => {
             format!("{}/{}", base.trim_end_matches('/'), vars.http_path)
         }
         _ => base,
     };
-    Ok(Some(OtlpSignalConfig {
+    Ok(OtlpSignalConfig {
         endpoint,
         protocol,
         headers,
         timeout,
+        compression,
         #[cfg(feature = "tls")]
         ca,
-    }))
+        #[cfg(feature = "tls")]
+        client_identity,
+    })
 }
 
 /// The signal variable replaces the generic one; builder headers then win per name.

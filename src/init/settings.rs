@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 
-use super::config::{Protocol, Sampler};
+use super::config::{Compression, Exporter, Protocol, Sampler};
 use crate::error::echo_endpoint;
 
 /// Every builder setting. Its `Debug` hides secrets: header values, the
@@ -25,8 +25,14 @@ pub(crate) struct Settings {
     pub(crate) protocol: Option<Protocol>,
     pub(crate) headers: Headers,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
     #[cfg(feature = "tls")]
     pub(crate) tls_ca: Option<TlsCa>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_client: Option<TlsClient>,
+    pub(crate) traces_exporter: Option<Exporter>,
+    pub(crate) metrics_exporter: Option<Exporter>,
+    pub(crate) logs_exporter: Option<Exporter>,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) metric_export_interval: Option<Duration>,
     pub(crate) shutdown_timeout: Option<Duration>,
@@ -36,7 +42,11 @@ pub(crate) struct Settings {
     pub(crate) log_trace_ids: bool,
     pub(crate) exception_signal: Option<crate::spans::ExceptionSignal>,
     pub(crate) span_details: bool,
-    /// `None`: on, unless the test kit's exporters are attached.
+    /// The OpenTelemetry layer's `tracing` directives.
+    pub(crate) tracing_filter: Option<String>,
+    /// The deprecated `console_output`: for a signal without a configured
+    /// endpoint, the 0.1 behaviour (traces to the waterfall or nowhere,
+    /// metrics nowhere).
     pub(crate) console_output: Option<bool>,
     pub(crate) redaction: bool,
     /// `Some`: strict redaction, with these keys allowed beside the contract.
@@ -63,8 +73,14 @@ impl Settings {
             protocol: None,
             headers: Headers::default(),
             timeout: None,
+            compression: None,
             #[cfg(feature = "tls")]
             tls_ca: None,
+            #[cfg(feature = "tls")]
+            tls_client: None,
+            traces_exporter: None,
+            metrics_exporter: None,
+            logs_exporter: None,
             sampler: None,
             metric_export_interval: None,
             shutdown_timeout: None,
@@ -74,6 +90,7 @@ impl Settings {
             log_trace_ids: true,
             exception_signal: None,
             span_details: false,
+            tracing_filter: None,
             console_output: None,
             redaction: true,
             strict_allow: None,
@@ -109,9 +126,9 @@ impl fmt::Debug for Headers {
 
 /// A secret as given; `Debug` never shows it.
 #[derive(Clone)]
-pub(crate) struct Secret(pub(crate) String);
+pub(crate) struct Secret<T = String>(pub(crate) T);
 
-impl fmt::Debug for Secret {
+impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
@@ -126,6 +143,39 @@ pub(crate) enum TlsCa {
     Pem(Arc<[u8]>),
     /// A PEM file from `tls_ca_file`.
     File(std::path::PathBuf),
+}
+
+/// The client certificate chain and private key presented to the collector
+/// (mutual TLS, feature `tls`), as the builder was given them.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) enum TlsClient {
+    /// PEM bytes from `tls_client_identity_pem`.
+    Pem {
+        certificate: Arc<[u8]>,
+        key: Secret<Arc<[u8]>>,
+    },
+    /// PEM files from `tls_client_identity_files`.
+    Files {
+        certificate: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsClient::Pem { certificate, .. } => {
+                write!(f, "Pem({} bytes, key <redacted>)", certificate.len())
+            }
+            TlsClient::Files { certificate, key } => f
+                .debug_struct("Files")
+                .field("certificate", certificate)
+                .field("key", key)
+                .finish(),
+        }
+    }
 }
 
 #[cfg(feature = "tls")]

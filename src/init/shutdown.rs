@@ -21,7 +21,7 @@ use super::queue::QueueCounters;
 use crate::error::{ShutdownError, ShutdownOperation, ShutdownReport, SignalReport};
 
 /// The accounts flush and shutdown report from: one set per guard.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ExportAccounts {
     pub(crate) traces: Arc<ExportHealth>,
     pub(crate) metrics: Arc<ExportHealth>,
@@ -30,6 +30,18 @@ pub(crate) struct ExportAccounts {
     pub(crate) span_queue: Arc<QueueCounters>,
     /// The OTLP log queue's counters; all zero without one.
     pub(crate) log_queue: Arc<QueueCounters>,
+}
+
+impl Default for ExportAccounts {
+    fn default() -> Self {
+        ExportAccounts {
+            traces: Arc::new(ExportHealth::for_signal("traces")),
+            metrics: Arc::new(ExportHealth::for_signal("metrics")),
+            logs: Arc::new(ExportHealth::for_signal("logs")),
+            span_queue: Arc::default(),
+            log_queue: Arc::default(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
+use super::client_address::anonymize_client_address;
 use super::keys::{KeyClass, classify_key, scrub_key_with_stats};
 use super::redact::{DEFAULT_EXPORT_MAX_CHARS, RedactionCounters, SENSITIVE_VALUE_MASK, Tally};
 use super::scrub::{ScrubStats, scrub_url_with_stats, scrub_with_stats};
@@ -216,6 +217,16 @@ impl Redactor {
                     attributes[i].set_key(masked);
                 }
             }
+            if class == KeyClass::ClientAddress {
+                let text = attributes[i].value_text();
+                let checked = client_address_value(&text);
+                if checked != text {
+                    tally.masked_values += 1;
+                    changed = true;
+                    attributes[i].set_text(checked);
+                }
+                continue;
+            }
             if class == KeyClass::Secret {
                 tally.masked_values += 1;
                 tally.sensitive_keys += 1;
@@ -334,9 +345,16 @@ pub(crate) fn check_log_field(key: &str, text: &str) -> Option<String> {
     };
     match contract_class(key).unwrap_or_else(|| classify_key(key)) {
         KeyClass::Secret | KeyClass::Identity => Some(SENSITIVE_VALUE_MASK.to_owned()),
+        KeyClass::ClientAddress => Some(client_address_value(text)).filter(|c| c != text),
         KeyClass::Url => changed(scrub_url_with_stats(text, usize::MAX)),
         _ => changed(scrub_with_stats(text, usize::MAX)),
     }
+}
+
+/// What a client-address key may carry out: the address anonymised, or
+/// the mask when the value is not an IP address.
+fn client_address_value(text: &str) -> String {
+    anonymize_client_address(text).unwrap_or_else(|| SENSITIVE_VALUE_MASK.to_owned())
 }
 
 /// `n` in decimal, written at the end of `buf`.
@@ -439,5 +457,39 @@ mod tests {
         assert_eq!(r.check_float(f64::NAN, &mut tally), None);
         assert_eq!(r.check_float(1e300, &mut tally), None);
         assert_eq!(tally.cards, 3);
+    }
+
+    #[test]
+    fn client_addresses_are_anonymised_not_hashed_into_user_hash() {
+        let r = Redactor::new(RedactionCounters::default());
+        let mut tally = Tally::default();
+        let mut attributes = vec![
+            KeyValue::new("client.address", "203.0.113.77"),
+            KeyValue::new("http.client_ip", "[2001:db8:cafe:1::17]:4711"),
+            KeyValue::new("clientAddress", "jane.example.com"),
+        ];
+        assert!(r.redact_list(&mut attributes, Filter::Spans, &mut tally));
+        let texts: Vec<_> = attributes
+            .iter()
+            .map(|kv| (kv.key.as_str(), kv.value.to_string()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("client.address", "203.0.113.0".to_owned()),
+                ("http.client_ip", "2001:db8:cafe::".to_owned()),
+                ("clientAddress", SENSITIVE_VALUE_MASK.to_owned()),
+            ]
+        );
+        assert_eq!((tally.identities, tally.masked_values), (0, 3));
+
+        // Already anonymised (as the server layer records it): unchanged.
+        let mut anonymised = vec![KeyValue::new("client.address", "203.0.113.0")];
+        assert!(!r.redact_list(&mut anonymised, Filter::Spans, &mut tally));
+        assert_eq!(
+            check_log_field("client.address", "198.51.100.9").as_deref(),
+            Some("198.51.100.0")
+        );
+        assert_eq!(check_log_field("client.address", "198.51.100.0"), None);
     }
 }

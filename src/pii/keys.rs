@@ -249,6 +249,10 @@ pub(crate) enum KeyClass {
     /// A person's identity (`user.id`, `enduser.id`, an email, a name): the
     /// value never leaves raw.
     Identity,
+    /// The buyer's IP address (`client.address`, `http.client_ip`): kept
+    /// anonymised (see [`client_address`](super::client_address)), anything
+    /// else under the key masked.
+    ClientAddress,
 }
 
 /// Keys whose value is a URL, a path, a query or a request target, besides
@@ -344,7 +348,6 @@ fn identity_pair(first: &[u8], last: &[u8]) -> bool {
                 b"address"
             )
             | (b"address", b"line" | b"line1" | b"line2")
-            | (b"client", b"address" | b"ip")
     )
 }
 
@@ -377,11 +380,14 @@ fn identity_alone(w: &[u8]) -> bool {
 ///   `streetaddress`, `address line|line1|line2`, and the key `address` alone;
 ///   `server.address` and `network.peer.address` are not (a host, or on
 ///   server spans usually the proxy in front);
-/// - `client address|ip` (`client.address`, `http.client_ip`): on server
-///   spans the semantic conventions put the originating client there, behind
-///   proxies, which for a checkout is the buyer's IP address, personal data;
-///   client spans do not set it;
 /// - the one-word keys `user`, `customer`, `enduser`.
+///
+/// A key whose last two words are `client address|ip` (`client.address`,
+/// `http.client_ip`) is a [`KeyClass::ClientAddress`]: on server spans the
+/// semantic conventions put the originating client there, behind proxies,
+/// which for a checkout is the buyer's IP address. It is personal data, but
+/// not an identity to hash into `user.hash` (one household's address is not
+/// one customer): it is anonymised instead.
 ///
 /// Not identities: `enduser.pseudo.id` (random by definition, meant to be
 /// exported), `user.roles` (roles, not a person), `user.hash` (the crate's
@@ -397,6 +403,8 @@ pub(crate) fn classify_key(key: &str) -> KeyClass {
     }
     if URL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) || url_word(last.get()) {
         KeyClass::Url
+    } else if prev.get() == b"client" && matches!(last.get(), b"address" | b"ip") {
+        KeyClass::ClientAddress
     } else if identity_word(last.get())
         || identity_pair(prev.get(), last.get())
         || (count == 1 && identity_alone(last.get()))

@@ -42,6 +42,7 @@
 //! # Ok::<(), checkout_otel::Error>(())
 //! ```
 
+pub(crate) mod client_address;
 mod decode;
 mod exit;
 mod exit_logs;
@@ -71,6 +72,7 @@ pub use scrub::{
     scrub, scrub_url_with_stats, scrub_with_limit, scrub_with_stats,
 };
 pub use url::{URL_PART_MASK, scrub_url};
+pub(crate) use user::report_random_key_at_init;
 pub use user::{
     MIN_KEY_BYTES, USER_HASH_HEX_LEN, USER_HASH_KEY_ENV, UserHasher, UserRef, hash_customer_id,
     install_user_hasher, user_hasher,

@@ -205,6 +205,10 @@ impl Tally {
 ///   default the process-wide [`user_hasher`](super::user_hasher)) and the
 ///   key is removed; when the list already has a `user.hash`, the identity
 ///   attribute is only removed;
+/// - **client addresses**: the value of `client.address` (or any key ending
+///   in `client address|ip`, such as `http.client_ip`), the buyer's IP
+///   address, is anonymised (IPv4 to its /24, `203.0.113.0`; IPv6 to its
+///   /48, `2001:db8:cafe::`), or masked when it is not an IP address;
 /// - **`tracestate`**: the span's own and each link's `tracestate` are
 ///   removed (trace and span ids, flags and remoteness are kept): it comes
 ///   from whoever called the service, a browser or a partner. With

@@ -1,6 +1,7 @@
 //! Pseudonymised users (see [`UserHasher`]).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -353,38 +354,66 @@ pub fn install_user_hasher(hasher: UserHasher) {
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     *slot = Some(Arc::new(hasher));
+    RANDOM_KEY.store(false, Ordering::Relaxed);
 }
+
+/// Whether the process-wide hasher is a random one made for want of a key.
+static RANDOM_KEY: AtomicBool = AtomicBool::new(false);
 
 /// The process-wide hasher (a cheap reference-counted handle).
 ///
-/// If none was installed, a random one is created on first use and one
-/// warning is logged through `tracing`: hashes then do not correlate across
-/// services.
+/// If none was installed, a random one is created on first use: hashes then
+/// do not correlate across services. `build` and `init` without a key make
+/// it and log the WARN (target [`INIT_LOG_TARGET`](crate::init::INIT_LOG_TARGET));
+/// without either, the first use logs it.
 pub fn user_hasher() -> Arc<UserHasher> {
+    let (hasher, created) = global_or_random();
+    if created {
+        warn_random_key();
+    }
+    hasher
+}
+
+/// At `build`: makes the process-wide hasher now, not inside the first
+/// customer's span, and logs the WARN if its key is a random one.
+pub(crate) fn report_random_key_at_init() {
+    let _ = global_or_random();
+    if RANDOM_KEY.load(Ordering::Relaxed) {
+        warn_random_key();
+    }
+}
+
+/// The process-wide hasher, and whether this call created it (random).
+fn global_or_random() -> (Arc<UserHasher>, bool) {
     if let Some(hasher) = GLOBAL
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .as_ref()
     {
-        return Arc::clone(hasher);
+        return (Arc::clone(hasher), false);
     }
-    let hasher = {
-        let mut slot = GLOBAL
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(hasher) = slot.as_ref() {
-            return Arc::clone(hasher);
-        }
-        let hasher = Arc::new(UserHasher::random());
-        *slot = Some(Arc::clone(&hasher));
-        hasher
-    };
-    // Logged outside the lock: a subscriber may do anything.
+    let mut slot = GLOBAL
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(hasher) = slot.as_ref() {
+        return (Arc::clone(hasher), false);
+    }
+    let hasher = Arc::new(UserHasher::random());
+    *slot = Some(Arc::clone(&hasher));
+    RANDOM_KEY.store(true, Ordering::Relaxed);
+    (hasher, true)
+}
+
+/// Logged outside the lock (a subscriber may do anything), with no parent
+/// span: never an event of a customer's span, and under a target the
+/// OpenTelemetry layer never exports.
+fn warn_random_key() {
     tracing::warn!(
+        target: crate::init::INIT_LOG_TARGET,
+        parent: None,
         env_var = USER_HASH_KEY_ENV,
         "no user hash key configured: using a random per-process key, so user.hash values will not correlate across services or restarts; set {USER_HASH_KEY_ENV}"
     );
-    hasher
 }
 
 /// The `user.hash` value of `customer_id` under the process-wide key, for

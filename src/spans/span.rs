@@ -139,6 +139,11 @@ impl TypedSpan {
         let mut live = self.lock_live();
         self.cx.get_or_init(|| match live.take() {
             Some(span) => self.parent.with_span(span),
+            // No ids at all (a no-op tracer's span, when no provider is
+            // installed): the parent's context as it is. An invalid span in
+            // a context would make the SDK's parent-based sampler drop every
+            // child as the child of an unsampled parent.
+            None if !self.span_context.is_valid() => self.parent.clone(),
             // A span that records nothing: its ids are all a context needs.
             // (The method keeps the span context as it is; it is not remote.)
             None => self
@@ -289,6 +294,31 @@ impl TypedSpan {
     /// Records failures' exceptions where `signal` says.
     pub(super) fn set_exception_signal(&mut self, signal: ExceptionSignal) {
         self.exception_signal = signal;
+    }
+
+    /// Records a failure that raised no exception (an HTTP server's 5xx, a
+    /// request cancelled), without ending the span: status `Error` with
+    /// `message` (not scrubbed: the caller builds it from no input),
+    /// `error.type` and `failure.kind`, and no `exception` event. Only the
+    /// first failure recorded on a span counts.
+    pub(crate) fn fail_without_exception(
+        &self,
+        error_type: ErrorType,
+        kind: FailureKind,
+        message: String,
+    ) {
+        if self.failed.swap(true, Ordering::AcqRel) || !self.recording {
+            return;
+        }
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::ERROR_TYPE,
+            error_type.as_str(),
+        )));
+        self.apply(Op::Attribute(KeyValue::new(
+            attr::FAILURE_KIND,
+            kind.as_str(),
+        )));
+        self.apply(Op::Status(Status::error(message)));
     }
 
     /// Whether a failure has been recorded on this span.

@@ -178,9 +178,9 @@ impl Receiver {
         Self::start(|listener, state, stop| async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(Grpc(state.clone())))
-                .add_service(LogsServiceServer::new(Grpc(state.clone())))
-                .add_service(MetricsServiceServer::new(Grpc(state)))
+                .add_service(trace_service(&state))
+                .add_service(logs_service(&state))
+                .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
                 })
@@ -208,15 +208,33 @@ impl Receiver {
     /// 127.0.0.1) with its private key `key_pem`.
     #[cfg(feature = "tls")]
     pub fn grpc_tls(cert_pem: &str, key_pem: &str) -> Self {
-        let identity = tonic::transport::Identity::from_pem(cert_pem, key_pem);
+        Self::grpc_tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem)),
+        )
+    }
+
+    /// A gRPC receiver over mutual TLS: like [`Receiver::grpc_tls`], and
+    /// every client must present a certificate signed by `client_ca_pem`.
+    #[cfg(feature = "tls")]
+    pub fn grpc_mtls(cert_pem: &str, key_pem: &str, client_ca_pem: &str) -> Self {
+        Self::grpc_tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem))
+                .client_ca_root(tonic::transport::Certificate::from_pem(client_ca_pem)),
+        )
+    }
+
+    #[cfg(feature = "tls")]
+    fn grpc_tls_config(config: tonic::transport::ServerTlsConfig) -> Self {
         Self::start(|listener, state, stop| async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .tls_config(config)
                 .expect("server TLS config")
-                .add_service(TraceServiceServer::new(Grpc(state.clone())))
-                .add_service(LogsServiceServer::new(Grpc(state.clone())))
-                .add_service(MetricsServiceServer::new(Grpc(state)))
+                .add_service(trace_service(&state))
+                .add_service(logs_service(&state))
+                .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
                 })
@@ -230,6 +248,19 @@ impl Receiver {
     /// handshakes are counted in [`Received::tls_handshake_failures`].
     #[cfg(feature = "tls")]
     pub fn http_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::http_tls_with(cert_pem, key_pem, None)
+    }
+
+    /// An HTTP/protobuf receiver over mutual TLS: like
+    /// [`Receiver::http_tls`], and every client must present a certificate
+    /// signed by `client_ca_pem` (refused handshakes are counted).
+    #[cfg(feature = "tls")]
+    pub fn http_mtls(cert_pem: &str, key_pem: &str, client_ca_pem: &str) -> Self {
+        Self::http_tls_with(cert_pem, key_pem, Some(client_ca_pem))
+    }
+
+    #[cfg(feature = "tls")]
+    fn http_tls_with(cert_pem: &str, key_pem: &str, client_ca_pem: Option<&str>) -> Self {
         use tokio_rustls::rustls;
         use tokio_rustls::rustls::pki_types::pem::PemObject;
         use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -237,14 +268,29 @@ impl Receiver {
             .collect::<Result<Vec<_>, _>>()
             .expect("certificate PEM");
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server certificate");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                    roots.add(cert.expect("client CA PEM")).expect("client CA");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
+            .with_single_cert(certs, key)
+            .expect("server certificate");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         Self::start(|listener, state, stop| async move {
             let app = axum::Router::new()
@@ -361,6 +407,24 @@ impl axum::serve::Listener for TlsListener {
 #[derive(Clone)]
 struct Grpc(State);
 
+/// The trace service, accepting gzip-compressed requests.
+fn trace_service(state: &State) -> TraceServiceServer<Grpc> {
+    TraceServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
+/// The logs service, accepting gzip-compressed requests.
+fn logs_service(state: &State) -> LogsServiceServer<Grpc> {
+    LogsServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
+/// The metrics service, accepting gzip-compressed requests.
+fn metrics_service(state: &State) -> MetricsServiceServer<Grpc> {
+    MetricsServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
 #[tonic::async_trait]
 impl TraceService for Grpc {
     async fn export(
@@ -410,6 +474,20 @@ async fn http_handler(
     body: axum::body::Bytes,
 ) -> impl axum::response::IntoResponse {
     let path = uri.path().to_owned();
+    let body = match headers.get(http::header::CONTENT_ENCODING) {
+        Some(encoding) if encoding == "gzip" => {
+            use std::io::Read as _;
+            let mut plain = Vec::new();
+            if flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .is_err()
+            {
+                return (http::StatusCode::BAD_REQUEST, Vec::new());
+            }
+            axum::body::Bytes::from(plain)
+        }
+        _ => body,
+    };
     let mut s = state.lock().expect("state");
     s.paths.push(path.clone());
     s.headers.push(headers);
@@ -464,4 +542,84 @@ pub fn closed_endpoint() -> String {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     format!("http://{addr}")
+}
+
+/// Requests a refusing collector answered, per signal.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    pub traces: std::sync::atomic::AtomicUsize,
+    pub metrics: std::sync::atomic::AtomicUsize,
+}
+
+impl Refusals {
+    fn count(&self, metrics: bool) {
+        let counter = if metrics { &self.metrics } else { &self.traces };
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn traces(&self) -> usize {
+        self.traces.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A collector that answers every export "unavailable, try again": gRPC
+/// status `UNAVAILABLE`, HTTP `503` (both retryable for the OTLP exporter),
+/// counting the requests. Stops when the receiver is dropped.
+pub fn unavailable_collector(grpc: bool) -> (Receiver, Arc<Refusals>) {
+    let refusals = Arc::new(Refusals::default());
+    let counted = refusals.clone();
+    let receiver = if grpc {
+        Receiver::start(move |listener, _state, stop| async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(Unavailable(counted.clone())))
+                .add_service(MetricsServiceServer::new(Unavailable(counted)))
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("gRPC refusing collector failed");
+        })
+    } else {
+        Receiver::start(move |listener, _state, stop| async move {
+            let app = axum::Router::new().fallback(move |uri: http::Uri| {
+                let counted = counted.clone();
+                async move {
+                    counted.count(uri.path().contains("metrics"));
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("HTTP refusing collector failed");
+        })
+    };
+    (receiver, refusals)
+}
+
+struct Unavailable(Arc<Refusals>);
+
+#[tonic::async_trait]
+impl TraceService for Unavailable {
+    async fn export(
+        &self,
+        _request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.count(false);
+        Err(tonic::Status::unavailable("collector overloaded"))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Unavailable {
+    async fn export(
+        &self,
+        _request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.count(true);
+        Err(tonic::Status::unavailable("collector overloaded"))
+    }
 }

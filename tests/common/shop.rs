@@ -19,6 +19,7 @@ use checkout_otel::ShutdownError;
 use checkout_otel::attributes::{
     CheckoutStatus, CheckoutStep, DeclineCode, ErrorType, NotificationChannel,
 };
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Protocol, SpanExportStats, Telemetry, TelemetryBuilder, TelemetryGuard};
 use checkout_otel::opentelemetry::Context;
 use checkout_otel::pii::{Currency, Money, PaymentMethod, UserRef};
@@ -215,7 +216,8 @@ impl Shop {
     pub fn disabled() -> Shop {
         Self::with_builders(|name| {
             Telemetry::builder(name)
-                .console_output(false)
+                .traces_exporter(Exporter::None)
+                .metrics_exporter(Exporter::None)
                 .with_env([("OTEL_SDK_DISABLED", "true")])
         })
     }

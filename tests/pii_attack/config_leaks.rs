@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use checkout_otel::init::Exporter;
 use checkout_otel::init::{Protocol, Telemetry, TelemetryBuilder};
 use checkout_otel::opentelemetry::trace::{Span as _, Tracer as _};
 use proptest::prelude::*;
@@ -46,7 +47,6 @@ fn credentials_never_show_in_debug_or_errors() {
         .user_hash_key(USER_HASH_KEY)
         .timeout(Duration::from_millis(500))
         .shutdown_timeout(Duration::from_secs(3))
-        .console_output(false)
         .with_env([
             (
                 "OTEL_EXPORTER_OTLP_HEADERS",
@@ -93,7 +93,7 @@ fn credentials_never_show_in_debug_or_errors() {
             Telemetry::builder("svc")
                 .with_env([("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.clone())]),
         ] {
-            let builder = builder.console_output(false);
+            let builder = builder;
             assert_no_secret("builder Debug", &format!("{builder:?}"));
             if let Err(e) = builder.resolve() {
                 errors += 1;
@@ -129,7 +129,8 @@ fn refused_inputs(value: &str, path: &str) -> Vec<(&'static str, TelemetryBuilde
         (
             var,
             Telemetry::builder("svc")
-                .console_output(false)
+                .traces_exporter(Exporter::None)
+                .metrics_exporter(Exporter::None)
                 .with_env([(var, v)]),
         )
     };
@@ -158,13 +159,15 @@ fn refused_inputs(value: &str, path: &str) -> Vec<(&'static str, TelemetryBuilde
         (
             "TelemetryBuilder::endpoint",
             Telemetry::builder("svc")
-                .console_output(false)
+                .traces_exporter(Exporter::None)
+                .metrics_exporter(Exporter::None)
                 .endpoint(format!("ftp://collector/{path}")),
         ),
         (
             "TelemetryBuilder::user_hash_key",
             Telemetry::builder("svc")
-                .console_output(false)
+                .traces_exporter(Exporter::None)
+                .metrics_exporter(Exporter::None)
                 .user_hash_key(value),
         ),
     ]

@@ -52,12 +52,15 @@ fn local_output_child() {
     }
 }
 
-/// `init` without an endpoint: the log output on stdout and the trace
-/// waterfall on stderr, with every sample logged and traced.
+/// `init` with the console exporter: the log output on stdout and the
+/// trace waterfall on stderr, with every sample logged and traced.
 fn child_console() {
     let guard = Telemetry::builder("checkout-local")
         .user_hash_key(USER_HASH_KEY)
-        .with_env(Vec::<(String, String)>::new())
+        .with_env([
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ])
         .init()
         .expect("init");
     let tracer = guard.tracer();
@@ -106,7 +109,6 @@ fn child_credentials() {
         .header("authorization", format!("Bearer {HEADER_SECRET}"))
         .timeout(Duration::from_millis(500))
         .shutdown_timeout(Duration::from_secs(3))
-        .console_output(false)
         .with_env(Vec::<(String, String)>::new())
         .build()
         .expect("build");

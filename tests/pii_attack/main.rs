@@ -17,7 +17,7 @@
 //!   identifiers, failures, a customer id that is PII;
 //! - `tracing` spans and events through the guard's layer: fields, late
 //!   records, `otel.name`, status description, messages, error fields;
-//! - real axum servers on loopback, under `http_server::request_span_with`,
+//! - real axum servers on loopback, under `http_server::OtelServerLayer`,
 //!   tower-http's default `TraceLayer` and `OtelAxumLayer`, called with the
 //!   value in path and query and in incoming `tracestate` and `baggage`; the
 //!   handlers call a third party through `OtelMiddleware`, which must not
@@ -105,7 +105,6 @@ fn builder(endpoint: &str, protocol: Protocol, samples: &[Sample]) -> TelemetryB
         .environment("staging")
         .endpoint(endpoint)
         .protocol(protocol)
-        .console_output(false)
         .user_hash_key(USER_HASH_KEY)
         .metric_export_interval(Duration::from_secs(3600))
         .resource_attribute("build.date", ISO_DATE);

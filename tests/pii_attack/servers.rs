@@ -6,11 +6,10 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::MatchedPath;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use checkout_otel::http_client::OtelMiddleware;
 use checkout_otel::http_client::reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use checkout_otel::http_server;
+use checkout_otel::http_server::OtelServerLayer;
 use checkout_otel::init::TelemetryGuard;
 use checkout_otel::opentelemetry::global;
 use tower_http::trace::TraceLayer;
@@ -21,7 +20,7 @@ use crate::placements::attack_url;
 
 /// The server layers under attack, by route prefix.
 pub(crate) const LAYERS: [(&str, &str); 3] = [
-    ("a", "http_server::request_span_with"),
+    ("a", "http_server::OtelServerLayer"),
     ("b", "tower-http default TraceLayer"),
     ("c", "OtelAxumLayer"),
 ];
@@ -97,18 +96,7 @@ pub(crate) async fn start_servers(guard: &TelemetryGuard, samples: Arc<Vec<Sampl
         )
     };
 
-    let tracer = guard.tracer();
-    let a = route("a").layer(
-        TraceLayer::new_for_http()
-            .make_span_with(move |request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str);
-                http_server::request_span_with(&tracer, request, route)
-            })
-            .on_response(http_server::record_response),
-    );
+    let a = route("a").layer(OtelServerLayer::new(&guard.tracer()));
     let b = route("b").layer(TraceLayer::new_for_http());
     // OtelAxumLayer reads the global propagator, which `init` would install.
     global::set_text_map_propagator(guard.propagator());

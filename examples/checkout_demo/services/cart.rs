@@ -18,7 +18,9 @@ use checkout_otel::spans::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{ErrorBody, TraceParent};
 
 /// One line of a cart: the price is the one the customer saw when adding it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,20 +96,16 @@ struct CartService {
     carts: Mutex<HashMap<String, Cart>>,
 }
 
-impl ServiceTracer for CartService {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 pub fn router(tracer: CheckoutTracer) -> Router {
     let state = Arc::new(CartService {
         tracer,
         carts: Mutex::new(HashMap::new()),
     });
+    // Only the checkout's route is traced: saving a cart is not part of one.
     Router::new()
-        .route("/carts/{id}", put(put_cart))
         .route("/carts/{id}/validate", post(validate))
+        .layer(OtelServerLayer::new(&state.tracer))
+        .route("/carts/{id}", put(put_cart))
         .with_state(state)
 }
 

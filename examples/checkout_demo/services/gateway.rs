@@ -30,7 +30,9 @@ use checkout_otel::spans::{
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::net::{CallError, ServiceClient, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{CallError, ServiceClient, TraceParent};
 use crate::services::cart::ValidatedCart;
 use crate::services::inventory::{
     ReleaseRequest, Released, Reservation, ReserveLine, ReserveRequest,
@@ -164,12 +166,6 @@ pub struct Gateway {
     next_order: AtomicU64,
 }
 
-impl ServiceTracer for Gateway {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 impl Gateway {
     pub fn new(tracer: CheckoutTracer, services: Downstream) -> Arc<Self> {
         Arc::new(Gateway {
@@ -189,6 +185,7 @@ impl Gateway {
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/checkout", post(checkout))
+        .layer(OtelServerLayer::new(&gateway.tracer))
         .with_state(gateway)
 }
 
@@ -202,8 +199,7 @@ async fn checkout(
     let checkout = gw.tracer.start_in(
         CheckoutProcess::new(&req.cart_id)
             .user(&user)
-            .item_count(req.item_count)
-            .server(),
+            .item_count(req.item_count),
         &parent,
     );
     checkout.set_order_id(&order_id);

@@ -25,7 +25,9 @@ use checkout_otel::spans::{
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{ErrorBody, TraceParent};
 
 /// How long a reservation holds stock if nobody releases it.
 const RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
@@ -344,19 +346,14 @@ struct InventoryService {
     db: Inventory,
 }
 
-impl ServiceTracer for InventoryService {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 pub fn router(tracer: CheckoutTracer, db: Inventory) -> Router {
-    let state = InventoryService { tracer, db };
+    // Stock lookups and restocking are not part of a checkout: not traced.
     Router::new()
         .route("/reservations", post(reserve))
         .route("/reservations/{id}/release", post(release))
+        .layer(OtelServerLayer::new(&tracer))
         .route("/stock/{sku}", get(stock_level).put(set_stock))
-        .with_state(state)
+        .with_state(InventoryService { tracer, db })
 }
 
 /// Every `period`, returns expired reservations to stock.

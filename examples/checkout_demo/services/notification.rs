@@ -17,7 +17,9 @@ use checkout_otel::opentelemetry::trace::SpanKind;
 use checkout_otel::spans::{Attrs, CheckoutTracer, ClassifyError, SpanSpec, TypedSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{ErrorBody, TraceParent};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
@@ -95,15 +97,10 @@ struct NotificationService {
     relay: RelayControl,
 }
 
-impl ServiceTracer for NotificationService {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 pub fn router(tracer: CheckoutTracer, relay: RelayControl) -> Router {
     Router::new()
         .route("/notifications", post(send))
+        .layer(OtelServerLayer::new(&tracer))
         .with_state(NotificationService { tracer, relay })
 }
 

@@ -14,7 +14,9 @@ use checkout_otel::spans::{CheckoutTracer, ClassifyError, DbQuery, OrderCreate, 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{ErrorBody, TraceParent};
 
 const SCHEMA: &str = "
     CREATE TABLE orders (
@@ -78,15 +80,10 @@ struct OrderService {
     db: PathBuf,
 }
 
-impl ServiceTracer for OrderService {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 pub fn router(tracer: CheckoutTracer, db: PathBuf) -> Router {
     Router::new()
         .route("/orders", post(create))
+        .layer(OtelServerLayer::new(&tracer))
         .with_state(OrderService { tracer, db })
 }
 

@@ -15,7 +15,9 @@ use checkout_otel::opentelemetry::Context;
 use checkout_otel::spans::{CheckoutTracer, ClassifyError, PaymentGatewayCall};
 use serde::{Deserialize, Serialize};
 
-use crate::net::{ErrorBody, ServiceTracer, TraceParent};
+use checkout_otel::http_server::OtelServerLayer;
+
+use crate::net::{ErrorBody, TraceParent};
 use crate::services::psp;
 
 /// What the gateway (our API gateway) asks for.
@@ -88,12 +90,6 @@ struct PaymentService {
     psp: reqwest::Client,
 }
 
-impl ServiceTracer for PaymentService {
-    fn tracer(&self) -> &CheckoutTracer {
-        &self.tracer
-    }
-}
-
 /// The payment service, charging through the gateway at `psp_url` and giving
 /// up on a call after `psp_timeout`.
 pub fn router(tracer: CheckoutTracer, psp_url: String, psp_timeout: Duration) -> Router {
@@ -108,6 +104,7 @@ pub fn router(tracer: CheckoutTracer, psp_url: String, psp_timeout: Duration) ->
     });
     Router::new()
         .route("/payments", post(pay))
+        .layer(OtelServerLayer::new(&state.tracer))
         .with_state(state)
 }
 

@@ -129,10 +129,11 @@ fn sensitive_keys_by_word() {
 fn contract_keys_are_never_secret_or_identity() {
     for key in crate::attributes::CONTRACT_ATTRIBUTE_KEYS {
         let class = classify_key(key);
-        let expected = if *key == crate::attributes::URL_FULL {
-            KeyClass::Url
-        } else {
-            KeyClass::Plain
+        let expected = match *key {
+            crate::attributes::URL_FULL | crate::attributes::URL_PATH => KeyClass::Url,
+            // Anonymised by the exit check as well as by the server layer.
+            crate::attributes::CLIENT_ADDRESS => KeyClass::ClientAddress,
+            _ => KeyClass::Plain,
         };
         assert_eq!(class, expected, "{key}");
     }
@@ -181,8 +182,6 @@ fn identity_keys_by_last_words() {
         "user.email",
         "user.name",
         "user.full_name",
-        "client.address",
-        "http.client_ip",
         "userId",
         "UserID",
         "customer_id",
@@ -229,6 +228,21 @@ fn identity_keys_by_last_words() {
         "order.id",
         "client.port",
     ] {
+        assert_eq!(classify_key(key), KeyClass::Plain, "{key}");
+    }
+}
+
+#[test]
+fn client_address_keys_are_anonymised_not_hashed() {
+    for key in [
+        "client.address",
+        "http.client_ip",
+        "clientAddress",
+        "CLIENT_IP",
+    ] {
+        assert_eq!(classify_key(key), KeyClass::ClientAddress, "{key}");
+    }
+    for key in ["client.port", "server.address", "network.peer.address"] {
         assert_eq!(classify_key(key), KeyClass::Plain, "{key}");
     }
 }
