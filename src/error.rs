@@ -485,7 +485,7 @@ impl fmt::Display for ShutdownOperation {
     }
 }
 
-/// What went wrong for one signal (traces or metrics) in a flush or shutdown.
+/// What went wrong for one signal (traces, metrics or logs) in a flush or shutdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SignalReport {
@@ -499,9 +499,12 @@ pub struct SignalReport {
     /// Why the last failed export failed (no header values, no URL).
     pub last_export_error: Option<String>,
     /// Spans dropped because the export queue was full, since the previous
-    /// flush or shutdown (each drop is reported once). Always 0 for metrics.
+    /// flush or shutdown (each drop is reported once). Always 0 for metrics and logs.
     pub dropped_spans: u64,
-    /// The capacity of the queue that dropped them, in spans.
+    /// Log records dropped because the log export queue was full, since the
+    /// previous flush or shutdown. Always 0 for traces and metrics.
+    pub dropped_log_records: u64,
+    /// The capacity of the queue that dropped them, in spans or log records.
     pub queue_capacity: u64,
     /// An error the provider reported that no counted export explains.
     pub provider_error: Option<String>,
@@ -537,6 +540,12 @@ impl SignalReport {
             out.push(format!(
                 "{signal}: {} span(s) dropped because the export queue ({} spans) was full (collector slow or unreachable?)",
                 self.dropped_spans, self.queue_capacity
+            ));
+        }
+        if self.dropped_log_records > 0 {
+            out.push(format!(
+                "{signal}: {} log record(s) dropped because the export queue ({} records) was full (collector slow or unreachable?)",
+                self.dropped_log_records, self.queue_capacity
             ));
         }
         out
@@ -575,6 +584,7 @@ pub(crate) struct ShutdownReport {
     pub(crate) bound: Duration,
     pub(crate) traces: SignalReport,
     pub(crate) metrics: SignalReport,
+    pub(crate) logs: SignalReport,
 }
 
 impl ShutdownError {
@@ -603,9 +613,14 @@ impl ShutdownError {
         &self.0.metrics
     }
 
-    /// Whether either signal did not finish within the bound.
+    /// What happened to logs.
+    pub fn logs(&self) -> &SignalReport {
+        &self.0.logs
+    }
+
+    /// Whether any signal did not finish within the bound.
     pub fn timed_out(&self) -> bool {
-        self.0.traces.timed_out || self.0.metrics.timed_out
+        self.0.traces.timed_out || self.0.metrics.timed_out || self.0.logs.timed_out
     }
 
     /// Spans dropped from a full export queue since the previous report.
@@ -613,19 +628,28 @@ impl ShutdownError {
         self.0.traces.dropped_spans
     }
 
-    /// Failed exports of both signals.
+    /// Log records dropped from a full export queue since the previous report.
+    pub fn dropped_log_records(&self) -> u64 {
+        self.0.logs.dropped_log_records
+    }
+
+    /// Failed exports of every signal.
     pub fn failed_exports(&self) -> u64 {
-        self.0.traces.failed_exports + self.0.metrics.failed_exports
+        self.0.traces.failed_exports + self.0.metrics.failed_exports + self.0.logs.failed_exports
     }
 }
 
 impl fmt::Display for ShutdownError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.0;
-        let problems: Vec<String> = [("traces", &r.traces), ("metrics", &r.metrics)]
-            .into_iter()
-            .flat_map(|(signal, report)| report.describe(signal, r.operation, r.bound))
-            .collect();
+        let problems: Vec<String> = [
+            ("traces", &r.traces),
+            ("metrics", &r.metrics),
+            ("logs", &r.logs),
+        ]
+        .into_iter()
+        .flat_map(|(signal, report)| report.describe(signal, r.operation, r.bound))
+        .collect();
         write!(f, "telemetry {}: {}", r.operation, problems.join("; "))
     }
 }
@@ -720,15 +744,22 @@ mod tests {
                 last_export_error: Some("connection refused".into()),
                 ..SignalReport::default()
             },
+            logs: SignalReport {
+                dropped_log_records: 5,
+                queue_capacity: 8,
+                ..SignalReport::default()
+            },
         });
         assert_eq!(
             e.to_string(),
             "telemetry flush: traces: flush did not finish within 1s (collector slow, hung or unreachable?); \
              traces: 3 span(s) dropped because the export queue (16 spans) was full (collector slow or unreachable?); \
-             metrics: 2 export(s) failed during flush: connection refused"
+             metrics: 2 export(s) failed during flush: connection refused; \
+             logs: 5 log record(s) dropped because the export queue (8 records) was full (collector slow or unreachable?)"
         );
         assert!(e.timed_out());
         assert_eq!((e.dropped_spans(), e.failed_exports()), (3, 2));
+        assert_eq!(e.dropped_log_records(), 5);
         assert!(!e.traces().is_ok() && !e.metrics().is_ok());
         assert_eq!(std::mem::size_of::<ShutdownError>(), 8);
         assert!(SignalReport::default().is_ok());

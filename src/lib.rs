@@ -52,6 +52,8 @@ pub use spans::CheckoutTracer;
 /// The OpenTelemetry API crate this crate is built on. Use it rather than
 /// adding your own dependency, so your graph holds one copy.
 pub use opentelemetry;
+/// The `tracing` → OpenTelemetry logs bridge this crate installs.
+pub use opentelemetry_appender_tracing;
 /// The OpenTelemetry OTLP exporter crate this crate is built on.
 pub use opentelemetry_otlp;
 /// The OpenTelemetry SDK crate this crate is built on.

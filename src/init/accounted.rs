@@ -21,9 +21,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use opentelemetry::logs::Severity;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -153,7 +155,7 @@ pub(crate) struct Accounted<E> {
     redactor: Option<Redactor>,
     /// Spans without a redactor: whether `tracestate` is exported.
     keep_trace_state: bool,
-    /// Spans only: the bounded queue the exported spans leave.
+    /// Spans and log records: the bounded queue the exported items leave.
     queue: Option<Arc<QueueCounters>>,
     /// Keeps the gRPC export runtime running while this exporter exists.
     _runtime: Option<Arc<ExportRuntime>>,
@@ -274,6 +276,40 @@ impl<E: MetricSink> PushMetricExporter for Accounted<E> {
     fn temporality(&self) -> Temporality {
         // The next export carries everything a failed one had.
         Temporality::Cumulative
+    }
+}
+
+// Log records are checked before they are queued (the exit check is the
+// first log processor: the exporter gets them by shared reference), so only
+// the accounting and the resource are left here.
+impl<E: LogExporter> LogExporter for Accounted<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let records = batch.iter().count() as u64;
+        if let Some(queue) = &self.queue {
+            queue.hand_over(records);
+        }
+        let result = self.inner.export(batch).await;
+        self.settle(&result, records);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self
+            .redactor
+            .as_ref()
+            .and_then(|r| r.redact_resource(resource))
+        {
+            Some(checked) => self.inner.set_resource(&checked),
+            None => self.inner.set_resource(resource),
+        }
     }
 }
 

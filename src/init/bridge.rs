@@ -43,7 +43,7 @@ where
     let fmt = config.log_output.then(|| {
         let filter = filter::log_output_filter(config.rust_log.as_deref());
         let checked = config.redaction != RedactionPolicy::Off;
-        log_output::fmt_layer(checked, std::io::stdout).with_filter(filter)
+        log_output::fmt_layer(checked, config.log_trace_ids, std::io::stdout).with_filter(filter)
     });
     let subscriber = tracing_subscriber::registry().with(otel).with(fmt);
     tracing::subscriber::set_global_default(subscriber)

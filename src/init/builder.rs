@@ -220,6 +220,24 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Whether each line of the [log output](Self::log_output) emitted while
+    /// a trace is active ends with ` trace_id=<32 hex digits>`, so a line
+    /// found in a terminal or a log store leads to its trace. Default
+    /// `true`. The trace is the OpenTelemetry context's current one: a typed
+    /// span entered or run, or a `tracing` span (the bridge activates it).
+    pub fn log_trace_ids(mut self, on: bool) -> Self {
+        self.settings.log_trace_ids = on;
+        self
+    }
+
+    /// Where the span helpers record a failure's exception: a span event
+    /// (default), a log record, or both (see [`ExceptionSignal`](crate::spans::ExceptionSignal)).
+    /// Wins over `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` (`logs`, `logs/dup`).
+    pub fn exception_signal(mut self, signal: crate::spans::ExceptionSignal) -> Self {
+        self.settings.exception_signal = Some(signal);
+        self
+    }
+
     /// Whether spans from `tracing` carry source location, thread and
     /// busy/idle-time attributes (default `false`: they cost time and size).
     pub fn tracing_span_details(mut self, on: bool) -> Self {
@@ -466,22 +484,26 @@ impl TelemetryBuilder {
     /// Appends the test kit's exporters at the end of this pipeline, behind
     /// the same accounting and redaction as any exporter: `spans` on a simple
     /// processor (visible as each span ends), `metrics` on a reader read by
-    /// an explicit flush. Traces and metrics are then exported nowhere else
-    /// unless the builder's exporter methods ask for it (the environment's
-    /// `OTEL_*_EXPORTER` variables are still checked).
+    /// an explicit flush, `logs` on a simple processor. Traces, metrics
+    /// and logs are then exported nowhere else unless the builder's exporter
+    /// methods ask for it (the environment's `OTEL_*_EXPORTER` variables are
+    /// still checked).
     // The test kit moves onto this in a later step.
     #[cfg(feature = "testing")]
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn with_test_exporters<S, M>(mut self, spans: S, metrics: M) -> Self
+    pub(crate) fn with_test_exporters<S, M, L>(mut self, spans: S, metrics: M, logs: L) -> Self
     where
         S: opentelemetry_sdk::trace::SpanExporter + 'static,
         M: super::accounted::MetricSink,
+        L: opentelemetry_sdk::logs::LogExporter + 'static,
     {
         self.settings.traces_exporter.get_or_insert(Exporter::None);
         self.settings.metrics_exporter.get_or_insert(Exporter::None);
-        let (spans, metrics) = pipeline::test_exporters(spans, metrics);
+        self.settings.logs_exporter.get_or_insert(Exporter::None);
+        let (spans, metrics, logs) = pipeline::test_exporters(spans, metrics, logs);
         self.extras.span_exporters.push(spans);
         self.extras.metric_exporters.push(metrics);
+        self.extras.log_exporters.push(logs);
         self
     }
 }
@@ -507,7 +529,11 @@ mod tests {
         let metrics = Requests::default();
         let guard = Telemetry::builder("checkout-api")
             .with_env(Vec::<(String, String)>::new())
-            .with_test_exporters(spans.clone(), metrics.clone())
+            .with_test_exporters(
+                spans.clone(),
+                metrics.clone(),
+                opentelemetry_sdk::logs::InMemoryLogExporter::default(),
+            )
             .build()
             .expect("build");
         assert_eq!(guard.config().traces_exporter(), Exporter::None);

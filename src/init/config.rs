@@ -362,8 +362,8 @@ pub struct TelemetryConfig {
     /// `Some` exactly when the exporter is OTLP.
     pub(crate) traces: Option<OtlpSignalConfig>,
     pub(crate) metrics: Option<OtlpSignalConfig>,
-    /// Resolved and checked for the logs pipeline, which does not export yet.
-    #[allow(dead_code)]
+    // Read only by the OTLP transports.
+    #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
     pub(crate) logs: Option<OtlpSignalConfig>,
     pub(crate) sampler: Sampler,
     pub(crate) propagators: Vec<Propagator>,
@@ -376,6 +376,8 @@ pub struct TelemetryConfig {
     pub(crate) propagation_allowed_hosts: AllowedHosts,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
+    pub(crate) log_trace_ids: bool,
+    pub(crate) exception_signal: crate::spans::ExceptionSignal,
     pub(crate) span_details: bool,
     pub(crate) rust_log: Option<String>,
     /// The OpenTelemetry layer's directives, checked to parse.

@@ -115,8 +115,7 @@ pub(crate) const METRICS: SignalVars = SignalVars {
     http_path: "v1/metrics",
 };
 
-/// Logs: parsed and checked like the other signals; log export arrives
-/// with the logs pipeline.
+/// Logs: the same rules as the other signals.
 pub(crate) const LOGS: SignalVars = SignalVars {
     signal: "logs",
     exporter: "OTEL_LOGS_EXPORTER",

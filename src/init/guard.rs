@@ -8,17 +8,18 @@ use std::sync::Arc;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::bridge;
 use super::config::TelemetryConfig;
 use super::pipeline::Pipeline;
 use super::propagator::SharedPropagator;
 use super::queue::SpanExportStats;
 use super::shutdown;
+use super::{bridge, logs};
 use crate::error::{ConfigError, ShutdownError, ShutdownOperation};
 use crate::metrics::CheckoutMetrics;
 use crate::pii::{self, RedactionCounters, UserHasher};
@@ -75,6 +76,7 @@ impl TelemetryGuard {
             self.propagator().into(),
             self.user_hasher(),
             self.config.propagation_allowed_hosts.clone(),
+            self.config.exception_signal,
         )
     }
 
@@ -109,8 +111,18 @@ impl TelemetryGuard {
         self.pipeline.accounts.span_queue.stats()
     }
 
+    /// What became of the log records sent to the OTLP exporter so far, in
+    /// the same counters as [`span_export_stats`](Self::span_export_stats)
+    /// (each field counts log records): queued, dropped because the log
+    /// queue was full, exported, failed. All zero when logs are not exported
+    /// over OTLP.
+    pub fn log_export_stats(&self) -> SpanExportStats {
+        self.pipeline.accounts.log_queue.stats()
+    }
+
     /// What the exit check masked, hashed and dropped so far in everything
-    /// this guard exported (spans, the resource, metric requests); `None`
+    /// this guard exported (spans, log records, the resource, metric
+    /// requests); `None`
     /// when redaction is off.
     pub fn redaction_counters(&self) -> Option<&RedactionCounters> {
         self.pipeline.redaction.as_ref()
@@ -139,6 +151,13 @@ impl TelemetryGuard {
     /// The meter provider.
     pub fn meter_provider(&self) -> &SdkMeterProvider {
         &self.pipeline.meter_provider
+    }
+
+    /// The logger provider: its first processor is the exit check, so every
+    /// record emitted through it (by the [`logs_layer`](Self::logs_layer) or
+    /// the `opentelemetry` logs API) is checked before it is queued.
+    pub fn logger_provider(&self) -> &SdkLoggerProvider {
+        &self.pipeline.logger_provider
     }
 
     /// The resource on every span and metric: the configured one
@@ -186,6 +205,40 @@ impl TelemetryGuard {
         bridge::layer(self.sdk_tracer(), &self.config)
     }
 
+    /// The logs bridge over this guard's logger provider: each `tracing`
+    /// event becomes an OpenTelemetry log record with its severity, message
+    /// (the body), fields (attributes), `event.name` when the event has one
+    /// (`info!(name: "order.placed", ..)`), and the trace and span id of the
+    /// span it was emitted in, a `tracing` span or a typed one. Events of the
+    /// exporter's own crates ([`EXPORTER_INTERNAL_TARGETS`](super::EXPORTER_INTERNAL_TARGETS))
+    /// are left out. `init` installs it; add it to your own subscriber
+    /// beside [`tracing_layer`](Self::tracing_layer) when the bridge is off.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// # fn main() -> Result<(), checkout_otel::error::ConfigError> {
+    /// let telemetry = checkout_otel::init::Telemetry::builder("svc")
+    ///     .tracing_bridge(false)
+    ///     .console_output(false)
+    ///     .build()?;
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(telemetry.tracing_layer())
+    ///     .with(telemetry.logs_layer());
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info_span!("checkout.process").in_scope(|| {
+    ///         tracing::info!(name: "order.placed", items = 3, "order placed");
+    ///     });
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn logs_layer<S>(&self) -> impl Layer<S> + use<S>
+    where
+        S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    {
+        logs::layer(&self.pipeline.logger_provider, &self.config.tracing_filter)
+    }
+
     /// Exports everything buffered, within the shutdown bound.
     ///
     /// # Errors
@@ -210,11 +263,15 @@ impl TelemetryGuard {
     }
 
     fn bounded(&self, op: ShutdownOperation) -> Result<(), ShutdownError> {
+        let providers = shutdown::Providers {
+            tracer: &self.pipeline.tracer_provider,
+            meter: &self.pipeline.meter_provider,
+            logger: &self.pipeline.logger_provider,
+        };
         shutdown::run(
             op,
             self.config.shutdown_timeout,
-            &self.pipeline.tracer_provider,
-            &self.pipeline.meter_provider,
+            providers,
             &self.pipeline.accounts,
         )
     }
@@ -223,12 +280,14 @@ impl TelemetryGuard {
     /// subscriber first, so that its refusal leaves every global untouched.
     pub(crate) fn install_globals(&self) -> Result<(), ConfigError> {
         if self.config.tracing_bridge {
-            let otel = (!self.config.disabled).then(|| self.tracing_layer());
+            let otel =
+                (!self.config.disabled).then(|| self.tracing_layer().and_then(self.logs_layer()));
             bridge::install_subscriber(otel, &self.config)?;
         }
         if let Some(hasher) = &self.user_hasher {
             pii::install_user_hasher(UserHasher::clone(hasher));
         }
+        crate::spans::install_exception_signal(self.config.exception_signal);
         if !self.config.disabled {
             opentelemetry::global::set_tracer_provider(self.pipeline.tracer_provider.clone());
             opentelemetry::global::set_meter_provider(self.pipeline.meter_provider.clone());

@@ -10,10 +10,16 @@
 //!
 //! Both are cheap when there is nothing to mask: the scrubber returns its
 //! input without copying.
+//!
+//! A line written while a trace is active ends with ` trace_id=<hex>` (unless
+//! turned off), appended by the line writer, which knows the context the
+//! event was emitted in: the fmt layer asks for a writer on that thread.
 
 use std::fmt;
 use std::io;
 
+use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt as _, TraceId};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::MakeWriter;
@@ -22,9 +28,10 @@ use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use crate::pii::{check_log_field, scrub_with_stats};
 
 /// The fmt layer's log output: fields checked, lines scrubbed (when `on`),
-/// written by `make_writer`.
+/// the trace id appended (when `trace_ids`), written by `make_writer`.
 pub(crate) fn fmt_layer<S, M>(
     on: bool,
+    trace_ids: bool,
     make_writer: M,
 ) -> tracing_subscriber::fmt::Layer<
     S,
@@ -41,6 +48,7 @@ where
         .with_writer(ScrubbedLines {
             inner: make_writer,
             on,
+            trace_ids,
         })
 }
 
@@ -133,22 +141,38 @@ impl fmt::Debug for Verbatim<'_> {
     }
 }
 
-/// A [`MakeWriter`] whose writers scrub each line before writing it.
+/// A [`MakeWriter`] whose writers scrub each line before writing it, and
+/// end it with the current trace id.
 #[derive(Debug)]
 pub(crate) struct ScrubbedLines<M> {
     inner: M,
     on: bool,
+    trace_ids: bool,
+}
+
+impl<M> ScrubbedLines<M> {
+    /// The trace current on this thread, if any and if asked for.
+    fn trace_id(&self) -> Option<TraceId> {
+        if !self.trace_ids {
+            return None;
+        }
+        Context::map_current(|cx| {
+            let span = cx.span();
+            let context = span.span_context();
+            context.is_valid().then(|| context.trace_id())
+        })
+    }
 }
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbedLines<M> {
     type Writer = ScrubbedLine<M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        ScrubbedLine::new(self.inner.make_writer(), self.on)
+        ScrubbedLine::new(self.inner.make_writer(), self.on).with_trace_id(self.trace_id())
     }
 
     fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
-        ScrubbedLine::new(self.inner.make_writer_for(meta), self.on)
+        ScrubbedLine::new(self.inner.make_writer_for(meta), self.on).with_trace_id(self.trace_id())
     }
 }
 
@@ -158,6 +182,8 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbedLines<M> {
 pub(crate) struct ScrubbedLine<W: io::Write> {
     inner: W,
     on: bool,
+    /// Appended to the line: the trace it was emitted in.
+    trace_id: Option<TraceId>,
     pending: Vec<u8>,
 }
 
@@ -166,8 +192,14 @@ impl<W: io::Write> ScrubbedLine<W> {
         ScrubbedLine {
             inner,
             on,
+            trace_id: None,
             pending: Vec::new(),
         }
+    }
+
+    fn with_trace_id(mut self, trace_id: Option<TraceId>) -> Self {
+        self.trace_id = trace_id;
+        self
     }
 
     fn emit(&mut self) -> io::Result<()> {
@@ -176,14 +208,29 @@ impl<W: io::Write> ScrubbedLine<W> {
         }
         let pending = std::mem::take(&mut self.pending);
         let text = String::from_utf8_lossy(&pending);
-        let (scrubbed, _) = scrub_with_stats(&text, usize::MAX);
-        self.inner.write_all(scrubbed.as_bytes())
+        let text = if self.on {
+            scrub_with_stats(&text, usize::MAX).0
+        } else {
+            text
+        };
+        let Some(trace_id) = self.trace_id else {
+            return self.inner.write_all(text.as_bytes());
+        };
+        // Before the line end, so the id stays on the line it belongs to.
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        io::Write::write_fmt(
+            &mut self.inner,
+            format_args!("{line} trace_id={trace_id}{end}"),
+        )
     }
 }
 
 impl<W: io::Write> io::Write for ScrubbedLine<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.on {
+        if !self.on && self.trace_id.is_none() {
             return self.inner.write(buf);
         }
         self.pending.extend_from_slice(buf);
@@ -239,7 +286,7 @@ mod tests {
     fn log(on: bool, emit: impl FnOnce()) -> String {
         let capture = Capture::default();
         let writer = capture.clone();
-        let layer = fmt_layer(on, move || writer.clone()).with_ansi(false);
+        let layer = fmt_layer(on, false, move || writer.clone()).with_ansi(false);
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, emit);
         capture.text()
@@ -297,6 +344,45 @@ mod tests {
         let out = log(false, checkout_logs);
         assert!(out.contains("email=\"jane@example.com\""), "{out}");
         assert!(out.contains("card 4111 1111 1111 1111 declined"), "{out}");
+    }
+
+    #[test]
+    fn lines_in_a_trace_end_with_its_trace_id() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+        let trace_id = TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736_u128);
+        let in_trace = |on: bool, trace_ids: bool| {
+            let capture = Capture::default();
+            let writer = capture.clone();
+            let layer = fmt_layer(on, trace_ids, move || writer.clone())
+                .with_ansi(false)
+                .without_time();
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info!("before");
+                let cx = Context::new().with_remote_span_context(SpanContext::new(
+                    trace_id,
+                    SpanId::from(1_u64),
+                    TraceFlags::SAMPLED,
+                    true,
+                    TraceState::NONE,
+                ));
+                let _attached = cx.attach();
+                tracing::info!("mail jane@example.com");
+            });
+            capture.text()
+        };
+        for on in [true, false] {
+            let out = in_trace(on, true);
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 2, "{out}");
+            assert!(!lines[0].contains("trace_id="), "no trace: {out}");
+            assert!(
+                lines[1].ends_with(" trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+                "{out}"
+            );
+            assert_eq!(lines[1].contains("jane@example.com"), !on, "{out}");
+        }
+        assert!(!in_trace(true, false).contains("trace_id="));
     }
 
     #[test]

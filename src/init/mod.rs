@@ -153,6 +153,14 @@
 //! [`redaction`](TelemetryBuilder::redaction) is off). A `tracing` span and a span from [`TelemetryGuard::sdk_tracer`]
 //! nest both ways in one trace.
 //!
+//! The subscriber also carries the logs bridge
+//! ([`TelemetryGuard::logs_layer`]): `tracing` events become OpenTelemetry
+//! log records with the trace context of their span, checked like spans and
+//! exported over OTLP with the `OTEL_EXPORTER_OTLP_LOGS_*` variables (or
+//! drawn under their spans by the console waterfall), counted in
+//! [`TelemetryGuard::log_export_stats`]. Log lines emitted in a trace end
+//! with ` trace_id=<hex>` ([`log_trace_ids`](TelemetryBuilder::log_trace_ids)).
+//!
 //! If a global subscriber already exists, `init` returns
 //! [`ConfigError::SubscriberAlreadySet`](crate::error::ConfigError::SubscriberAlreadySet)
 //! and changes no global, rather than fighting it: turn the bridge off and add
@@ -171,8 +179,11 @@ mod filter;
 mod guard;
 pub mod limits;
 mod log_output;
+mod logs;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp;
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
+mod otlp_logs;
 #[cfg(any(feature = "grpc", feature = "http-proto"))]
 mod otlp_metrics;
 mod pipeline;

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{LogExporter, LoggerProviderBuilder, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     SdkTracerProvider, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
@@ -19,7 +20,7 @@ use super::console_metrics::ConsoleMetrics;
 use super::propagator::SharedPropagator;
 use super::shutdown::ExportAccounts;
 use crate::error::ConfigError;
-use crate::pii::{RedactionCounters, Redactor, UserHasher};
+use crate::pii::{LogExitCheck, RedactionCounters, Redactor, UserHasher};
 use crate::waterfall::WaterfallExporter;
 
 /// A span processor the user added.
@@ -33,6 +34,9 @@ pub(crate) type AddSpanExporter =
 /// A metric exporter attached at the end of the pipeline, through its wiring.
 pub(crate) type AddMetricExporter =
     Box<dyn FnOnce(&Wiring<'_>, MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+/// A log exporter attached at the end of the pipeline, through its wiring.
+pub(crate) type AddLogExporter =
+    Box<dyn FnOnce(&Wiring<'_>, LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
 
 /// What the builder adds beyond the configuration. None of it is added in a
 /// disabled (`OTEL_SDK_DISABLED`) set-up.
@@ -42,12 +46,14 @@ pub(crate) struct Extras {
     pub(crate) metric_readers: Vec<AddReader>,
     pub(crate) span_exporters: Vec<AddSpanExporter>,
     pub(crate) metric_exporters: Vec<AddMetricExporter>,
+    pub(crate) log_exporters: Vec<AddLogExporter>,
 }
 
 /// Everything `build` set up; the guard owns it.
 pub(crate) struct Pipeline {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) meter_provider: SdkMeterProvider,
+    pub(crate) logger_provider: SdkLoggerProvider,
     pub(crate) propagator: SharedPropagator,
     /// The resource the providers carry: the configured one after the exit
     /// check.
@@ -107,6 +113,12 @@ impl Wiring<'_> {
     pub(crate) fn metrics<E: MetricSink>(&self, exporter: E) -> Accounted<E> {
         Accounted::new(exporter, self.accounts.metrics.clone()).redacted(self.exit.redactor())
     }
+
+    /// `exporter` accounted as a log exporter. Records reach it checked:
+    /// the exit check is the logger provider's first processor.
+    pub(crate) fn logs<E: LogExporter>(&self, exporter: E) -> Accounted<E> {
+        Accounted::new(exporter, self.accounts.logs.clone()).redacted(self.exit.redactor())
+    }
 }
 
 /// Builds the providers for `config`. Touches no global.
@@ -119,6 +131,9 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .with_resource(config.resource.clone())
                 .build(),
             meter_provider: SdkMeterProvider::builder()
+                .with_resource(config.resource.clone())
+                .build(),
+            logger_provider: SdkLoggerProvider::builder()
                 .with_resource(config.resource.clone())
                 .build(),
             propagator,
@@ -144,6 +159,12 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         .with_span_limits(config.span_limits)
         .with_resource(resource.clone());
     let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+    // The exit check first: every later processor and exporter sees the
+    // checked record.
+    let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+    if let Some(redactor) = exit.redactor() {
+        logger_builder = logger_builder.with_log_processor(LogExitCheck::new(redactor));
+    }
 
     #[cfg(any(feature = "grpc", feature = "http-proto"))]
     {
@@ -160,6 +181,11 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
             .metrics
             .as_ref()
             .map(|cfg| otlp_metrics::metric_exporter(cfg, runtime.as_ref(), &accounts.metrics))
+            .transpose()?;
+        let log_exporter = config
+            .logs
+            .as_ref()
+            .map(|cfg| super::otlp_logs::log_exporter(cfg, runtime.as_ref(), &accounts.logs))
             .transpose()?;
         if let Some(exporter) = span_exporter {
             // The SDK's queue gets the same capacity as ours, so only
@@ -184,6 +210,19 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
             let processor = BatchSpanProcessor::new(exporter, batch);
             tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));
         }
+        if let Some(exporter) = log_exporter {
+            let queue = Arc::new(QueueCounters::new(super::logs::LOG_QUEUE_SIZE));
+            accounts.log_queue = queue.clone();
+            let wiring = Wiring {
+                accounts: &accounts,
+                exit,
+            };
+            let exporter = wiring
+                .logs(exporter)
+                .draining(queue.clone())
+                .on_runtime(runtime.clone());
+            logger_builder = logger_builder.with_log_processor(super::logs::batch(exporter, queue));
+        }
         if let Some(exporter) = metric_exporter {
             let wiring = Wiring {
                 accounts: &accounts,
@@ -206,7 +245,14 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
         exit,
     };
     if config.traces_exporter == Exporter::Console {
-        let exporter = wiring.spans(WaterfallExporter::new());
+        let waterfall = WaterfallExporter::new();
+        if config.logs_exporter == Exporter::Console {
+            // Log records are drawn under their spans: the same buffer.
+            logger_builder = logger_builder.with_log_processor(
+                opentelemetry_sdk::logs::SimpleLogProcessor::new(wiring.logs(waterfall.clone())),
+            );
+        }
+        let exporter = wiring.spans(waterfall);
         tracer_builder = tracer_builder.with_span_processor(SimpleSpanProcessor::new(exporter));
     }
     if config.metrics_exporter == Exporter::Console {
@@ -223,6 +269,9 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     for add in extras.metric_exporters {
         meter_builder = add(&wiring, meter_builder);
     }
+    for add in extras.log_exporters {
+        logger_builder = add(&wiring, logger_builder);
+    }
     for add in extras.span_processors {
         tracer_builder = add(tracer_builder);
     }
@@ -234,6 +283,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     Ok(Pipeline {
         tracer_provider: tracer_builder.build(),
         meter_provider: meter_builder.build(),
+        logger_provider: logger_builder.build(),
         propagator,
         resource,
         redaction,
@@ -245,11 +295,17 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
 /// metric exporter on a reader whose timer never fires in practice (metrics
 /// are read by an explicit flush): the test kit's end of the pipeline.
 #[cfg(feature = "testing")]
-pub(crate) fn test_exporters<S, M>(spans: S, metrics: M) -> (AddSpanExporter, AddMetricExporter)
+pub(crate) fn test_exporters<S, M, L>(
+    spans: S,
+    metrics: M,
+    logs: L,
+) -> (AddSpanExporter, AddMetricExporter, AddLogExporter)
 where
     S: SpanExporter + 'static,
     M: MetricSink,
+    L: LogExporter + 'static,
 {
+    use opentelemetry_sdk::logs::SimpleLogProcessor;
     const READ_BY_FLUSH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
     (
         Box::new(move |wiring, builder| {
@@ -261,6 +317,9 @@ where
                     .with_interval(READ_BY_FLUSH)
                     .build(),
             )
+        }),
+        Box::new(move |wiring, builder| {
+            builder.with_log_processor(SimpleLogProcessor::new(wiring.logs(logs)))
         }),
     )
 }

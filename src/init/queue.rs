@@ -104,6 +104,18 @@ impl QueueCounters {
         self.capacity
     }
 
+    /// Admits one item to the queue, or counts it dropped when `capacity`
+    /// items already wait.
+    pub(crate) fn admit(&self) -> bool {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     /// `spans` were handed to the exporter: they no longer wait in the queue.
     pub(crate) fn hand_over(&self, spans: u64) {
         // Saturating: every span here was admitted, but never risk a wrap.
@@ -140,14 +152,9 @@ impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        let c = &self.counters;
-        if c.waiting.fetch_add(1, Ordering::AcqRel) >= c.capacity {
-            c.waiting.fetch_sub(1, Ordering::AcqRel);
-            c.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+        if self.counters.admit() {
+            self.inner.on_end(span);
         }
-        c.queued.fetch_add(1, Ordering::Relaxed);
-        self.inner.on_end(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

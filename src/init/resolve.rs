@@ -26,9 +26,9 @@ use super::env::{
     OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_INSECURE, OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_PROPAGATORS,
     OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, SignalVars, TRACES,
-    check_compression, check_duration, check_headers, check_ratio, millis, parse_bool,
-    parse_compression, parse_exporter, parse_headers, parse_key_values, parse_propagators,
-    parse_protocol, sampler_from_env, set_header,
+    check_compression, check_duration, check_headers, check_ratio, millis, out_of_range,
+    parse_bool, parse_compression, parse_exporter, parse_headers, parse_key_values,
+    parse_propagators, parse_protocol, sampler_from_env, set_header,
 };
 use super::limits::{
     MAX_EXPORT_HEADERS, MAX_EXPORT_TIMEOUT, MAX_METRIC_EXPORT_INTERVAL, MAX_RESOURCE_ATTRIBUTES,
@@ -42,6 +42,7 @@ use crate::attributes::{
 use crate::error::{ConfigError, ConfigSource};
 use crate::pii::{USER_HASH_KEY_ENV, UserHasher};
 use crate::propagation::{AllowedHosts, PROPAGATION_ALLOWED_HOSTS_ENV};
+use crate::spans::ExceptionSignal;
 
 /// The configuration `settings` and `env` make, or the first thing wrong.
 pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, ConfigError> {
@@ -124,6 +125,14 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         (true, None) => RedactionPolicy::Scrub,
         (true, Some(allow)) => RedactionPolicy::Strict(allow.clone()),
     };
+    let env_exception_signal = env.parse(ExceptionSignal::ENV, |value, source_of| {
+        ExceptionSignal::parse(value)
+            .ok_or_else(|| out_of_range(value, source_of, "`logs`, `logs/dup` or empty".to_owned()))
+    })?;
+    let exception_signal = s
+        .exception_signal
+        .or(env_exception_signal)
+        .unwrap_or_default();
     let filters = super::filter::resolve(s.tracing_filter.as_deref(), &env)?;
 
     Ok(TelemetryConfig {
@@ -147,6 +156,8 @@ pub(crate) fn resolve(s: &Settings, env: &EnvSource) -> Result<TelemetryConfig, 
         propagation_allowed_hosts,
         tracing_bridge: s.tracing_bridge,
         log_output: s.log_output,
+        log_trace_ids: s.log_trace_ids,
+        exception_signal,
         span_details: s.span_details,
         rust_log: filters.rust_log,
         tracing_filter: filters.tracing,

@@ -97,7 +97,7 @@ impl ExportRuntime {
 pub(crate) fn runtime_for(
     config: &TelemetryConfig,
 ) -> Result<Option<Arc<ExportRuntime>>, ConfigError> {
-    let grpc = [&config.traces, &config.metrics]
+    let grpc = [&config.traces, &config.metrics, &config.logs]
         .into_iter()
         .flatten()
         .any(|s| s.protocol == Protocol::Grpc);

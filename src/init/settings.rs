@@ -39,6 +39,8 @@ pub(crate) struct Settings {
     pub(crate) span_queue_size: Option<usize>,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
+    pub(crate) log_trace_ids: bool,
+    pub(crate) exception_signal: Option<crate::spans::ExceptionSignal>,
     pub(crate) span_details: bool,
     /// The OpenTelemetry layer's `tracing` directives.
     pub(crate) tracing_filter: Option<String>,
@@ -86,6 +88,8 @@ impl Settings {
             span_queue_size: None,
             tracing_bridge: true,
             log_output: true,
+            log_trace_ids: true,
+            exception_signal: None,
             span_details: false,
             tracing_filter: None,
             console_output: None,

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -24,8 +25,11 @@ use crate::error::{ShutdownError, ShutdownOperation, ShutdownReport, SignalRepor
 pub(crate) struct ExportAccounts {
     pub(crate) traces: Arc<ExportHealth>,
     pub(crate) metrics: Arc<ExportHealth>,
+    pub(crate) logs: Arc<ExportHealth>,
     /// The OTLP span queue's counters; all zero without one.
     pub(crate) span_queue: Arc<QueueCounters>,
+    /// The OTLP log queue's counters; all zero without one.
+    pub(crate) log_queue: Arc<QueueCounters>,
 }
 
 impl Default for ExportAccounts {
@@ -33,7 +37,9 @@ impl Default for ExportAccounts {
         ExportAccounts {
             traces: Arc::new(ExportHealth::for_signal("traces")),
             metrics: Arc::new(ExportHealth::for_signal("metrics")),
+            logs: Arc::new(ExportHealth::for_signal("logs")),
             span_queue: Arc::default(),
+            log_queue: Arc::default(),
         }
     }
 }
@@ -42,6 +48,7 @@ impl Default for ExportAccounts {
 enum Signal {
     Traces,
     Metrics,
+    Logs,
 }
 
 struct Outcome {
@@ -51,12 +58,18 @@ struct Outcome {
     last_error: Option<String>,
 }
 
-/// Flushes or shuts down both providers within `bound`.
+/// The providers of one set-up, flushed and shut down together.
+pub(crate) struct Providers<'a> {
+    pub(crate) tracer: &'a SdkTracerProvider,
+    pub(crate) meter: &'a SdkMeterProvider,
+    pub(crate) logger: &'a SdkLoggerProvider,
+}
+
+/// Flushes or shuts down every provider within `bound`, in parallel.
 pub(crate) fn run(
     op: ShutdownOperation,
     bound: Duration,
-    tracer_provider: &SdkTracerProvider,
-    meter_provider: &SdkMeterProvider,
+    providers: Providers<'_>,
     accounts: &ExportAccounts,
 ) -> Result<(), ShutdownError> {
     // Checked: `bound` is a user's value, and `Instant + Duration` panics on
@@ -64,18 +77,29 @@ pub(crate) fn run(
     let deadline = Instant::now().checked_add(bound);
     let (tx, rx) = mpsc::channel::<Outcome>();
 
-    let tp = tracer_provider.clone();
+    let tp = providers.tracer.clone();
     let traces = move || match op {
         ShutdownOperation::Flush => tp.force_flush(),
         ShutdownOperation::Shutdown => tp.shutdown_with_timeout(bound),
     };
-    let mp = meter_provider.clone();
+    let mp = providers.meter.clone();
     let metrics = move || match op {
         ShutdownOperation::Flush => mp.force_flush(),
         ShutdownOperation::Shutdown => mp.shutdown_with_timeout(bound),
     };
+    let lp = providers.logger.clone();
+    let logs = move || match op {
+        ShutdownOperation::Flush => lp.force_flush(),
+        ShutdownOperation::Shutdown => lp.shutdown_with_timeout(bound),
+    };
     let started = spawn_signal(Signal::Traces, accounts.traces.clone(), traces, tx.clone())
-        + spawn_signal(Signal::Metrics, accounts.metrics.clone(), metrics, tx);
+        + spawn_signal(
+            Signal::Metrics,
+            accounts.metrics.clone(),
+            metrics,
+            tx.clone(),
+        )
+        + spawn_signal(Signal::Logs, accounts.logs.clone(), logs, tx);
 
     // A signal is timed out until its thread reports.
     let timed_out = SignalReport {
@@ -86,7 +110,8 @@ pub(crate) fn run(
         operation: op,
         bound,
         traces: timed_out.clone(),
-        metrics: timed_out,
+        metrics: timed_out.clone(),
+        logs: timed_out,
     };
     for _ in 0..started {
         let left = deadline.map_or(bound, |d| d.saturating_duration_since(Instant::now()));
@@ -96,12 +121,15 @@ pub(crate) fn run(
         let signal = match outcome.signal {
             Signal::Traces => &mut report.traces,
             Signal::Metrics => &mut report.metrics,
+            Signal::Logs => &mut report.logs,
         };
         *signal = report_of(outcome);
     }
     report.traces.dropped_spans = accounts.span_queue.take_new_drops();
     report.traces.queue_capacity = accounts.span_queue.capacity();
-    if report.traces.is_ok() && report.metrics.is_ok() {
+    report.logs.dropped_log_records = accounts.log_queue.take_new_drops();
+    report.logs.queue_capacity = accounts.log_queue.capacity();
+    if report.traces.is_ok() && report.metrics.is_ok() && report.logs.is_ok() {
         Ok(())
     } else {
         Err(ShutdownError::new(report))
@@ -120,6 +148,7 @@ fn spawn_signal(
     let name = match signal {
         Signal::Traces => "checkout-otel-traces-shutdown",
         Signal::Metrics => "checkout-otel-metrics-shutdown",
+        Signal::Logs => "checkout-otel-logs-shutdown",
     };
     let spawned = std::thread::Builder::new()
         .name(name.into())
@@ -199,15 +228,15 @@ mod tests {
         // overflows): each wait gets the bound, and these providers finish at once.
         let tracer_provider = SdkTracerProvider::builder().build();
         let meter_provider = SdkMeterProvider::builder().build();
+        let logger_provider = SdkLoggerProvider::builder().build();
         let accounts = ExportAccounts::default();
         for op in [ShutdownOperation::Flush, ShutdownOperation::Shutdown] {
-            let result = run(
-                op,
-                Duration::MAX,
-                &tracer_provider,
-                &meter_provider,
-                &accounts,
-            );
+            let providers = Providers {
+                tracer: &tracer_provider,
+                meter: &meter_provider,
+                logger: &logger_provider,
+            };
+            let result = run(op, Duration::MAX, providers, &accounts);
             assert_eq!(result, Ok(()), "{op}");
         }
     }

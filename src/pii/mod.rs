@@ -45,6 +45,7 @@
 pub(crate) mod client_address;
 mod decode;
 mod exit;
+mod exit_logs;
 mod exit_metrics;
 mod exit_spans;
 mod iban;
@@ -58,6 +59,7 @@ mod url;
 mod user;
 
 pub(crate) use exit::{Redactor, check_log_field};
+pub(crate) use exit_logs::LogExitCheck;
 pub(crate) use exit_spans::strip_trace_states;
 pub use keys::{MAX_KEY_CHARS, is_sensitive_key};
 pub use money::{Currency, Money};

@@ -116,6 +116,7 @@
 mod cart;
 mod checkout;
 pub mod db;
+mod exception;
 mod failure;
 mod handle;
 pub(crate) mod http;
@@ -133,6 +134,8 @@ pub use self::cart::{
 };
 pub use self::checkout::{CheckoutOutcome, CheckoutProcess, CheckoutProcessSpan, StepRecord};
 pub use self::db::{DbQuery, DbQuerySpan};
+pub(crate) use self::exception::install as install_exception_signal;
+pub use self::exception::{EXCEPTION_LOG_TARGET, ExceptionSignal};
 pub use self::failure::{ClassifyError, Failure};
 pub use self::http::{HttpClientCall, HttpClientCallSpan};
 pub use self::instrumented::Instrumented;

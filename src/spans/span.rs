@@ -16,6 +16,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, ContextGuard, KeyValue};
 
+use super::exception::{self, ExceptionSignal};
 use super::spec::Attrs;
 use super::{ClassifyError, Instrumented};
 use crate::attributes::{self as attr, ErrorType, FailureKind};
@@ -58,6 +59,8 @@ pub struct TypedSpan {
     /// checking this flag saves locking the span for every no-op call.
     recording: bool,
     failed: AtomicBool,
+    /// Where a failure's exception is recorded.
+    exception_signal: ExceptionSignal,
 }
 
 /// Starts a span with `tracer` and attaches its attributes: into the builder
@@ -109,6 +112,7 @@ where
         live: Mutex::new(live),
         cx: OnceLock::new(),
         failed: AtomicBool::new(false),
+        exception_signal: ExceptionSignal::SpanEvent,
     }
 }
 
@@ -258,6 +262,15 @@ impl TypedSpan {
             return;
         }
         let message = pii::scrub(message).into_owned();
+        if self.exception_signal.log() {
+            exception::emit_log(
+                &self.span_context,
+                error_type,
+                kind,
+                exception_type,
+                &message,
+            );
+        }
         self.apply(Op::Attribute(KeyValue::new(
             attr::ERROR_TYPE,
             error_type.as_str(),
@@ -266,14 +279,21 @@ impl TypedSpan {
             attr::FAILURE_KIND,
             kind.as_str(),
         )));
-        self.apply(Op::Event(
-            attr::EXCEPTION_EVENT,
-            vec![
-                KeyValue::new(attr::EXCEPTION_TYPE, exception_type),
-                KeyValue::new(attr::EXCEPTION_MESSAGE, message.clone()),
-            ],
-        ));
+        if self.exception_signal.span_event() {
+            self.apply(Op::Event(
+                attr::EXCEPTION_EVENT,
+                vec![
+                    KeyValue::new(attr::EXCEPTION_TYPE, exception_type),
+                    KeyValue::new(attr::EXCEPTION_MESSAGE, message.clone()),
+                ],
+            ));
+        }
         self.apply(Op::Status(Status::error(message)));
+    }
+
+    /// Records failures' exceptions where `signal` says.
+    pub(super) fn set_exception_signal(&mut self, signal: ExceptionSignal) {
+        self.exception_signal = signal;
     }
 
     /// Records a failure that raised no exception (an HTTP server's 5xx, a

@@ -16,6 +16,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use super::exception::{self, ExceptionSignal};
 use super::span::{self, TypedSpan};
 use super::spec::{Attrs, SpanSpec};
 use crate::metrics::CheckoutMetrics;
@@ -58,6 +59,8 @@ pub struct CheckoutTracer {
     /// Whether the last root span this tracer (or a clone) started was
     /// recorded: the guess for the next root (see `start_typed`).
     roots_recorded: Arc<AtomicBool>,
+    /// Where failures' exceptions are recorded.
+    exception_signal: ExceptionSignal,
 }
 
 #[derive(Clone)]
@@ -118,6 +121,7 @@ impl CheckoutTracer {
             user_hasher: None,
             allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
+            exception_signal: exception::installed(),
         }
     }
 
@@ -150,6 +154,7 @@ impl CheckoutTracer {
             user_hasher: None,
             allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
+            exception_signal: ExceptionSignal::SpanEvent,
         }
     }
 
@@ -161,6 +166,7 @@ impl CheckoutTracer {
         propagator: Arc<dyn TextMapPropagator + Send + Sync>,
         user_hasher: Arc<pii::UserHasher>,
         allowed_hosts: AllowedHosts,
+        exception_signal: ExceptionSignal,
     ) -> Self {
         CheckoutTracer {
             inner: TracerInner::Sdk(tracer),
@@ -169,7 +175,18 @@ impl CheckoutTracer {
             user_hasher: Some(user_hasher),
             allowed_hosts,
             roots_recorded: Arc::new(AtomicBool::new(true)),
+            exception_signal,
         }
+    }
+
+    /// Records failures' exceptions where `signal` says (span events, log
+    /// records or both: see [`ExceptionSignal`]). A guard's tracer takes
+    /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`, [`global`](Self::global) the
+    /// choice `init` installed, [`from_providers`](Self::from_providers)
+    /// span events.
+    pub fn with_exception_signal(mut self, signal: ExceptionSignal) -> Self {
+        self.exception_signal = signal;
+        self
     }
 
     /// Uses `propagator` for [`CheckoutTracer::inject`],
@@ -334,12 +351,13 @@ impl CheckoutTracer {
         } else {
             parent_sc.is_sampled()
         };
-        let span = match &self.inner {
+        let mut span = match &self.inner {
             TracerInner::Sdk(tracer) => span::start(tracer, name, kind, parent, expected, fill),
             TracerInner::Global(tracer) => {
                 span::start(tracer.as_ref(), name, kind, parent, expected, fill)
             }
         };
+        span.set_exception_signal(self.exception_signal);
         // Only written when the guess was wrong, so a steady sampling decision
         // never bounces the flag's cache line between threads.
         if is_root && span.is_recording() != expected {

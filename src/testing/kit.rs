@@ -8,6 +8,7 @@ use opentelemetry::metrics::Meter;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use super::logs::{LogSet, LogStore};
 use super::metrics::{MetricRequests, MetricSet};
 use super::spans::SpanSet;
 use crate::error::ConfigError;
@@ -33,6 +34,8 @@ pub struct TestTelemetry {
     guard: TelemetryGuard,
     /// The checked OTLP metric requests.
     metric_requests: MetricRequests,
+    /// The checked log records.
+    logs: LogStore,
     /// Further services exporting into the same span store
     /// ([`TestTelemetry::tracer_provider_for`]), kept alive with the kit.
     others: Mutex<Vec<TelemetryGuard>>,
@@ -86,14 +89,16 @@ impl TestTelemetry {
     pub fn from_builder(builder: TelemetryBuilder) -> Result<Self, ConfigError> {
         let collector = SpanCollector::with_max_spans(MAX_TEST_SPANS);
         let metric_requests = MetricRequests::default();
+        let logs = LogStore::default();
         let guard = builder
-            .with_test_exporters(collector.exporter(), metric_requests.clone())
+            .with_test_exporters(collector.exporter(), metric_requests.clone(), logs.clone())
             .build()?;
         Ok(TestTelemetry {
             service: guard.config().service_name().to_owned(),
             collector,
             guard,
             metric_requests,
+            logs,
             others: Mutex::new(Vec::new()),
         })
     }
@@ -133,7 +138,11 @@ impl TestTelemetry {
     /// kit. Its metrics are not collected.
     pub fn tracer_provider_for(&self, service_name: &str) -> SdkTracerProvider {
         let guard = match hermetic(service_name)
-            .with_test_exporters(self.collector.exporter(), MetricRequests::default())
+            .with_test_exporters(
+                self.collector.exporter(),
+                MetricRequests::default(),
+                self.logs.clone(),
+            )
             .build()
         {
             Ok(guard) => guard,
@@ -175,6 +184,29 @@ impl TestTelemetry {
         // An error here means the provider was shut down: nothing new to read.
         let _ = self.guard.meter_provider().force_flush();
         MetricSet::from_request(self.metric_requests.take_latest().as_ref())
+    }
+
+    /// A snapshot of every log record exported so far (after the exit
+    /// check), of every service, in emission order.
+    pub fn logs(&self) -> LogSet {
+        LogSet::new(self.logs.snapshot())
+    }
+
+    /// Forgets the log records exported so far.
+    pub fn clear_logs(&self) {
+        self.logs.clear();
+    }
+
+    /// A `tracing` subscriber over this kit's pipeline: the tracing bridge
+    /// ([`TelemetryGuard::tracing_layer`]) and the logs bridge
+    /// ([`TelemetryGuard::logs_layer`]), as `init` installs them. Use it
+    /// with `tracing::subscriber::with_default` (or `set_default`) for the
+    /// code under test.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        tracing_subscriber::registry()
+            .with(self.guard.tracing_layer())
+            .with(self.guard.logs_layer())
     }
 }
 

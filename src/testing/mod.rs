@@ -94,14 +94,42 @@
 //! assert_eq!(spans.one("cart.validate").parent().map(|p| p.name()), Some("POST /checkout"));
 //! ```
 //!
+//! # Logs
+//!
+//! The `tracing` events of the code under test become log records through
+//! the kit's [`subscriber`](TestTelemetry::subscriber), exactly as `init`
+//! exports them: checked at the exit, with the trace context of their span.
+//!
+//! ```
+//! use checkout_otel::opentelemetry::logs::Severity;
+//! use checkout_otel::testing::TestTelemetry;
+//!
+//! let telemetry = TestTelemetry::new("checkout");
+//! tracing::subscriber::with_default(telemetry.subscriber(), || {
+//!     tracing::info_span!("inventory.reserve_item").in_scope(|| {
+//!         tracing::warn!(sku = "sku-42", "stock short for jane@example.com");
+//!     });
+//! });
+//!
+//! let logs = telemetry.logs();
+//! let short = logs.one("stock short");
+//! assert_eq!(short.severity(), Some(Severity::Warn));
+//! assert_eq!(short.body(), Some("stock short for [REDACTED:email]"));
+//! assert_eq!(short.attr_str("sku"), Some("sku-42"));
+//! let span = telemetry.spans().one("inventory.reserve_item").span_id();
+//! assert_eq!(short.span_id(), Some(span));
+//! ```
+//!
 //! When a test fails, `println!("{}", telemetry.spans().waterfall())` shows
 //! what was recorded as a [waterfall](crate::waterfall) (see [`SpanSet::waterfall`]).
 
 mod attrs;
 mod kit;
+mod logs;
 mod metrics;
 mod spans;
 
 pub use kit::TestTelemetry;
+pub use logs::{LogSet, LogView};
 pub use metrics::{HistogramValue, MetricKind, MetricPoint, MetricSet, MetricView, PointValue};
 pub use spans::{EventView, SpanSet, SpanView};

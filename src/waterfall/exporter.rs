@@ -11,10 +11,11 @@ use std::time::Duration;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::lock;
-use super::model::{UNKNOWN_SERVICE, WaterfallSpan, service_name_of};
+use super::model::{UNKNOWN_SERVICE, WaterfallLog, WaterfallSpan, service_name_of};
 use super::options::WaterfallOptions;
 use super::render::render_trace;
 
@@ -23,9 +24,12 @@ enum Sink {
     Writer(Box<dyn Write + Send>),
 }
 
+#[derive(Default)]
 struct Pending {
     spans: Vec<WaterfallSpan>,
     dropped: usize,
+    /// Log records emitted in the trace's spans, by span, in order.
+    logs: Vec<(SpanId, WaterfallLog)>,
 }
 
 #[derive(Default)]
@@ -207,27 +211,12 @@ impl WaterfallExporter {
             let span = WaterfallSpan::from_span_data(data, &self.service);
             let trace_id = span.trace_id;
             if self.completes_trace(&span) {
-                let mut pending = state.remove(trace_id).unwrap_or(Pending {
-                    spans: Vec::new(),
-                    dropped: 0,
-                });
+                let mut pending = state.remove(trace_id).unwrap_or_default();
                 pending.spans.push(span);
                 self.push_rendered(&mut out, &pending, color, None);
                 continue;
             }
-            if !state.traces.contains_key(&trace_id) {
-                while state.traces.len() >= self.max_traces {
-                    let Some(oldest) = state.order.pop_front() else {
-                        break;
-                    };
-                    state.traces.remove(&oldest);
-                }
-                state.order.push_back(trace_id);
-            }
-            let pending = state.traces.entry(trace_id).or_insert(Pending {
-                spans: Vec::new(),
-                dropped: 0,
-            });
+            let pending = self.pending(&mut state, trace_id);
             if pending.spans.len() < self.max_spans_per_trace {
                 pending.spans.push(span);
             } else {
@@ -237,10 +226,51 @@ impl WaterfallExporter {
         out
     }
 
+    /// The buffer of `trace_id`, made (evicting the oldest when full) if new.
+    fn pending<'s>(&self, state: &'s mut ExporterState, trace_id: TraceId) -> &'s mut Pending {
+        if !state.traces.contains_key(&trace_id) {
+            while state.traces.len() >= self.max_traces {
+                let Some(oldest) = state.order.pop_front() else {
+                    break;
+                };
+                state.traces.remove(&oldest);
+            }
+            state.order.push_back(trace_id);
+        }
+        state.traces.entry(trace_id).or_default()
+    }
+
+    /// Keeps the log records of a batch with their traces, to be drawn under
+    /// their spans; records outside a trace have no place in the picture.
+    fn accept_logs(&self, batch: &LogBatch<'_>) {
+        let mut state = lock(&self.state);
+        for (record, _) in batch.iter() {
+            let Some(tc) = record.trace_context() else {
+                continue;
+            };
+            let pending = self.pending(&mut state, tc.trace_id);
+            // Bounded like the spans: a chatty trace cannot grow the buffer.
+            if pending.logs.len() < self.max_spans_per_trace {
+                pending
+                    .logs
+                    .push((tc.span_id, WaterfallLog::from_record(record)));
+            }
+        }
+    }
+
     /// Appends one trace's picture and a blank line, so successive traces
     /// on a terminal stay apart.
     fn push_rendered(&self, out: &mut String, pending: &Pending, color: bool, note: Option<&str>) {
-        let refs: Vec<&WaterfallSpan> = pending.spans.iter().collect();
+        if pending.spans.is_empty() {
+            return;
+        }
+        let mut spans = pending.spans.clone();
+        for (span_id, log) in &pending.logs {
+            if let Some(span) = spans.iter_mut().find(|s| s.span_id == *span_id) {
+                span.logs.push(log.clone());
+            }
+        }
+        let refs: Vec<&WaterfallSpan> = spans.iter().collect();
         let dropped = (pending.dropped > 0).then(|| format!("{} spans dropped", pending.dropped));
         let note = match (note, dropped) {
             (Some(n), Some(d)) => Some(format!("{n} · {d}")),
@@ -300,5 +330,14 @@ impl SpanExporter for WaterfallExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.service = Arc::from(service_name_of(resource));
+    }
+}
+
+/// The log side: records wait with their trace and are drawn under their
+/// span when the trace is printed.
+impl LogExporter for WaterfallExporter {
+    fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.accept_logs(&batch);
+        std::future::ready(Ok(()))
     }
 }

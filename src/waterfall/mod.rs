@@ -86,7 +86,7 @@ mod render;
 
 pub use collector::{CollectorExporter, SpanCollector};
 pub use exporter::{PrintAt, WaterfallExporter};
-pub use model::WaterfallSpan;
+pub use model::{WaterfallLog, WaterfallSpan};
 pub use options::{ColorChoice, WaterfallOptions};
 pub use render::{format_duration, render};
 

@@ -3,9 +3,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use opentelemetry::logs::AnyValue;
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::attributes::{ERROR_TYPE, SERVICE_NAME};
@@ -42,6 +44,45 @@ pub struct WaterfallSpan {
     /// `Some(error.type)` (or the status message when `error.type` is
     /// missing) when the span failed; drawn as `✗ …`.
     pub error: Option<String>,
+    /// The log records emitted in the span, in order: one line each under
+    /// the span's row.
+    pub logs: Vec<WaterfallLog>,
+}
+
+/// A log record emitted in a span, as the waterfall shows it: severity and
+/// body (scrubbed when drawn).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaterfallLog {
+    /// The severity text (`INFO`, `WARN`, ...).
+    pub severity: String,
+    /// The body.
+    pub body: String,
+}
+
+impl WaterfallLog {
+    /// A log line.
+    pub fn new(severity: impl Into<String>, body: impl Into<String>) -> Self {
+        WaterfallLog {
+            severity: severity.into(),
+            body: body.into(),
+        }
+    }
+
+    /// The severity and body of an SDK log record.
+    pub fn from_record(record: &SdkLogRecord) -> Self {
+        let severity = record
+            .severity_text()
+            .map(str::to_owned)
+            .or_else(|| record.severity_number().map(|s| s.name().to_owned()))
+            .unwrap_or_default();
+        let body = match record.body() {
+            Some(AnyValue::String(s)) => s.as_str().to_owned(),
+            Some(other) => format!("{other:?}"),
+            None => record.event_name().unwrap_or_default().to_owned(),
+        };
+        WaterfallLog { severity, body }
+    }
 }
 
 impl WaterfallSpan {
@@ -65,6 +106,7 @@ impl WaterfallSpan {
             start,
             end,
             error: None,
+            logs: Vec::new(),
         }
     }
 
@@ -85,6 +127,12 @@ impl WaterfallSpan {
     /// Marks the span failed with this `error.type`.
     pub fn with_error(mut self, error_type: impl Into<String>) -> Self {
         self.error = Some(error_type.into());
+        self
+    }
+
+    /// Adds a log line under the span.
+    pub fn with_log(mut self, log: WaterfallLog) -> Self {
+        self.logs.push(log);
         self
     }
 
@@ -124,6 +172,7 @@ impl WaterfallSpan {
             start: data.start_time,
             end: data.end_time,
             error,
+            logs: Vec::new(),
         }
     }
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use super::layout::{TopMark, group_by_trace, layout_rows};
-use super::model::WaterfallSpan;
+use super::model::{WaterfallLog, WaterfallSpan};
 use super::options::WaterfallOptions;
 
 /// Longest error text shown after `✗`; the rest is cut with `…`.
@@ -162,7 +162,30 @@ pub(super) fn render_trace(
         }
         out.push_str(line.trim_end());
         out.push('\n');
+        for log in &s.logs {
+            push_log(out, log, 2 * (row.depth + 1), width, color);
+        }
     }
+}
+
+/// One log line under its span: `· SEVERITY body`, the body scrubbed (the
+/// local output never shows what the export masks) and cut to the width.
+fn push_log(out: &mut String, log: &WaterfallLog, indent: usize, width: usize, color: bool) {
+    let indent = indent.min(width / 2);
+    let severity = clean(&log.severity);
+    let body = clean(&crate::pii::scrub(&log.body));
+    let text = truncate(
+        &format!("· {severity} {body}"),
+        width.saturating_sub(indent).max(MIN_BAR_CELLS),
+    );
+    out.push_str(&" ".repeat(indent));
+    let sgr = match severity.as_str() {
+        "ERROR" | "FATAL" => RED,
+        "WARN" => "33",
+        _ => "2",
+    };
+    push_styled(out, text.trim_end(), sgr, color);
+    out.push('\n');
 }
 
 fn service_color(services: &[&str], service: &str) -> &'static str {

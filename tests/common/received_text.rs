@@ -2,9 +2,11 @@
 //! and scope, span names, `trace_state`, attribute keys and values of every
 //! type (integers and doubles as their decimal text, array elements and map
 //! entries one by one), events, links, status messages, metric names and
-//! data-point attributes, exemplars. What the attacker's matcher scans.
+//! data-point attributes, exemplars, log record bodies, event names and
+//! attributes. What the attacker's matcher scans.
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -54,7 +56,33 @@ pub fn fields(received: &Received) -> Vec<Field> {
             }
         }
     }
+    for req in &received.logs {
+        for rl in &req.resource_logs {
+            if let Some(r) = &rl.resource {
+                attributes(&mut out, "log resource", &r.attributes);
+            }
+            for sl in &rl.scope_logs {
+                scope(&mut out, "log scope", sl.scope.as_ref());
+                for record in &sl.log_records {
+                    log_fields(&mut out, record);
+                }
+            }
+        }
+    }
     out
+}
+
+/// `log[path]` for a tagged record, else `log "body"` (cut short).
+pub fn log_carrier(record: &LogRecord) -> String {
+    carrier("log", &render(record.body.as_ref()), &record.attributes)
+}
+
+fn log_fields(out: &mut Vec<Field>, record: &LogRecord) {
+    let at = log_carrier(record);
+    value(out, &format!("{at} body"), record.body.as_ref());
+    push(out, format!("{at} event name"), &record.event_name);
+    push(out, format!("{at} severity"), &record.severity_text);
+    attributes(out, &at, &record.attributes);
 }
 
 /// `span[path]` for a tagged span, else `span "name"` (cut short).

@@ -10,6 +10,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -33,6 +39,8 @@ pub struct Received {
     pub traces: Vec<ExportTraceServiceRequest>,
     /// Metric export requests, in arrival order.
     pub metrics: Vec<ExportMetricsServiceRequest>,
+    /// Log export requests, in arrival order.
+    pub logs: Vec<ExportLogsServiceRequest>,
     /// Request headers (gRPC metadata), one map per request.
     pub headers: Vec<http::HeaderMap>,
     /// Request paths (HTTP receiver only).
@@ -171,6 +179,7 @@ impl Receiver {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             tonic::transport::Server::builder()
                 .add_service(trace_service(&state))
+                .add_service(logs_service(&state))
                 .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
@@ -224,6 +233,7 @@ impl Receiver {
                 .tls_config(config)
                 .expect("server TLS config")
                 .add_service(trace_service(&state))
+                .add_service(logs_service(&state))
                 .add_service(metrics_service(&state))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop.await;
@@ -403,6 +413,12 @@ fn trace_service(state: &State) -> TraceServiceServer<Grpc> {
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
 }
 
+/// The logs service, accepting gzip-compressed requests.
+fn logs_service(state: &State) -> LogsServiceServer<Grpc> {
+    LogsServiceServer::new(Grpc(state.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
 /// The metrics service, accepting gzip-compressed requests.
 fn metrics_service(state: &State) -> MetricsServiceServer<Grpc> {
     MetricsServiceServer::new(Grpc(state.clone()))
@@ -420,6 +436,20 @@ impl TraceService for Grpc {
         s.headers.push(headers);
         s.traces.push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        let mut s = self.0.lock().expect("state");
+        s.headers.push(headers);
+        s.logs.push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
 }
 
@@ -461,7 +491,15 @@ async fn http_handler(
     let mut s = state.lock().expect("state");
     s.paths.push(path.clone());
     s.headers.push(headers);
-    let response = if path.contains("metrics") {
+    let response = if path.contains("logs") {
+        match ExportLogsServiceRequest::decode(body) {
+            Ok(req) => {
+                s.logs.push(req);
+                ExportLogsServiceResponse::default().encode_to_vec()
+            }
+            Err(_) => return (http::StatusCode::BAD_REQUEST, Vec::new()),
+        }
+    } else if path.contains("metrics") {
         match ExportMetricsServiceRequest::decode(body) {
             Ok(req) => {
                 s.metrics.push(req);

@@ -23,6 +23,10 @@
 //!   handlers call a third party through `OtelMiddleware`, which must not
 //!   forward `baggage` or `tracestate` to a host that is not allow-listed;
 //! - metric attributes through `guard.meter()`;
+//! - log records: `tracing` events through the guard's logs layer (body and
+//!   fields), and records made with the OpenTelemetry logs API on the
+//!   guard's logger provider (body, target, attribute keys, and values as
+//!   text, integer, double, bytes, list and map);
 //! - resource attributes from the builder and `OTEL_RESOURCE_ATTRIBUTES`;
 //! - the local log and console output `init` installs (in a child process);
 //! - `Debug` of builder, configuration and guard, and errors, given
@@ -64,7 +68,7 @@ use proptest::prelude::*;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use benign::{EPOCH_MILLIS, ISO_DATE, benign_problems, benign_texts, place_benign};
-use placements::{attack_url, place_metrics, place_raw, place_tracing, place_typed};
+use placements::{attack_url, place_logs, place_metrics, place_raw, place_tracing, place_typed};
 use servers::{LAYERS, attack_request, attacker_trace_id, benign_request, start_servers};
 
 pub(crate) const SERVICE: &str = "checkout-attacked";
@@ -123,7 +127,9 @@ fn attack(guard: &TelemetryGuard, samples: &[Sample]) -> Outcome {
         .find(|s| s.kind == Kind::Card)
         .map(|s| s.canonical.clone())
         .expect("a card family");
-    let subscriber = tracing_subscriber::registry().with(guard.tracing_layer());
+    let subscriber = tracing_subscriber::registry()
+        .with(guard.tracing_layer())
+        .with(guard.logs_layer());
     tracing::subscriber::with_default(subscriber, || {
         // One thread: the scoped subscriber sees the servers' tasks too.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -141,6 +147,7 @@ fn attack(guard: &TelemetryGuard, samples: &[Sample]) -> Outcome {
                 place_typed(&tracer, i, s);
                 place_tracing(i, s);
                 place_metrics(guard, i, s);
+                place_logs(guard, i, s);
                 for (layer, addr) in servers.service.iter().enumerate() {
                     let status = attack_request(&attacker, *addr, layer, i, s).await;
                     statuses.push((format!("{} {}", LAYERS[layer].1, s.family), status));
@@ -179,6 +186,8 @@ fn expected_tags(samples: &[Sample]) -> BTreeSet<(String, i64)> {
             "typed.checkout",
             "tracing.span",
             "metric.counter",
+            "logs.api",
+            "logs.tracing",
             "metric.counter_key",
             "metric.histogram",
         ];
@@ -203,6 +212,15 @@ fn arrived_tags(r: &Received) -> BTreeSet<(String, i64)> {
         note(&s.span.attributes);
     }
     for_each_point(r, |_, attrs, _| note(attrs));
+    for record in r
+        .logs
+        .iter()
+        .flat_map(|req| &req.resource_logs)
+        .flat_map(|rl| &rl.scope_logs)
+        .flat_map(|sl| &sl.log_records)
+    {
+        note(&record.attributes);
+    }
     out
 }
 

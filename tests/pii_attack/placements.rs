@@ -182,7 +182,58 @@ pub(crate) fn place_tracing(i: usize, s: &Sample) {
         tracing::warn!(card = %text, "declined {text}");
         tracing::error!(error = %text, "charge failed");
         tracing::info!(customer.email = text.as_str(), "customer noted");
+        tracing::warn!(
+            attack.path = "logs.tracing",
+            attack.sample = i as i64,
+            note = text.as_str(),
+            amount = s.as_i64().unwrap_or_default(),
+            "lookup for {text} failed"
+        );
     });
+}
+
+/// Log records through the OpenTelemetry logs API on the guard's logger
+/// provider: the sample as the body, as attribute keys and as values of
+/// every type (text, integer, double, bytes, list, map).
+pub(crate) fn place_logs(guard: &TelemetryGuard, i: usize, s: &Sample) {
+    use checkout_otel::opentelemetry::Key;
+    use checkout_otel::opentelemetry::logs::{
+        AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity,
+    };
+    let text = s.in_text();
+    let logger = guard.logger_provider().logger("attack");
+    let mut record = logger.create_log_record();
+    record.set_severity_number(Severity::Warn);
+    record.set_body(AnyValue::from(format!("declined {text}")));
+    record.set_target(format!("svc::{}", s.text));
+    record.add_attribute(PATH_TAG, "logs.api");
+    record.add_attribute(SAMPLE_TAG, i as i64);
+    record.add_attribute("note", text.clone());
+    record.add_attribute(s.text.clone(), "key holds it");
+    if let Some(n) = s.as_i64() {
+        record.add_attribute("reference", n);
+        // Only where the double holds the number exactly.
+        if n < (1 << 53) {
+            record.add_attribute("amount", n as f64);
+        }
+    }
+    record.add_attribute("raw", AnyValue::Bytes(Box::new(text.clone().into_bytes())));
+    record.add_attribute(
+        "list",
+        AnyValue::ListAny(Box::new(vec![AnyValue::from(text.clone())])),
+    );
+    record.add_attribute(
+        "map",
+        AnyValue::Map(Box::new(
+            [
+                (Key::from("contact"), AnyValue::from(text.clone())),
+                (Key::from(s.text.clone()), AnyValue::from("x")),
+            ]
+            .into_iter()
+            .collect(),
+        )),
+    );
+    logger.emit(record);
 }
 
 /// Metric attributes through the guard's meter.
