@@ -31,8 +31,14 @@ const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 fn setup() -> (TelemetryGuard, InMemorySpanExporter) {
+    setup_with_filter("info")
+}
+
+/// `tracing_filter`: which `tracing` spans the guard's layer exports.
+fn setup_with_filter(tracing_filter: &str) -> (TelemetryGuard, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::builder("checkout-api")
+        .tracing_filter(tracing_filter)
         .traces_exporter(Exporter::None)
         .metrics_exporter(Exporter::None)
         .tracing_bridge(false)
@@ -196,13 +202,14 @@ async fn request_without_traceparent_starts_a_new_trace() {
     assert_eq!(validate.parent_span_id, request.span_context.span_id());
 }
 
-/// A service that keeps tower-http's default span still gets its typed spans
-/// nested under it (the crate's layer must not filter `tower_http` out); it
-/// just does not continue the caller's trace, which is what
+/// A service that keeps tower-http's default span (DEBUG) and lets the
+/// bridge export it (`tower_http=debug`) gets its typed spans nested under it
+/// (the crate's layer must not filter `tower_http` out as an exporter
+/// target); it just does not continue the caller's trace, which is what
 /// `http_server::OtelServerLayer` adds.
 #[tokio::test]
 async fn default_trace_layer_span_is_the_typed_spans_parent() {
-    let (guard, exporter) = setup();
+    let (guard, exporter) = setup_with_filter("info,tower_http=debug");
     let _subscriber = tracing::subscriber::set_default(
         tracing_subscriber::registry().with(guard.tracing_layer()),
     );

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::post;
+use checkout_otel::Telemetry;
 use checkout_otel::attributes as attr;
 use checkout_otel::http_server::OtelServerLayer;
 use checkout_otel::opentelemetry::baggage::BaggageExt;
@@ -205,7 +206,11 @@ fn assert_server_span(span: &SpanView<'_>, addr: SocketAddr, path: &str, status:
 }
 
 async fn run_case(filter: &str, tower_http: TowerHttp) {
-    let telemetry = TestTelemetry::new("payment-api");
+    // The same directives reach the bridge, as `RUST_LOG` would: the bridge
+    // exports only what they enable.
+    let telemetry =
+        TestTelemetry::from_builder(Telemetry::builder("payment-api").tracing_filter(filter))
+            .expect("test telemetry");
     let log = Buffer::default();
     let writer = log.clone();
     // The trap: the filter on the registry, so it applies to every layer.

@@ -53,6 +53,15 @@ pub const DEFAULT_LOG_FILTER: &str =
 /// `OTEL_LOG_LEVEL`, nor `RUST_LOG` sets one.
 pub const DEFAULT_TRACING_FILTER: &str = "info";
 
+/// The target of the request spans of the `tracing-opentelemetry-instrumentation-sdk`
+/// family (axum-tracing-opentelemetry's `OtelAxumLayer`, ...), at TRACE.
+const REQUEST_SPAN_TARGET: &str = "otel::tracing";
+
+/// Added to the OpenTelemetry layer's filter unless it names
+/// `otel::tracing` itself or is `off`, so those request spans are exported
+/// at any level (as init-tracing-opentelemetry does).
+pub const REQUEST_SPAN_DIRECTIVE: &str = "otel::tracing=trace";
+
 /// The resolved filters, as directive strings already checked to parse.
 pub(crate) struct LogFilters {
     /// The OpenTelemetry layer's directives.
@@ -77,7 +86,24 @@ pub(crate) fn resolve(builder: Option<&str>, env: &Env<'_>) -> Result<LogFilters
         .or(level)
         .or_else(|| rust_log.clone())
         .unwrap_or_else(|| DEFAULT_TRACING_FILTER.to_owned());
-    Ok(LogFilters { tracing, rust_log })
+    Ok(LogFilters {
+        tracing: with_request_spans(tracing),
+        rust_log,
+    })
+}
+
+/// `directives`, plus [`REQUEST_SPAN_DIRECTIVE`] unless they name its target
+/// or turn everything off: the request spans of axum-tracing-opentelemetry's
+/// `OtelAxumLayer` (and its tonic and reqwest siblings) are TRACE spans under
+/// `otel::tracing`, and a service's server spans must not vanish because its
+/// `RUST_LOG` says `info`.
+fn with_request_spans(directives: String) -> String {
+    let trimmed = directives.trim();
+    if trimmed.contains(REQUEST_SPAN_TARGET) || trimmed == "off" || trimmed.is_empty() {
+        directives
+    } else {
+        format!("{trimmed},{REQUEST_SPAN_DIRECTIVE}")
+    }
 }
 
 /// `directives` as an [`EnvFilter`] (bare targets at INFO), or the error
@@ -154,6 +180,9 @@ mod tests {
     use std::collections::HashMap;
     use std::ffi::OsString;
 
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
     use super::*;
     use crate::init::env::map_env;
 
@@ -168,11 +197,33 @@ mod tests {
     #[test]
     fn builder_then_otel_log_level_then_rust_log_then_info() {
         let all = [(OTEL_LOG_LEVEL, "WARN"), (RUST_LOG, "debug")];
-        assert_eq!(resolved(Some("error"), &all).unwrap(), "error");
-        assert_eq!(resolved(None, &all).unwrap(), "warn");
-        assert_eq!(resolved(None, &all[1..]).unwrap(), "debug");
-        assert_eq!(resolved(None, &[]).unwrap(), DEFAULT_TRACING_FILTER);
+        let with = |d: &str| format!("{d},{REQUEST_SPAN_DIRECTIVE}");
+        assert_eq!(resolved(Some("error"), &all).unwrap(), with("error"));
+        assert_eq!(resolved(None, &all).unwrap(), with("warn"));
+        assert_eq!(resolved(None, &all[1..]).unwrap(), with("debug"));
+        assert_eq!(resolved(None, &[]).unwrap(), with(DEFAULT_TRACING_FILTER));
         assert_eq!(resolved(None, &[(OTEL_LOG_LEVEL, "none")]).unwrap(), "off");
+    }
+
+    #[test]
+    fn request_spans_of_otel_axum_layer_pass_unless_named() {
+        assert_eq!(
+            resolved(Some("info,otel::tracing=off"), &[]).unwrap(),
+            "info,otel::tracing=off"
+        );
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::layer::Identity::new()
+                .with_filter(otel_layer_filter(&resolved(Some("warn"), &[]).unwrap())),
+        );
+        let axum_layer_span = tracing::trace_span!(target: "otel::tracing", "HTTP request")
+            .metadata()
+            .expect("metadata");
+        let debug = tracing::debug_span!("started processing request")
+            .metadata()
+            .expect("metadata");
+        use tracing::Subscriber as _;
+        assert!(subscriber.register_callsite(axum_layer_span).is_always());
+        assert!(subscriber.register_callsite(debug).is_never());
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub use config::{
 };
 pub use filter::{
     DEFAULT_LOG_FILTER, DEFAULT_TRACING_FILTER, EXPORT_LOG_TARGET, EXPORTER_INTERNAL_TARGETS,
-    INIT_LOG_TARGET,
+    INIT_LOG_TARGET, REQUEST_SPAN_DIRECTIVE,
 };
 pub use guard::TelemetryGuard;
 pub use propagator::SharedPropagator;
