@@ -37,6 +37,7 @@ pub mod prelude {
     pub use crate::attributes::{
         CheckoutStep, DeclineCode, ErrorType, FailureKind, NotificationChannel,
     };
+    pub use crate::http_server::OtelServerLayer;
     pub use crate::init::{Telemetry, TelemetryGuard};
     pub use crate::pii::{Currency, Money, PaymentMethod, UserRef};
     pub use crate::spans::{

@@ -9,7 +9,7 @@
 //! parse is [`ConfigError::InvalidLogFilter`] naming its source, never
 //! dropped. Both filters are per-layer filters with level hints, so a
 //! callsite below both levels is disabled for good (`Interest::never`) and
-//! a `debug!` costs one comparison against the global max level.
+//! a `debug!` costs one cached-interest check.
 
 use tracing_subscriber::filter::{EnvFilter, FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::layer::Filter;
