@@ -202,6 +202,14 @@ impl<E> Accounted<E> {
         self
     }
 
+    /// `resource` as it may leave the process, or `None` when it needs no
+    /// change (or nothing checks it).
+    fn checked_resource(&self, resource: &Resource) -> Option<Resource> {
+        self.redactor
+            .as_ref()
+            .and_then(|r| r.redact_resource(resource))
+    }
+
     /// Records one export's outcome, of `spans` spans (0 for metrics).
     fn settle(&self, result: &OTelSdkResult, spans: u64) {
         let dropped = match &self.queue {
@@ -242,14 +250,9 @@ impl<E: SpanExporter> SpanExporter for Accounted<E> {
     // The OTLP exporter takes the resource from here: forwarding is essential
     // (the trait's default does nothing). Tested below.
     fn set_resource(&mut self, resource: &Resource) {
-        match self
-            .redactor
-            .as_ref()
-            .and_then(|r| r.redact_resource(resource))
-        {
-            Some(checked) => self.inner.set_resource(&checked),
-            None => self.inner.set_resource(resource),
-        }
+        let checked = self.checked_resource(resource);
+        self.inner
+            .set_resource(checked.as_ref().unwrap_or(resource));
     }
 }
 
@@ -302,14 +305,9 @@ impl<E: LogExporter> LogExporter for Accounted<E> {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        match self
-            .redactor
-            .as_ref()
-            .and_then(|r| r.redact_resource(resource))
-        {
-            Some(checked) => self.inner.set_resource(&checked),
-            None => self.inner.set_resource(resource),
-        }
+        let checked = self.checked_resource(resource);
+        self.inner
+            .set_resource(checked.as_ref().unwrap_or(resource));
     }
 }
 

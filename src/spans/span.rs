@@ -271,14 +271,7 @@ impl TypedSpan {
                 &message,
             );
         }
-        self.apply(Op::Attribute(KeyValue::new(
-            attr::ERROR_TYPE,
-            error_type.as_str(),
-        )));
-        self.apply(Op::Attribute(KeyValue::new(
-            attr::FAILURE_KIND,
-            kind.as_str(),
-        )));
+        self.apply_failure_kind(error_type, kind);
         if self.exception_signal.span_event() {
             self.apply(Op::Event(
                 attr::EXCEPTION_EVENT,
@@ -310,6 +303,12 @@ impl TypedSpan {
         if self.failed.swap(true, Ordering::AcqRel) || !self.recording {
             return;
         }
+        self.apply_failure_kind(error_type, kind);
+        self.apply(Op::Status(Status::error(message)));
+    }
+
+    /// `error.type` and `failure.kind`, which every failure records.
+    fn apply_failure_kind(&self, error_type: ErrorType, kind: FailureKind) {
         self.apply(Op::Attribute(KeyValue::new(
             attr::ERROR_TYPE,
             error_type.as_str(),
@@ -318,7 +317,6 @@ impl TypedSpan {
             attr::FAILURE_KIND,
             kind.as_str(),
         )));
-        self.apply(Op::Status(Status::error(message)));
     }
 
     /// Whether a failure has been recorded on this span.
