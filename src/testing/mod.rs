@@ -13,7 +13,7 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! checkout-otel = { version = "0.1", features = ["testing"] }
+//! checkout-otel = { version = "0.2", features = ["testing"] }
 //! ```
 //!
 //! # A test
