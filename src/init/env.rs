@@ -624,6 +624,44 @@ mod tests {
         }
     }
 
+    /// The README's configuration table documents every variable read: by
+    /// name, or a per-signal one by its generic name's row naming the
+    /// signal's variant (`_LOGS_`) or "per-signal".
+    #[test]
+    fn the_readme_documents_every_variable() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+        let mut vars: Vec<&str> = ALL_VARS.to_vec();
+        vars.extend([
+            crate::pii::USER_HASH_KEY_ENV,
+            crate::propagation::PROPAGATION_ALLOWED_HOSTS_ENV,
+            super::super::RESOURCE_DETECTORS_ENV,
+            crate::spans::ExceptionSignal::ENV,
+        ]);
+        let mut missing = Vec::new();
+        for var in vars {
+            let named = |row: &&str| row.contains(&format!("`{var}`"));
+            if rows.iter().any(named) {
+                continue;
+            }
+            let generic = [&TRACES, &METRICS, &LOGS].iter().find_map(|signal| {
+                let infix = format!("_{}_", signal.signal.to_ascii_uppercase());
+                var.contains(&infix)
+                    .then(|| (var.replacen(&infix[..infix.len() - 1], "", 1), infix))
+            });
+            let documented = generic.is_some_and(|(generic, infix)| {
+                rows.iter().any(|row| {
+                    row.contains(&format!("`{generic}`"))
+                        && (row.contains(&format!("`{infix}`")) || row.contains("per-signal"))
+                })
+            });
+            if !documented {
+                missing.push(var);
+            }
+        }
+        assert!(missing.is_empty(), "README lacks {missing:?}");
+    }
+
     #[test]
     fn a_huge_value_is_not_echoed_whole() {
         let huge = "x".repeat(10 * 1024 * 1024);
