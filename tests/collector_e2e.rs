@@ -508,14 +508,13 @@ fn demo_arrived(c: &Collected, printed: &BTreeSet<String>) -> bool {
 
 /// The one record named `event` (the demo's `name:`), from `service`.
 fn demo_log<'a>(c: &'a Collected, service: &str, event: &str) -> &'a CollectedLog {
-    c.logs
+    let record = c
+        .logs
         .iter()
         .find(|l| l.event_name == event)
-        .map(|l| {
-            assert_eq!(l.service(), service, "{event} logged by the wrong service");
-            l
-        })
-        .unwrap_or_else(|| panic!("no {event} log record from {service}"))
+        .unwrap_or_else(|| panic!("no {event} log record from {service}"));
+    assert_eq!(record.service(), service, "{event} logged by the wrong service");
+    record
 }
 
 /// The demo's log records as rotel received them (issue 16): from at least
