@@ -22,8 +22,10 @@ use checkout_otel::attributes::{
     METRIC_PAYMENT_GATEWAY_DURATION, URL_PATH, URL_SCHEME, USER_HASH,
 };
 use checkout_otel::init::Protocol;
+use checkout_otel::spans::{EXCEPTION_LOG_TARGET, ExceptionSignal};
+use common::pii_match;
 use common::pii_scan::{card_numbers, emails, find_pii};
-use common::rotel::{Collected, CollectedSpan, Rotel, Verbosity, rotel_or_skip};
+use common::rotel::{Collected, CollectedLog, CollectedSpan, Rotel, Verbosity, rotel_or_skip};
 use common::shop::{self, CARD_NUMBER, Kind, SERVICES, Shop};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -315,28 +317,27 @@ fn demo_binary() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// The demo, exporting to rotel over gRPC.
-#[test]
-fn checkout_demo_exports_to_rotel() {
-    let Some(bin) = rotel_or_skip("checkout_demo_exports_to_rotel") else {
-        return;
-    };
+/// Runs the demo against `rotel` over gRPC with `env` added; returns the
+/// trace ids it printed, or `None` (after saying so) when the demo binary is
+/// not there outside CI.
+fn run_demo(rotel: &Rotel, env: &[(&str, &str)]) -> Option<BTreeSet<String>> {
     let Some(demo) = demo_binary() else {
         assert!(
             !common::rotel::in_ci(),
             "checkout_demo binary not found: `cargo test` builds it (or set CHECKOUT_DEMO_BIN)"
         );
         eprintln!("SKIPPED: build it with `cargo build --example checkout_demo --all-features`");
-        return;
+        return None;
     };
-    let rotel = Rotel::start(&bin, Verbosity::Detailed);
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout_path = dir.path().join("demo.out");
     let mut child = Command::new(&demo)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", rotel.grpc_endpoint())
         .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
         .env_remove("OTEL_SDK_DISABLED")
+        .env_remove(ExceptionSignal::ENV)
         .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_path).expect("demo stdout"))
         .stderr(Stdio::piped())
@@ -369,13 +370,24 @@ fn checkout_demo_exports_to_rotel() {
         !printed.is_empty(),
         "the demo printed no trace ids:\n{stdout}"
     );
+    Some(printed)
+}
+
+/// The demo, exporting to rotel over gRPC.
+#[test]
+fn checkout_demo_exports_to_rotel() {
+    let Some(bin) = rotel_or_skip("checkout_demo_exports_to_rotel") else {
+        return;
+    };
+    let rotel = Rotel::start(&bin, Verbosity::Detailed);
+    let Some(printed) = run_demo(&rotel, &[]) else {
+        return;
+    };
 
     // The demo shut its telemetry down (flushed) before exiting; allow the
     // collector a moment to print.
     let c = rotel.wait_for(WAIT, |c| {
-        let ids: BTreeSet<&str> = c.spans.iter().map(|s| s.trace_id.as_str()).collect();
-        printed.iter().all(|id| ids.contains(id.as_str()))
-            && c.latest_sum("gateway", METRIC_CHECKOUT_COMPLETED) > 0.0
+        demo_arrived(c, &printed) && c.latest_sum("gateway", METRIC_CHECKOUT_COMPLETED) > 0.0
     });
     let output = rotel.output();
 
@@ -451,10 +463,292 @@ fn checkout_demo_exports_to_rotel() {
         assert!(c.metric_names().contains(name), "no {name} metric received");
     }
     assert_no_pii(&output, &[]);
+    let log_services = assert_demo_logs(&c);
+    // Without `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`, exceptions stay span
+    // events only.
+    assert!(
+        c.logs.iter().all(
+            |l| l.scope != EXCEPTION_LOG_TARGET && !l.attributes.contains_key("exception.type")
+        ),
+        "exception log records without the opt-in"
+    );
+    assert!(
+        c.spans
+            .iter()
+            .any(|s| s.events.iter().any(|(name, _)| name == "exception")),
+        "no exception span events"
+    );
     eprintln!(
-        "checkout_demo: rotel received {} spans in {traces_seen} traces from {} services",
+        "checkout_demo: rotel received {} spans in {traces_seen} traces from {} services, {} log \
+         records from {} services",
         c.spans.len(),
-        services.len()
+        services.len(),
+        c.logs.len(),
+        log_services.len()
+    );
+}
+
+/// The demo's services that log: every one but the external gateway.
+const DEMO_LOG_SERVICES: [&str; 6] = [
+    "cart",
+    "gateway",
+    "inventory",
+    "notification",
+    "order",
+    "payment",
+];
+
+/// Every printed trace and the log records of every logging service arrived.
+fn demo_arrived(c: &Collected, printed: &BTreeSet<String>) -> bool {
+    let ids: BTreeSet<&str> = c.spans.iter().map(|s| s.trace_id.as_str()).collect();
+    let log_services: BTreeSet<&str> = c.logs.iter().map(CollectedLog::service).collect();
+    printed.iter().all(|id| ids.contains(id.as_str()))
+        && DEMO_LOG_SERVICES.iter().all(|s| log_services.contains(s))
+}
+
+/// The one record named `event` (the demo's `name:`), from `service`.
+fn demo_log<'a>(c: &'a Collected, service: &str, event: &str) -> &'a CollectedLog {
+    let record = c
+        .logs
+        .iter()
+        .find(|l| l.event_name == event)
+        .unwrap_or_else(|| panic!("no {event} log record from {service}"));
+    assert_eq!(record.service(), service, "{event} logged by the wrong service");
+    record
+}
+
+/// The demo's log records as rotel received them (issue 16): from at least
+/// five services, at least 80% in a trace, every trace and span id one of a
+/// received span, every record with a severity, no PII in any record (the
+/// independent matcher on body, event name, attribute keys and values), and
+/// the lines a real service writes at their levels. Returns the services.
+fn assert_demo_logs(c: &Collected) -> BTreeSet<&str> {
+    let services: BTreeSet<&str> = c.logs.iter().map(CollectedLog::service).collect();
+    assert!(
+        services.len() >= 5,
+        "log records from {services:?} only ({} records)",
+        c.logs.len()
+    );
+    let in_trace = c.logs.iter().filter(|l| !l.trace_id.is_empty()).count();
+    assert!(
+        in_trace * 5 >= c.logs.len() * 4,
+        "{in_trace} of {} log records carry a trace id",
+        c.logs.len()
+    );
+    let span_ids: BTreeSet<(&str, &str)> = c
+        .spans
+        .iter()
+        .map(|s| (s.trace_id.as_str(), s.span_id.as_str()))
+        .collect();
+    for l in &c.logs {
+        let what = format!(
+            "{} log record {:?} ({:?})",
+            l.service(),
+            l.event_name,
+            l.body
+        );
+        if !l.trace_id.is_empty() {
+            assert!(
+                span_ids.contains(&(l.trace_id.as_str(), l.span_id.as_str())),
+                "{what}: trace {} span {} is not a received span",
+                l.trace_id,
+                l.span_id
+            );
+        }
+        assert!(
+            !l.severity_text.is_empty() && l.severity_number > 0,
+            "{what}: no severity"
+        );
+        let texts = [&l.body, &l.event_name]
+            .into_iter()
+            .chain(l.attributes.keys())
+            .chain(l.attributes.values());
+        for text in texts {
+            let hits = pii_match::scan(text, &[]);
+            assert!(hits.is_empty(), "{what}: PII in {text:?}: {hits:?}");
+            // The demo's customer, planted in every scenario.
+            assert!(
+                !text.to_lowercase().contains("jane.doe"),
+                "{what}: {text:?}"
+            );
+        }
+    }
+
+    // What each service says, at the level a real one would.
+    const INFO: u8 = 9;
+    const WARN: u8 = 13;
+    const ERROR: u8 = 17;
+    assert_eq!(demo_log(c, "order", "order.placed").severity_number, INFO);
+    assert_eq!(demo_log(c, "cart", "cart.validated").severity_number, INFO);
+    assert_eq!(
+        demo_log(c, "cart", "cart.price_mismatch").severity_number,
+        WARN
+    );
+    assert_eq!(
+        demo_log(c, "notification", "notification.sent").severity_number,
+        INFO
+    );
+    let short = demo_log(c, "inventory", "inventory.stock_short");
+    assert_eq!(short.severity_number, WARN);
+    for key in ["sku", "requested", "available"] {
+        assert!(
+            short.attributes.contains_key(key),
+            "stock short without {key}: {short:?}"
+        );
+    }
+    let declined = demo_log(c, "payment", "payment.declined");
+    assert_eq!(declined.severity_number, WARN, "a decline is not an ERROR");
+    assert!(
+        matches!(
+            declined
+                .attributes
+                .get("payment.decline_class")
+                .map(String::as_str),
+            Some("soft" | "hard")
+        ),
+        "decline without its class: {declined:?}"
+    );
+    assert_eq!(
+        demo_log(c, "payment", "payment.gateway_timeout").severity_number,
+        ERROR
+    );
+    assert_eq!(
+        demo_log(c, "gateway", "checkout.completed").severity_number,
+        INFO
+    );
+    services
+}
+
+/// With `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN=logs/dup`, each failure the
+/// demo records arrives twice: as an exception log record (its type, its
+/// scrubbed message, the failed span's ids, ERROR for a fault and INFO for a
+/// rejection) and as the `exception` event on that span.
+#[test]
+fn checkout_demo_exports_exception_logs_to_rotel_with_logs_dup() {
+    let Some(bin) = rotel_or_skip("checkout_demo_exports_exception_logs_to_rotel_with_logs_dup")
+    else {
+        return;
+    };
+    let rotel = Rotel::start(&bin, Verbosity::Detailed);
+    let Some(printed) = run_demo(&rotel, &[(ExceptionSignal::ENV, "logs/dup")]) else {
+        return;
+    };
+    let c = rotel.wait_for(WAIT, |c| demo_arrived(c, &printed));
+    assert_demo_logs(&c);
+    assert_no_pii(&rotel.output(), &[]);
+
+    let exceptions: Vec<&CollectedLog> = c
+        .logs
+        .iter()
+        .filter(|l| l.attributes.contains_key("exception.type"))
+        .collect();
+    let mut kinds = BTreeSet::new();
+    for e in &exceptions {
+        assert_eq!(e.scope, EXCEPTION_LOG_TARGET, "{e:?}");
+        assert!(e.attributes.contains_key("exception.message"), "{e:?}");
+        let kind = e.attributes.get("failure.kind").map_or("", String::as_str);
+        kinds.insert(kind);
+        let expected = if kind == "fault" { 17 } else { 9 };
+        assert_eq!(e.severity_number, expected, "{kind}: {e:?}");
+        let span = c
+            .spans
+            .iter()
+            .find(|s| s.trace_id == e.trace_id && s.span_id == e.span_id)
+            .unwrap_or_else(|| panic!("the span of {e:?} was not received"));
+        assert!(
+            span.events.iter().any(|(name, attrs)| name == "exception"
+                && attrs.get("exception.type") == e.attributes.get("exception.type")),
+            "{} lost its exception event: {:?}",
+            span.name,
+            span.events
+        );
+    }
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["fault", "rejection"]),
+        "exception log records of both kinds"
+    );
+    eprintln!(
+        "checkout_demo (logs/dup): {} exception log records, each also a span event",
+        exceptions.len()
+    );
+}
+
+/// The parser reads rotel's log records (captured from rotel 0.0.1a15
+/// receiving the demo's logs).
+#[test]
+fn rotel_log_output_is_parsed() {
+    let sample = "\
+ResourceLog #0
+Resource SchemaURL: 
+Resource attributes:
+     -> service.name: Str(cart)
+ScopeLogs #0
+ScopeLogs SchemaURL: https://opentelemetry.io/schemas/1.42.0
+InstrumentationScope checkout_demo::services::cart 0.1.0
+LogRecord #0
+ObservedTimestamp: 1795862929451203186
+Timestamp: 0
+SeverityText: WARN
+SeverityNumber: SEVERITY_NUMBER_WARN(13)
+EventName: cart.price_mismatch
+Body: Str(price changed: since the item was added to the cart)
+Attributes:
+     -> sku: Str(sku-beans)
+     -> seen_minor: Int(1999)
+    Trace ID       : dc56a5cfff721568d20ee12bbcf3c744
+    Span ID        : f9a53c74c1424c33
+Flags: 1
+ScopeLogs #1
+InstrumentationScope checkout_otel::exception 0.1.0
+LogRecord #0
+SeverityText: INFO
+SeverityNumber: SEVERITY_NUMBER_INFO(9)
+Body: Str(1 price(s) changed)
+Attributes:
+     -> exception.type: Str(CartError)
+    Trace ID       : 
+    Span ID        : 
+Flags: 0
+ResourceSpans #0
+Resource attributes:
+     -> service.name: Str(cart)
+ScopeSpans #0
+InstrumentationScope checkout-otel 0.1.0
+Span #0
+    Trace ID       : dc56a5cfff721568d20ee12bbcf3c744
+    ID             : f9a53c74c1424c33
+    Name           : cart.verify_prices
+Attributes:
+     -> cart.item_count: Int(2)
+";
+    let c = Collected::parse(sample);
+    assert_eq!(c.logs.len(), 2, "{:?}", c.logs);
+    assert_eq!(c.spans.len(), 1);
+    let l = &c.logs[0];
+    assert_eq!(l.service(), "cart");
+    assert_eq!(l.scope, "checkout_demo::services::cart");
+    assert_eq!(l.severity_text, "WARN");
+    assert_eq!(l.severity_number, 13);
+    assert_eq!(l.event_name, "cart.price_mismatch");
+    assert_eq!(
+        l.body,
+        "price changed: since the item was added to the cart"
+    );
+    assert_eq!(l.attributes["sku"], "sku-beans");
+    assert_eq!(l.attributes["seen_minor"], "1999");
+    assert_eq!(l.trace_id, "dc56a5cfff721568d20ee12bbcf3c744");
+    assert_eq!(l.span_id, "f9a53c74c1424c33");
+    let e = &c.logs[1];
+    assert_eq!(e.scope, EXCEPTION_LOG_TARGET);
+    assert_eq!(e.severity_number, 9);
+    assert_eq!(e.event_name, "");
+    assert_eq!(e.attributes["exception.type"], "CartError");
+    assert_eq!((e.trace_id.as_str(), e.span_id.as_str()), ("", ""));
+    assert_eq!(c.spans[0].attributes["cart.item_count"], "2");
+    assert!(
+        c.spans[0].attributes.len() == 1,
+        "no log attribute on the span"
     );
 }
 

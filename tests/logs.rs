@@ -132,6 +132,54 @@ fn records_pass_the_exit_check() {
     assert_eq!(counters.emails(), 1);
 }
 
+/// A log processor added with `with_log_processor` runs after the exit
+/// check: it gets the redacted record, with its trace context.
+#[test]
+fn an_added_log_processor_sees_the_checked_record() {
+    use checkout_otel::opentelemetry::logs::AnyValue;
+    use checkout_otel::opentelemetry::trace::TraceContextExt as _;
+    use checkout_otel::opentelemetry_sdk::logs::{InMemoryLogExporter, SimpleLogProcessor};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let exporter = InMemoryLogExporter::default();
+    let guard = checkout_otel::Telemetry::builder("checkout")
+        .with_env(Vec::<(String, String)>::new())
+        .traces_exporter(checkout_otel::init::Exporter::None)
+        .metrics_exporter(checkout_otel::init::Exporter::None)
+        .logs_exporter(checkout_otel::init::Exporter::None)
+        .with_log_processor(SimpleLogProcessor::new(exporter.clone()))
+        .build()
+        .expect("build");
+    let subscriber = tracing_subscriber::registry().with(guard.logs_layer());
+    let order = guard.tracer().start(OrderCreate::new("ord-1"));
+    tracing::subscriber::with_default(subscriber, || {
+        let _in = order.enter();
+        tracing::warn!(name: "payment.declined", note = "mail jane@example.com", "declined");
+    });
+    let records = exporter.get_emitted_logs().expect("logs");
+    assert_eq!(records.len(), 1);
+    let record = &records[0].record;
+    assert_eq!(record.event_name(), Some("payment.declined"));
+    assert_eq!(record.severity_number(), Some(Severity::Warn));
+    let note = record
+        .attributes_iter()
+        .find(|(k, _)| k.as_str() == "note")
+        .and_then(|(_, v)| match v {
+            AnyValue::String(s) => Some(s.to_string()),
+            _ => None,
+        });
+    assert_eq!(note, Some(format!("mail {EMAIL_MASK}")));
+    assert_eq!(
+        record.trace_context().map(|t| t.span_id),
+        Some(order.context().span().span_context().span_id())
+    );
+    assert_eq!(
+        guard.redaction_counters().map(|c| c.emails()),
+        Some(1),
+        "the exit check ran first"
+    );
+}
+
 #[test]
 fn the_exporters_own_targets_never_become_records() {
     let telemetry = TestTelemetry::new("checkout");

@@ -16,7 +16,7 @@ use crate::setup::{
     DEFAULT_LAYER_EXTRAS, block_on, crate_tracer, crate_tracer_with_meter, sdk_tracer, subscriber,
     subscriber_with_defaults,
 };
-use crate::{checkout, meter, pii, span};
+use crate::{checkout, logs, meter, pii, span};
 
 /// A span reduced to what a backend shows: scope, name, kind, parent's name, sorted
 /// attributes and events (with typed values).
@@ -268,5 +268,62 @@ pub fn check_pii() {
             .zip(&before)
             .all(|(a, b)| a.attributes == b.attributes),
         "the checkout trace is PII-free by construction: redaction changes nothing"
+    );
+}
+
+/// Checks the log group: both sides export one record with the same body,
+/// severity, event name, attributes (typed) and trace context.
+pub fn check_logs() {
+    use checkout_otel::opentelemetry::logs::AnyValue;
+    use checkout_otel::opentelemetry_sdk::logs::{InMemoryLogExporter, SimpleLogProcessor};
+
+    fn any(v: &AnyValue) -> String {
+        match v {
+            AnyValue::String(s) => format!("{:?}", s.as_str()),
+            other => format!("{other:?}"),
+        }
+    }
+    fn capture(
+        subscriber: impl tracing::Subscriber + Send + Sync,
+        exporter: &InMemoryLogExporter,
+    ) -> String {
+        tracing::subscriber::with_default(subscriber, || logs::emit(&logs::context()));
+        let records = exporter.get_emitted_logs().expect("in-memory logs");
+        assert_eq!(records.len(), 1, "one record per event");
+        let r = &records[0].record;
+        let mut attributes: Vec<(String, String)> = r
+            .attributes_iter()
+            .map(|(k, v)| (k.to_string(), any(v)))
+            .collect();
+        attributes.sort();
+        assert_eq!(
+            attributes.len(),
+            4,
+            "the event's four fields: {attributes:?}"
+        );
+        let trace = r.trace_context().map(|t| (t.trace_id, t.span_id));
+        assert!(trace.is_some(), "the record carries its span's ids");
+        format!(
+            "body {:?}, severity {:?} {:?}, event {:?}, attributes {attributes:?}, trace {trace:?}",
+            r.body().map(any),
+            r.severity_number(),
+            r.severity_text(),
+            r.event_name(),
+        )
+    }
+
+    let exporter = InMemoryLogExporter::default();
+    let with_crate = capture(
+        logs::with_crate(SimpleLogProcessor::new(exporter.clone())),
+        &exporter,
+    );
+    let exporter = InMemoryLogExporter::default();
+    let appender = capture(
+        logs::appender(SimpleLogProcessor::new(exporter.clone())),
+        &exporter,
+    );
+    assert_eq!(
+        with_crate, appender,
+        "log_record: the appender side does not export what the crate exports"
     );
 }

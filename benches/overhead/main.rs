@@ -19,6 +19,7 @@
 
 mod checkout;
 mod equivalence;
+mod logs;
 mod meter;
 mod pii;
 mod setup;
@@ -244,6 +245,23 @@ fn cases() -> Vec<Case> {
         |b| pii::export(&setup::NoopExporter, b),
     );
 
+    // One `tracing` log record: the crate's bridge (exit check included)
+    // against the appender's bridge alone, both over a no-op exporter.
+    let cx = logs::context();
+    c.traced(
+        "log_record",
+        "crate",
+        logs::with_crate(logs::noop()),
+        move || logs::emit(black_box(&cx)),
+    );
+    let cx = logs::context();
+    c.traced(
+        "log_record",
+        "appender",
+        logs::appender(logs::noop()),
+        move || logs::emit(black_box(&cx)),
+    );
+
     c.0
 }
 
@@ -303,6 +321,7 @@ fn main() {
     let trace = equivalence::check_spans();
     equivalence::check_meter();
     equivalence::check_pii();
+    equivalence::check_logs();
     eprintln!(
         "equivalence checked: checkout trace of {} spans, {} attributes, {} events on every side",
         trace.spans, trace.attributes, trace.events

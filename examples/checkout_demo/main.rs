@@ -50,7 +50,7 @@ async fn main() -> ExitCode {
     };
     if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         show(&format!(
-            "exporting traces and metrics over OTLP to {endpoint}\n"
+            "exporting traces, metrics and logs over OTLP to {endpoint}\n"
         ));
     }
     let mut code = ExitCode::SUCCESS;

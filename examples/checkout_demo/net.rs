@@ -2,7 +2,8 @@
 //! the request's trace context on the server side (each service's router
 //! carries the crate's `OtelServerLayer`), and calling the next
 //! service through the crate's `OtelMiddleware` (a CLIENT span per call, with
-//! the trace context injected).
+//! the trace context injected), and each service's own `tracing` subscriber
+//! for its log lines.
 
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
@@ -10,9 +11,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use checkout_otel::CheckoutTracer;
 use checkout_otel::attributes::ErrorType;
@@ -23,6 +25,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber as _;
 
 /// Serves `router` on 127.0.0.1 with a port the OS picks (so a port in use
 /// is never a problem) and returns the base URL and the server task.
@@ -34,6 +38,31 @@ pub async fn serve(router: Router) -> std::io::Result<(String, JoinHandle<()>)> 
         let _ = axum::serve(listener, router).await;
     });
     Ok((format!("http://{addr}"), task))
+}
+
+/// `router` with every request handled under `logs`, the service's own
+/// `tracing` subscriber (its OpenTelemetry logs layer). Six services share
+/// this process, so none of them is the global subscriber: each request's
+/// `tracing` events go to the subscriber of the service that serves it, and
+/// leave as that service's log records, with the trace and span id of the
+/// OpenTelemetry context current where they were emitted.
+pub fn with_logs(router: Router, logs: Dispatch) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| next.run(request).with_subscriber(logs.clone()),
+    ))
+}
+
+/// `tokio::task::spawn_blocking`, keeping the caller's `tracing` subscriber
+/// (the service's, see [`with_logs`]) on the blocking thread, so what is
+/// logged there (and the exceptions the span helpers record) is the
+/// service's too.
+pub fn spawn_blocking<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let logs = tracing::dispatcher::get_default(Dispatch::clone);
+    tokio::task::spawn_blocking(move || tracing::dispatcher::with_default(&logs, f))
 }
 
 /// The request's context: the `SERVER` span that each service's

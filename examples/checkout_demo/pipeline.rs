@@ -1,7 +1,8 @@
 //! Starts the whole shop in one process: every service on its own loopback
 //! port with its own telemetry (`service.name`), all exporting into one
 //! shared [`SpanCollector`] (for the waterfalls) and, when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, over OTLP too.
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, over OTLP too: traces, metrics and
+//! the services' log lines.
 
 use std::time::Duration;
 
@@ -11,10 +12,12 @@ use checkout_otel::opentelemetry_sdk::metrics::{InMemoryMetricExporter, Periodic
 use checkout_otel::opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use checkout_otel::pii::RedactingExporter;
 use checkout_otel::waterfall::SpanCollector;
-use checkout_otel::{Telemetry, TelemetryGuard};
+use checkout_otel::{CheckoutTracer, Telemetry, TelemetryGuard};
 use tokio::task::JoinHandle;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::net::{CallError, ServiceClient, serve};
+use crate::net::{CallError, ServiceClient, serve, with_logs};
 use crate::services::cart::{Cart, CartLine};
 use crate::services::gateway::{CheckoutRequest, CheckoutResponse, Downstream, Gateway};
 use crate::services::inventory::{Inventory, SetStock, StockLevel};
@@ -102,9 +105,9 @@ impl Pipeline {
         let mut tasks = Vec::new();
         let mut start = |name: &'static str| {
             let t = service_telemetry(name, &config, &collector, None)?;
-            let tracer = t.tracer();
+            let service = Service::of(&t);
             telemetry.push(t);
-            Ok::<_, checkout_otel::ConfigError>(tracer)
+            Ok::<_, checkout_otel::ConfigError>(service)
         };
 
         // On the timeout card the gateway hangs well past the payment
@@ -113,7 +116,8 @@ impl Pipeline {
         let (psp_url, task) = serve(psp::router(psp.clone())).await?;
         tasks.push(task);
 
-        let (cart_url, task) = serve(cart::router(start("cart")?)).await?;
+        let svc = start("cart")?;
+        let (cart_url, task) = serve(with_logs(cart::router(svc.tracer), svc.logs)).await?;
         tasks.push(task);
 
         let stock = Inventory::create(&data.path().join("inventory.db"), INITIAL_STOCK)?;
@@ -121,20 +125,26 @@ impl Pipeline {
             stock.clone(),
             Duration::from_secs(1),
         )));
-        let (inventory_url, task) = serve(inventory::router(start("inventory")?, stock)).await?;
+        let svc = start("inventory")?;
+        let inventory_router = with_logs(inventory::router(svc.tracer, stock), svc.logs);
+        let (inventory_url, task) = serve(inventory_router).await?;
         tasks.push(task);
 
-        let payment_router = payment::router(start("payment")?, psp_url, config.psp_timeout);
-        let (payment_url, task) = serve(payment_router).await?;
+        let svc = start("payment")?;
+        let payment_router = payment::router(svc.tracer, psp_url, config.psp_timeout);
+        let (payment_url, task) = serve(with_logs(payment_router, svc.logs)).await?;
         tasks.push(task);
 
         let orders_db = order::create_db(&data.path().join("orders.db"))?;
-        let (order_url, task) = serve(order::router(start("order")?, orders_db)).await?;
+        let svc = start("order")?;
+        let (order_url, task) =
+            serve(with_logs(order::router(svc.tracer, orders_db), svc.logs)).await?;
         tasks.push(task);
 
         let relay = RelayControl::default();
-        let notification_router = notification::router(start("notification")?, relay.clone());
-        let (notification_url, task) = serve(notification_router).await?;
+        let svc = start("notification")?;
+        let notification_router = notification::router(svc.tracer, relay.clone());
+        let (notification_url, task) = serve(with_logs(notification_router, svc.logs)).await?;
         tasks.push(task);
 
         // The gateway waits for the payment service, which may wait for the
@@ -143,7 +153,7 @@ impl Pipeline {
         let gateway_metrics = MetricsTap::default();
         let gateway_telemetry =
             service_telemetry("gateway", &config, &collector, Some(&gateway_metrics))?;
-        let tracer = gateway_telemetry.tracer();
+        let Service { tracer, logs } = Service::of(&gateway_telemetry);
         let client = |url: &str| ServiceClient::traced(url, timeout, tracer.clone());
         let downstream = Downstream {
             cart: client(&cart_url),
@@ -153,7 +163,7 @@ impl Pipeline {
             notifications: client(&notification_url),
         };
         let gateway = Gateway::new(tracer.clone(), downstream);
-        let (gateway_url, task) = serve(gateway::router(gateway.clone())).await?;
+        let (gateway_url, task) = serve(with_logs(gateway::router(gateway.clone()), logs)).await?;
         tasks.push(task);
 
         let storefront = Storefront {
@@ -241,8 +251,30 @@ impl Storefront {
 // Telemetry of one service
 // ---------------------------------------------------------------------------
 
+/// What a service's code gets from its telemetry: the tracer for its spans
+/// and the `tracing` subscriber for its log lines.
+struct Service {
+    tracer: CheckoutTracer,
+    logs: Dispatch,
+}
+
+impl Service {
+    /// The service's tracer, and a subscriber with only its logs layer:
+    /// `tracing` events become the service's OpenTelemetry log records
+    /// (redacted, exported with its traces), and nothing is printed, so the
+    /// terminal shows the waterfalls alone.
+    fn of(telemetry: &TelemetryGuard) -> Service {
+        let logs = tracing_subscriber::registry().with(telemetry.logs_layer());
+        Service {
+            tracer: telemetry.tracer(),
+            logs: Dispatch::new(logs),
+        }
+    }
+}
+
 /// One service's telemetry, as each service would set it up in production:
-/// its own `service.name`, OTLP export (PII-redacted by `init`) when
+/// its own `service.name`, OTLP export of its spans, metrics and logs
+/// (PII-redacted by `init`) when
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal variable) is set, plus,
 /// for the demo, a copy of every span into the shared collector. That
 /// exporter is ours, so we wrap it in the redaction ourselves: the last line
@@ -276,7 +308,8 @@ fn service_telemetry(
     {
         builder = builder
             .traces_exporter(Exporter::None)
-            .metrics_exporter(Exporter::None);
+            .metrics_exporter(Exporter::None)
+            .logs_exporter(Exporter::None);
     }
     if let Some(capture) = &config.span_capture {
         builder = builder.with_span_processor(SimpleSpanProcessor::new(capture.clone()));
@@ -288,10 +321,11 @@ fn service_telemetry(
 }
 
 /// The variables that configure an OTLP endpoint.
-const OTLP_ENDPOINT_VARS: [&str; 3] = [
+const OTLP_ENDPOINT_VARS: [&str; 4] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
 ];
 
 /// Reads the gateway's metrics back in-process, for the summary.

@@ -53,6 +53,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("settings", &self.settings)
             .field("extra_span_processors", &self.extras.span_processors.len())
             .field("extra_metric_readers", &self.extras.metric_readers.len())
+            .field("extra_log_processors", &self.extras.log_processors.len())
             .finish_non_exhaustive()
     }
 }
@@ -400,6 +401,22 @@ impl TelemetryBuilder {
         self.extras
             .span_processors
             .push(Box::new(move |b| b.with_span_processor(processor)));
+        self
+    }
+
+    /// Adds a log processor after the exporting one, e.g. a
+    /// [`SimpleLogProcessor`](opentelemetry_sdk::logs::SimpleLogProcessor)
+    /// over an exporter of your own. It sees each record of the
+    /// [`logs_layer`](super::TelemetryGuard::logs_layer) after the exit check
+    /// (redacted, unless redaction is off). Not added in a disabled
+    /// (`OTEL_SDK_DISABLED`) set-up.
+    pub fn with_log_processor(
+        mut self,
+        processor: impl opentelemetry_sdk::logs::LogProcessor + 'static,
+    ) -> Self {
+        self.extras
+            .log_processors
+            .push(Box::new(move |b| b.with_log_processor(processor)));
         self
     }
 

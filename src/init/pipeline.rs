@@ -26,6 +26,9 @@ use crate::waterfall::WaterfallExporter;
 /// A span processor the user added.
 pub(crate) type AddProcessor =
     Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+/// A log processor the user added.
+pub(crate) type AddLogProcessor =
+    Box<dyn FnOnce(LoggerProviderBuilder) -> LoggerProviderBuilder + Send>;
 /// A metric reader the user added.
 pub(crate) type AddReader = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
 /// Exporters attached at the end of the pipeline, through its wiring.
@@ -44,6 +47,7 @@ pub(crate) type AddLogExporter =
 pub(crate) struct Extras {
     pub(crate) span_processors: Vec<AddProcessor>,
     pub(crate) metric_readers: Vec<AddReader>,
+    pub(crate) log_processors: Vec<AddLogProcessor>,
     pub(crate) span_exporters: Vec<AddSpanExporter>,
     pub(crate) metric_exporters: Vec<AddMetricExporter>,
     pub(crate) log_exporters: Vec<AddLogExporter>,
@@ -277,6 +281,9 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
     }
     for add in extras.metric_readers {
         meter_builder = add(meter_builder);
+    }
+    for add in extras.log_processors {
+        logger_builder = add(logger_builder);
     }
 
     let redaction = (config.redaction != RedactionPolicy::Off).then_some(counters);

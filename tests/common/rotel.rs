@@ -2,7 +2,7 @@
 //! shipped in the PyPI package `rotel` (`.ci/run` installs it and sets
 //! `ROTEL_BIN`). It runs as a child process on free loopback ports with the
 //! blackhole exporter and its debug log on stdout (written to a file), which
-//! [`Rotel::collected`] parses back into spans and metrics.
+//! [`Rotel::collected`] parses back into spans, metrics and log records.
 //!
 //! Finding the binary: `ROTEL_BIN`, else `rotel-agent` on `PATH`, else the
 //! installed Python package. When it is missing, [`rotel_or_skip`] fails the
@@ -138,6 +138,7 @@ impl Rotel {
             .arg("start")
             .args(["--exporter", "blackhole"])
             .args(["--debug-log", "traces", "--debug-log", "metrics"])
+            .args(["--debug-log", "logs"])
             .args(["--debug-log-verbosity", verbosity])
             .args([
                 "--otlp-grpc-endpoint",
@@ -300,6 +301,31 @@ impl CollectedSpan {
     }
 }
 
+/// One log record as rotel printed it.
+#[derive(Debug, Clone, Default)]
+pub struct CollectedLog {
+    /// Resource attributes (values without their type wrapper).
+    pub resource: BTreeMap<String, String>,
+    /// Instrumentation scope name.
+    pub scope: String,
+    pub severity_text: String,
+    /// `SEVERITY_NUMBER_INFO(9)` -> 9; 0 when unspecified or missing.
+    pub severity_number: u8,
+    pub event_name: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+    /// Empty when the record has no trace context.
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+impl CollectedLog {
+    /// `service.name` of the record's resource.
+    pub fn service(&self) -> &str {
+        self.resource.get("service.name").map_or("", String::as_str)
+    }
+}
+
 /// One metric data point as rotel printed it.
 #[derive(Debug, Clone, Default)]
 pub struct CollectedPoint {
@@ -316,6 +342,7 @@ pub struct CollectedPoint {
 #[derive(Debug, Clone, Default)]
 pub struct Collected {
     pub spans: Vec<CollectedSpan>,
+    pub logs: Vec<CollectedLog>,
     pub points: Vec<CollectedPoint>,
     /// Sum of `spans=N` over "Received traces" lines (basic verbosity).
     pub basic_span_count: u64,
@@ -326,6 +353,7 @@ enum Section {
     None,
     Resource,
     SpanAttributes,
+    LogAttributes,
     Event,
     PointAttributes,
 }
@@ -339,6 +367,7 @@ impl Collected {
         let mut scope = String::new();
         let mut section = Section::None;
         let mut span: Option<CollectedSpan> = None;
+        let mut log: Option<CollectedLog> = None;
         let mut point: Option<CollectedPoint> = None;
         let mut metric = (String::new(), String::new(), String::new()); // name, unit, type
 
@@ -354,8 +383,12 @@ impl Collected {
                 out.basic_span_count += field(&line, "spans=").unwrap_or(0);
                 continue;
             }
-            if trimmed.starts_with("ResourceSpans #") || trimmed.starts_with("ResourceMetrics #") {
+            if trimmed.starts_with("ResourceSpans #")
+                || trimmed.starts_with("ResourceMetrics #")
+                || trimmed.starts_with("ResourceLog #")
+            {
                 finish_span(&mut span, &mut out);
+                out.logs.extend(log.take());
                 if let Some(p) = point.take() {
                     out.points.push(p);
                 }
@@ -366,8 +399,32 @@ impl Collected {
             } else if let Some(rest) = trimmed.strip_prefix("InstrumentationScope ") {
                 scope = rest.split_whitespace().next().unwrap_or("").to_owned();
                 section = Section::None;
-            } else if trimmed.starts_with("ScopeSpans #") || trimmed.starts_with("ScopeMetrics #") {
+            } else if trimmed.starts_with("ScopeSpans #")
+                || trimmed.starts_with("ScopeMetrics #")
+                || trimmed.starts_with("ScopeLogs #")
+            {
+                out.logs.extend(log.take());
                 section = Section::None;
+            } else if trimmed.starts_with("LogRecord #") {
+                out.logs.extend(log.take());
+                log = Some(CollectedLog {
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    ..CollectedLog::default()
+                });
+                section = Section::None;
+            } else if let (Some(l), Some((key, value))) = (log.as_mut(), log_header(trimmed)) {
+                match key {
+                    "SeverityText" => l.severity_text = value.to_owned(),
+                    "SeverityNumber" => l.severity_number = severity_number(value),
+                    "EventName" => l.event_name = value.to_owned(),
+                    "Body" => l.body = unwrap_value(value),
+                    "Trace ID" => l.trace_id = value.to_owned(),
+                    "Span ID" => l.span_id = value.to_owned(),
+                    _ => {}
+                }
+            } else if trimmed == "Attributes:" && log.is_some() {
+                section = Section::LogAttributes;
             } else if trimmed.starts_with("Span #") {
                 finish_span(&mut span, &mut out);
                 span = Some(CollectedSpan {
@@ -437,6 +494,11 @@ impl Collected {
                             s.attributes.insert(key.to_owned(), value);
                         }
                     }
+                    Section::LogAttributes => {
+                        if let Some(l) = log.as_mut() {
+                            l.attributes.insert(key.to_owned(), value);
+                        }
+                    }
                     Section::Event => {
                         if let Some((name, attrs)) = span.as_mut().and_then(|s| s.events.last_mut())
                         {
@@ -464,6 +526,7 @@ impl Collected {
             }
         }
         finish_span(&mut span, &mut out);
+        out.logs.extend(log.take());
         if let Some(p) = point.take() {
             out.points.push(p);
         }
@@ -503,6 +566,29 @@ fn header(line: &str) -> Option<(&str, &str)> {
         "Trace ID" | "Parent ID" | "ID" | "Name" | "Kind" | "Status code" | "Status message"
     )
     .then(|| (k, v.trim()))
+}
+
+/// The header lines of a log record: `SeverityText: INFO`,
+/// `    Trace ID       : abc` (an empty value when the record has none).
+fn log_header(line: &str) -> Option<(&str, &str)> {
+    if line.starts_with("->") {
+        return None;
+    }
+    let (k, v) = line.split_once(':')?;
+    let k = k.trim();
+    matches!(
+        k,
+        "SeverityText" | "SeverityNumber" | "EventName" | "Body" | "Trace ID" | "Span ID"
+    )
+    .then(|| (k, v.trim()))
+}
+
+/// `SEVERITY_NUMBER_WARN(13)` -> 13.
+fn severity_number(v: &str) -> u8 {
+    v.rsplit_once('(')
+        .and_then(|(_, n)| n.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `Str(abc)` -> `abc`, `Int(3)` -> `3`.

@@ -137,6 +137,18 @@ async fn validate(
         let verify = tracer.start_in(CartVerifyPrices::new(cart.lines.len()), validate.context());
         let checked = check_prices(&verify, &cart).await;
         let total_minor = verify.record(checked)?;
+        {
+            let _in = validate.enter();
+            tracing::info!(
+                name: "cart.validated",
+                {
+                    "cart.id" = %id,
+                    "cart.item_count" = cart.lines.len(),
+                    total_minor,
+                },
+                "cart validated"
+            );
+        }
         Ok(ValidatedCart {
             lines: cart.lines,
             total_minor,
@@ -167,6 +179,18 @@ async fn check_prices(verify: &CartVerifyPricesSpan, cart: &Cart) -> Result<i64,
         let current = catalogue_price(&line.sku)
             .ok_or_else(|| CartError::UnknownProduct(line.sku.clone()))?;
         if current != line.unit_price_minor {
+            {
+                let _in = verify.enter();
+                tracing::warn!(
+                    name: "cart.price_mismatch",
+                    {
+                        sku = %line.sku,
+                        seen_minor = line.unit_price_minor,
+                        current_minor = current,
+                    },
+                    "price changed since the item was added to the cart"
+                );
+            }
             verify.price_mismatch(
                 &line.sku,
                 Money::from_minor(line.unit_price_minor, Currency::USD),

@@ -29,6 +29,7 @@ use checkout_otel::spans::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
+use tracing::instrument::WithSubscriber as _;
 
 use checkout_otel::http_server::OtelServerLayer;
 
@@ -206,7 +207,9 @@ async fn checkout(
     let trace_id = checkout.trace_id().to_string();
 
     let result = gw.place_order(&checkout, &order_id, &req).await;
+    let checkout_context = checkout.context().clone();
     let outcome = checkout.finish(&result);
+    log_outcome(&checkout_context, &order_id, &outcome);
 
     let status = match outcome.status {
         CheckoutStatus::Success => StatusCode::CREATED,
@@ -229,6 +232,48 @@ async fn checkout(
         duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
     };
     (status, Json(response))
+}
+
+/// The checkout's outcome as the gateway's log line, under the checkout's
+/// span: a rejection (decline, stock, prices) is the business working as
+/// intended (INFO), a fault is an ERROR.
+fn log_outcome(
+    checkout: &checkout_otel::opentelemetry::Context,
+    order_id: &str,
+    outcome: &checkout_otel::spans::CheckoutOutcome,
+) {
+    let _in = checkout.clone().attach();
+    let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
+    let step = outcome.failure_step.map_or("", |s| s.as_str());
+    let error_type = outcome.error_type.as_ref().map_or("", |t| t.as_str());
+    match outcome.status {
+        CheckoutStatus::Success => tracing::info!(
+            name: "checkout.completed",
+            {
+                "order.id" = order_id,
+                duration_ms,
+            },
+            "checkout completed"
+        ),
+        CheckoutStatus::Rejected => tracing::info!(
+            name: "checkout.rejected",
+            {
+                "checkout.failure_step" = step,
+                "error.type" = error_type,
+                duration_ms,
+            },
+            "checkout rejected"
+        ),
+        _ => tracing::error!(
+            name: "checkout.failed",
+            {
+                "checkout.failure_step" = step,
+                "error.type" = error_type,
+                duration_ms,
+            },
+            "checkout failed"
+        ),
+    }
 }
 
 impl Gateway {
@@ -406,9 +451,13 @@ impl Background {
         let mut tasks = self.0.lock().unwrap();
         // Reap finished tasks so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move {
-            task.await;
-        });
+        // With the gateway's subscriber: the task outlives the request.
+        tasks.spawn(
+            async move {
+                task.await;
+            }
+            .with_current_subscriber(),
+        );
     }
 
     async fn idle(&self) {

@@ -180,7 +180,20 @@ impl Inventory {
         let batch_id = format!("rsv-{:04}", self.next_batch.fetch_add(1, Ordering::Relaxed));
         let result = self.reserve_lines(tracer, batch.context(), &batch_id, lines);
         match &result {
-            Ok(r) => batch.reserved(&r.reservation_id, r.items),
+            Ok(r) => {
+                {
+                    let _in = batch.enter();
+                    tracing::info!(
+                        name: "inventory.reserved",
+                        {
+                            "reservation.id" = %r.reservation_id,
+                            items = r.items,
+                        },
+                        "stock reserved"
+                    );
+                }
+                batch.reserved(&r.reservation_id, r.items)
+            }
             Err(e) => batch.fail(e),
         }
         result
@@ -208,6 +221,18 @@ impl Inventory {
                     tx.query_row(q, [&line.sku], |row| row.get::<_, i64>(0))
                 })?;
                 let available = u64::try_from(available).unwrap_or(0);
+                {
+                    let _in = item.enter();
+                    tracing::warn!(
+                        name: "inventory.stock_short",
+                        {
+                            sku = %line.sku,
+                            requested = line.quantity,
+                            available,
+                        },
+                        "insufficient stock"
+                    );
+                }
                 item.insufficient_stock(available);
                 // Dropping `tx` rolls back the lines reserved so far.
                 return Err(InventoryError::InsufficientStock {
@@ -269,6 +294,17 @@ impl Inventory {
                 |q| tx.execute(q, [batch_id]),
             )?;
             tx.commit()?;
+            {
+                let _in = span.enter();
+                tracing::info!(
+                    name: "inventory.released",
+                    {
+                        "reservation.id" = batch_id,
+                        items = released,
+                    },
+                    "reservation released, stock returned"
+                );
+            }
             span.released(released);
             Ok(released)
         };
@@ -372,7 +408,7 @@ pub async fn sweep_expired(db: Inventory, period: Duration) {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, InventoryError> + Send + 'static,
 ) -> Result<T, InventoryError> {
-    tokio::task::spawn_blocking(f)
+    crate::net::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(InventoryError::Worker(e.to_string())))
 }

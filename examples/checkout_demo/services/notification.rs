@@ -117,13 +117,34 @@ async fn send(
     );
     tokio::time::sleep(Duration::from_millis(25)).await; // SMTP round trip
     if svc.relay.is_down() {
+        {
+            // Not the relay's reply: it quotes the recipient.
+            let _in = span.enter();
+            tracing::warn!(
+                name: "notification.deferred",
+                {
+                    "order.id" = %n.order_id,
+                },
+                "mail relay unavailable, order confirmation deferred"
+            );
+        }
         let reply = format!(
             "421 4.3.2 relay.mail.example unavailable, message to <{}> deferred",
             n.email
         );
         return span.record(Err(NotifyError::RelayUnavailable(reply)));
     }
-    Ok(Json(Sent {
-        message_id: format!("<{}@mail.example>", n.order_id),
-    }))
+    let message_id = format!("<{}@mail.example>", n.order_id);
+    {
+        let _in = span.enter();
+        tracing::info!(
+            name: "notification.sent",
+            {
+                "order.id" = %n.order_id,
+                "notification.channel" = NotificationChannel::Email.as_str(),
+            },
+            "order confirmation sent"
+        );
+    }
+    Ok(Json(Sent { message_id }))
 }

@@ -93,7 +93,7 @@ async fn create(
     Json(order): Json<NewOrder>,
 ) -> Result<(StatusCode, Json<Order>), OrderError> {
     let order_id = order.order_id.clone();
-    tokio::task::spawn_blocking(move || svc.insert(&parent, &order))
+    crate::net::spawn_blocking(move || svc.insert(&parent, &order))
         .await
         .unwrap_or_else(|e| Err(OrderError::Worker(e.to_string())))?;
     Ok((StatusCode::CREATED, Json(Order { order_id })))
@@ -125,6 +125,18 @@ impl OrderService {
             query.record(inserted.map_err(OrderError::from))
         };
         let inserted = insert();
+        if inserted.is_ok() {
+            let _in = span.enter();
+            tracing::info!(
+                name: "order.placed",
+                {
+                    "order.id" = %order.order_id,
+                    "order.total_minor" = order.total_minor,
+                    "order.currency" = %order.currency,
+                },
+                "order placed"
+            );
+        }
         span.record(inserted).map(drop)
     }
 }

@@ -88,6 +88,7 @@ struct PaymentService {
     tracer: CheckoutTracer,
     psp_url: String,
     psp: reqwest::Client,
+    psp_timeout: Duration,
 }
 
 /// The payment service, charging through the gateway at `psp_url` and giving
@@ -101,6 +102,7 @@ pub fn router(tracer: CheckoutTracer, psp_url: String, psp_timeout: Duration) ->
         tracer,
         psp_url: format!("{psp_url}/v1/charges"),
         psp,
+        psp_timeout,
     });
     Router::new()
         .route("/payments", post(pay))
@@ -163,6 +165,18 @@ impl PaymentService {
         let response = match self.psp.post(&self.psp_url).json(charge).send().await {
             Ok(response) => response,
             Err(e) if e.is_timeout() => {
+                {
+                    let _in = call.enter();
+                    tracing::error!(
+                        name: "payment.gateway_timeout",
+                        {
+                            "peer.service" = PSP_NAME,
+                            attempt,
+                            timeout_ms = u64::try_from(self.psp_timeout.as_millis()).unwrap_or(u64::MAX),
+                        },
+                        "payment gateway did not answer in time; not retried"
+                    );
+                }
                 call.timed_out();
                 return Err(PaymentError::Timeout);
             }
@@ -177,6 +191,17 @@ impl PaymentService {
                 .map_err(|e| PaymentError::Unreachable(e.to_string()));
             return match charge {
                 Ok(charge) => {
+                    {
+                        let _in = call.enter();
+                        tracing::info!(
+                            name: "payment.authorized",
+                            {
+                                "payment.charge_id" = %charge.id,
+                                attempt,
+                            },
+                            "payment authorized"
+                        );
+                    }
                     call.succeeded(&charge.id);
                     Ok(charge)
                 }
@@ -186,6 +211,19 @@ impl PaymentService {
         if status == StatusCode::PAYMENT_REQUIRED {
             if let Ok(decline) = response.json::<psp::Decline>().await {
                 let code = DeclineCode::from_gateway_code(&decline.code);
+                {
+                    // Not the gateway's message: it may quote the card.
+                    let _in = call.enter();
+                    tracing::warn!(
+                        name: "payment.declined",
+                        {
+                            "payment.decline_code" = code.as_str(),
+                            "payment.decline_class" = code.class().as_str(),
+                            attempt,
+                        },
+                        "payment declined by the issuer"
+                    );
+                }
                 // The gateway's message may quote the card and the email:
                 // `declined` scrubs it before it reaches the span.
                 call.declined(code, &decline.message);
@@ -194,6 +232,18 @@ impl PaymentService {
                     message: decline.message,
                 });
             }
+        }
+        {
+            let _in = call.enter();
+            tracing::warn!(
+                name: "payment.gateway_error",
+                {
+                    "peer.service" = PSP_NAME,
+                    "http.response.status_code" = status.as_u16(),
+                    attempt,
+                },
+                "payment gateway failed the charge"
+            );
         }
         // `response_status` already recorded a 5xx on the span.
         call.record(Err(PaymentError::Upstream(status.as_u16())))
