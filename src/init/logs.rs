@@ -2,8 +2,10 @@
 //! guard's logger provider, and the bounded queue of the log export.
 //!
 //! The bridge is opentelemetry-appender-tracing's layer, over a provider
-//! wrapper that gives every record the crate's one instrumentation scope and
-//! leaves out the name `tracing` makes up for an event without one
+//! wrapper that gives every record the crate's one instrumentation scope
+//! (its version and schema URL reach the collector; the OTLP encoding of
+//! opentelemetry-proto 0.33 replaces the scope's *name* with the event's
+//! `tracing` target, so a log store can filter by module) and leaves out the name `tracing` makes up for an event without one
 //! (`"event src/main.rs:42"`), so `event.name` is exported only where the
 //! code gave one (`info!(name: "order.placed", ..)`). A record takes the
 //! trace and span id of the OpenTelemetry context current where it was
