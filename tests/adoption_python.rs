@@ -194,7 +194,9 @@ fn a_python_callers_trace_continues_through_the_adopted_service() {
     // Ctrl-C: the service stops and its shutdown flushes every signal.
     interrupt(&service.0);
     let received = receiver.wait_for(WAIT, |r| {
-        r.span("POST /pay").is_some() && r.span(attr::PAYMENT_PROCESS).is_some()
+        r.span("POST /pay").is_some()
+            && r.span(attr::PAYMENT_PROCESS).is_some()
+            && !r.logs.is_empty()
     });
 
     let server = received.span("POST /pay").expect("the server span");
@@ -230,6 +232,31 @@ fn a_python_callers_trace_continues_through_the_adopted_service() {
     );
     let user_hash = payment.attr(attr::USER_HASH).expect("user.hash");
     assert_eq!(user_hash.len(), 64, "an HMAC-SHA256 in hex");
+
+    // The service's own log line, exported in the caller's trace, its
+    // customer id turned into `user.hash` by the exit check.
+    let charging = received
+        .logs
+        .iter()
+        .flat_map(|r| &r.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .find(|l| format!("{:?}", l.body).contains("charging"))
+        .expect("the service's `charging` log record");
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(
+        hex(&charging.trace_id),
+        trace_id,
+        "the log line is in the trace"
+    );
+    assert_eq!(hex(&charging.span_id), server.span_id());
+    let keys: Vec<&str> = charging
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert!(keys.contains(&attr::USER_HASH), "{keys:?}");
+    assert!(!keys.contains(&"customer_id"), "{keys:?}");
 
     // Nothing identifying arrives, on any signal: not the card number, not
     // the customer id the service logs.

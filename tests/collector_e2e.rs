@@ -513,7 +513,11 @@ fn demo_log<'a>(c: &'a Collected, service: &str, event: &str) -> &'a CollectedLo
         .iter()
         .find(|l| l.event_name == event)
         .unwrap_or_else(|| panic!("no {event} log record from {service}"));
-    assert_eq!(record.service(), service, "{event} logged by the wrong service");
+    assert_eq!(
+        record.service(),
+        service,
+        "{event} logged by the wrong service"
+    );
     record
 }
 
