@@ -672,3 +672,34 @@ fn bad_arguments_are_usage_errors() {
         assert_eq!(Scenario::from_name(s.name()), Some(s));
     }
 }
+
+#[test]
+fn serve_takes_a_loopback_address() {
+    let parse = |args: &[&str]| cli::parse(args.iter().map(|a| a.to_string()));
+    let serve = |addr: &str, psp_latency: Option<u64>| {
+        Ok(cli::Command::Serve(cli::ServeOptions {
+            addr: addr.parse().expect("an address"),
+            psp_latency: psp_latency.map(Duration::from_millis),
+        }))
+    };
+    assert_eq!(parse(&["--serve"]), serve(cli::DEFAULT_SERVE_ADDR, None));
+    assert_eq!(
+        parse(&["--serve", "127.0.0.1:0"]),
+        serve("127.0.0.1:0", None)
+    );
+    assert_eq!(
+        parse(&["--serve=[::1]:9000", "--psp-latency", "5"]),
+        serve("[::1]:9000", Some(5))
+    );
+    assert_eq!(
+        parse(&["--serve", "--psp-latency", "0"]),
+        serve(cli::DEFAULT_SERVE_ADDR, Some(0))
+    );
+    for refused in ["0.0.0.0:8080", "192.0.2.7:80", "[::]:8080"] {
+        let error = parse(&["--serve", refused]).expect_err(refused);
+        assert!(error.contains("loopback only"), "{refused}: {error}");
+    }
+    assert!(parse(&["--serve", "localhost"]).is_err());
+    assert!(parse(&["--serve", "--scenario", "race"]).is_err());
+    assert!(parse(&["--psp-latency", "5"]).is_err());
+}

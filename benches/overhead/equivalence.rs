@@ -130,6 +130,13 @@ pub fn check_spans() -> Counts {
         tracing::subscriber::with_default(subscriber(sdk_tracer(p)), || span::via_tracing(&i))
     });
     same("span", &with_crate, "raw", &raw);
+    let raw_recording_first = capture(|p| span::raw_recording_first(&sdk_tracer(p), &i));
+    same(
+        "span",
+        &with_crate,
+        "raw_recording_first",
+        &raw_recording_first,
+    );
     same("span", &with_crate, "tracing", &traced);
 
     let i = checkout::Inputs::new();

@@ -4,13 +4,14 @@
 //! on loopback with W3C trace context, so each checkout is one trace across
 //! all of them. Each scenario prints its outcome, its trace id and the
 //! waterfall of its trace; the run ends with the gateway's checkout metrics.
-//! See `--help`.
+//! `--serve` keeps the shop up for curl and load generators. See `--help`.
 
 mod cli;
 mod net;
 mod pipeline;
 mod report;
 mod scenarios;
+mod serve;
 mod services;
 
 use std::process::ExitCode;
@@ -22,6 +23,15 @@ use crate::pipeline::{Pipeline, PipelineConfig};
 async fn main() -> ExitCode {
     let scenarios = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(scenarios)) => scenarios,
+        Ok(Command::Serve(options)) => {
+            return match serve::run(&options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: could not serve on {}: {e}", options.addr);
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Ok(Command::List) => {
             let names: String = scenarios::Scenario::ALL
                 .iter()

@@ -6,7 +6,7 @@
 //! for its log lines.
 
 use std::convert::Infallible;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::Json;
@@ -31,7 +31,16 @@ use tracing::instrument::WithSubscriber as _;
 /// Serves `router` on 127.0.0.1 with a port the OS picks (so a port in use
 /// is never a problem) and returns the base URL and the server task.
 pub async fn serve(router: Router) -> std::io::Result<(String, JoinHandle<()>)> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    serve_at(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), router).await
+}
+
+/// Serves `router` on `addr` (port 0: one the OS picks) and returns the base
+/// URL and the server task.
+pub async fn serve_at(
+    addr: SocketAddr,
+    router: Router,
+) -> std::io::Result<(String, JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         // Only ends with the process (or when the pipeline aborts the task).

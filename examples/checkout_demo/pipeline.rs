@@ -4,6 +4,7 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, over OTLP too: traces, metrics and
 //! the services' log lines.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use checkout_otel::init::Exporter;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::net::{CallError, ServiceClient, serve, with_logs};
+use crate::net::{CallError, ServiceClient, serve, serve_at, with_logs};
 use crate::services::cart::{Cart, CartLine};
 use crate::services::gateway::{CheckoutRequest, CheckoutResponse, Downstream, Gateway};
 use crate::services::inventory::{Inventory, SetStock, StockLevel};
@@ -48,6 +49,11 @@ pub struct PipelineConfig {
     /// The OTLP collector to export to; `None` leaves it to the
     /// `OTEL_EXPORTER_OTLP_*` environment variables (no export when unset).
     pub otlp_endpoint: Option<String>,
+    /// Where the gateway listens; `None`: a free port on 127.0.0.1.
+    pub gateway_addr: Option<SocketAddr>,
+    /// Keep a copy of every span for the waterfalls. Off for `--serve`,
+    /// where nobody draws them and the copies would pile up.
+    pub waterfalls: bool,
 }
 
 impl Default for PipelineConfig {
@@ -60,6 +66,8 @@ impl Default for PipelineConfig {
             psp_timeout: Duration::from_millis(2_500),
             span_capture: None,
             otlp_endpoint: None,
+            gateway_addr: None,
+            waterfalls: true,
         }
     }
 }
@@ -74,6 +82,8 @@ impl PipelineConfig {
             psp_timeout: Duration::from_millis(250),
             span_capture: None,
             otlp_endpoint: None,
+            gateway_addr: None,
+            waterfalls: true,
         }
     }
 }
@@ -87,6 +97,8 @@ pub struct Pipeline {
     pub storefront: Storefront,
     pub psp: PspControl,
     pub relay: RelayControl,
+    /// The gateway's base URL (`http://127.0.0.1:PORT`).
+    pub gateway_url: String,
     gateway: std::sync::Arc<Gateway>,
     gateway_telemetry: TelemetryGuard,
     gateway_metrics: MetricsTap,
@@ -163,11 +175,18 @@ impl Pipeline {
             notifications: client(&notification_url),
         };
         let gateway = Gateway::new(tracer.clone(), downstream);
-        let (gateway_url, task) = serve(with_logs(gateway::router(gateway.clone()), logs)).await?;
+        let gateway_addr = config
+            .gateway_addr
+            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        let (gateway_url, task) = serve_at(
+            gateway_addr,
+            with_logs(gateway::router(gateway.clone()), logs),
+        )
+        .await?;
         tasks.push(task);
 
         let storefront = Storefront {
-            gateway: ServiceClient::new(gateway_url, timeout),
+            gateway: ServiceClient::new(&gateway_url, timeout),
             cart: ServiceClient::new(cart_url, timeout),
             inventory: ServiceClient::new(inventory_url, timeout),
         };
@@ -177,6 +196,7 @@ impl Pipeline {
             storefront,
             psp,
             relay,
+            gateway_url,
             gateway,
             gateway_telemetry,
             gateway_metrics,
@@ -296,10 +316,12 @@ fn service_telemetry(
         .service_version(env!("CARGO_PKG_VERSION"))
         .environment("demo")
         .tracing_bridge(false)
-        .shutdown_timeout(Duration::from_secs(3))
-        .with_span_processor(SimpleSpanProcessor::new(RedactingExporter::new(
+        .shutdown_timeout(Duration::from_secs(3));
+    if config.waterfalls {
+        builder = builder.with_span_processor(SimpleSpanProcessor::new(RedactingExporter::new(
             collector.exporter(),
         )));
+    }
     if let Some(endpoint) = &config.otlp_endpoint {
         builder = builder.endpoint(endpoint);
     } else if !OTLP_ENDPOINT_VARS

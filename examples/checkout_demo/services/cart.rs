@@ -50,6 +50,19 @@ pub const CATALOGUE: &[(&str, i64)] = &[
     ("sku-beans", 2_499),
     ("sku-grinder", 8_900),
     ("sku-kettle-le", 14_900),
+    // The rest of the shop, for `--serve`'s carts.
+    ("sku-filters", 599),
+    ("sku-scale", 3_990),
+    ("sku-dripper", 2_750),
+    ("sku-carafe", 3_200),
+    ("sku-tamper", 4_500),
+    ("sku-milk-jug", 1_890),
+    ("sku-espresso", 1_699),
+    ("sku-decaf", 1_599),
+    ("sku-tea-sencha", 1_150),
+    ("sku-tea-assam", 990),
+    ("sku-cups-set", 2_400),
+    ("sku-descaler", 899),
 ];
 
 pub fn catalogue_price(sku: &str) -> Option<i64> {
