@@ -1063,3 +1063,36 @@ fn debug_output_never_shows_secrets() {
             .header_equals("x-api-key", "builder-secret-2")
     );
 }
+
+#[test]
+fn log_batching_follows_otel_blrp() {
+    assert_eq!(
+        b().resolve().unwrap().log_batching(),
+        (2048, 512, Duration::from_secs(1)),
+        "the specification's defaults"
+    );
+    let c = env(&[
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "4096"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "256"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "30000"),
+    ])
+    .resolve()
+    .unwrap();
+    assert_eq!(c.log_batching(), (4096, 256, Duration::from_millis(250)));
+    // A small queue caps the default batch, as for spans.
+    let c = env(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "100")])
+        .resolve()
+        .unwrap();
+    assert_eq!(c.log_batching().1, 100);
+    for (var, value) in [
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "0"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000000000000"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "4096"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "-1"),
+    ] {
+        let err = env(&[(var, value)]).resolve().unwrap_err();
+        assert!(err.to_string().contains(var), "{var}={value}: {err}");
+    }
+}

@@ -1,5 +1,5 @@
-//! The span pipeline's sizes and limits: the variables the SDK would read
-//! itself (`OTEL_BSP_*`, `OTEL_*_COUNT_LIMIT`), read through the set-up's
+//! The span and log pipelines' sizes and limits: the variables the SDK would
+//! read itself (`OTEL_BSP_*`, `OTEL_BLRP_*`, `OTEL_*_COUNT_LIMIT`), read through the set-up's
 //! environment, checked against [`limits`](super::limits) and handed to the
 //! SDK as explicit values.
 //!
@@ -30,6 +30,79 @@ use super::limits::{
 use super::settings::Settings;
 use crate::error::{ConfigError, ConfigSource};
 
+/// The log record queue's capacity (the SDK's default 2048).
+pub(crate) const OTEL_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
+/// The most log records per export request (512).
+pub(crate) const OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE";
+/// The delay between two scheduled log exports (1 s).
+pub(crate) const OTEL_BLRP_SCHEDULE_DELAY: &str = "OTEL_BLRP_SCHEDULE_DELAY";
+/// Each export is bounded by the OTLP timeout; checked so that a typo is an error.
+pub(crate) const OTEL_BLRP_EXPORT_TIMEOUT: &str = "OTEL_BLRP_EXPORT_TIMEOUT";
+
+/// The specification's default delay between scheduled log exports.
+const DEFAULT_LOG_SCHEDULE_DELAY: Duration = Duration::from_secs(1);
+
+/// How finished log records wait for export (`OTEL_BLRP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogExport {
+    pub(crate) queue_size: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) schedule_delay: Duration,
+}
+
+/// The variables of one batch processor.
+struct BatchVars {
+    queue: &'static str,
+    batch: &'static str,
+    delay: &'static str,
+    /// What is queued, for error messages.
+    unit: &'static str,
+}
+
+/// The batch size from `vars.batch` (at most `queue_size`, the
+/// specification's rule), else `default` capped by the queue.
+fn batch_size(
+    env: &Env<'_>,
+    vars: &BatchVars,
+    queue_size: usize,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    let env_batch = env.parse(vars.batch, count(1, MAX_SPAN_QUEUE_SIZE as u64, vars.unit))?;
+    match env_batch.map(usize::try_from) {
+        Some(Ok(batch)) if batch <= queue_size => Ok(batch),
+        Some(_) => Err(out_of_range(
+            &env_batch.unwrap_or_default().to_string(),
+            ConfigSource::Env(vars.batch),
+            format!("1 to {queue_size} {} (at most the queue size)", vars.unit),
+        )),
+        None => Ok(default.min(queue_size)),
+    }
+}
+
+/// The log export settings of `env` (environment > default; the same
+/// bounds as the span queue's).
+pub(crate) fn log_export(env: &Env<'_>) -> Result<LogExport, ConfigError> {
+    let vars = BatchVars {
+        queue: OTEL_BLRP_MAX_QUEUE_SIZE,
+        batch: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
+        delay: OTEL_BLRP_SCHEDULE_DELAY,
+        unit: "log records",
+    };
+    let queue_size = env
+        .parse(vars.queue, parse_queue_size)?
+        .unwrap_or(DEFAULT_SPAN_QUEUE_SIZE);
+    let batch_size = batch_size(env, &vars, queue_size, DEFAULT_SPAN_EXPORT_BATCH_SIZE)?;
+    let schedule_delay = env
+        .parse(vars.delay, millis(MAX_SPAN_SCHEDULE_DELAY))?
+        .unwrap_or(DEFAULT_LOG_SCHEDULE_DELAY);
+    env.parse(OTEL_BLRP_EXPORT_TIMEOUT, millis(MAX_EXPORT_TIMEOUT))?;
+    Ok(LogExport {
+        queue_size,
+        batch_size,
+        schedule_delay,
+    })
+}
+
 /// How finished spans wait for export, and what a span keeps.
 pub(crate) struct SpanExport {
     pub(crate) queue_size: usize,
@@ -50,24 +123,15 @@ pub(crate) fn span_export(s: &Settings, env: &Env<'_>) -> Result<SpanExport, Con
         None => env_queue.unwrap_or(DEFAULT_SPAN_QUEUE_SIZE),
     };
 
-    let env_batch = env.parse(
-        OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-        count(1, MAX_SPAN_QUEUE_SIZE as u64, "spans"),
-    )?;
-    let batch_size = match env_batch.map(usize::try_from) {
-        // The specification: a batch never exceeds the queue.
-        Some(Ok(batch)) if batch <= queue_size => batch,
-        Some(_) => {
-            return Err(out_of_range(
-                &env_batch.unwrap_or_default().to_string(),
-                ConfigSource::Env(OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
-                format!("1 to {queue_size} spans (at most the span queue size)"),
-            ));
-        }
-        None => DEFAULT_SPAN_EXPORT_BATCH_SIZE.min(queue_size),
+    let vars = BatchVars {
+        queue: OTEL_BSP_MAX_QUEUE_SIZE,
+        batch: OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+        delay: OTEL_BSP_SCHEDULE_DELAY,
+        unit: "spans",
     };
+    let batch_size = batch_size(env, &vars, queue_size, DEFAULT_SPAN_EXPORT_BATCH_SIZE)?;
     let schedule_delay = env
-        .parse(OTEL_BSP_SCHEDULE_DELAY, millis(MAX_SPAN_SCHEDULE_DELAY))?
+        .parse(vars.delay, millis(MAX_SPAN_SCHEDULE_DELAY))?
         .unwrap_or(DEFAULT_SPAN_SCHEDULE_DELAY);
     // Read by no processor or reader this crate builds; checked so that a
     // malformed value is still an error, as for every variable.

@@ -373,6 +373,7 @@ pub struct TelemetryConfig {
     pub(crate) span_export_batch_size: usize,
     pub(crate) span_schedule_delay: Duration,
     pub(crate) span_limits: SpanLimits,
+    pub(crate) log_export: super::batch::LogExport,
     pub(crate) propagation_allowed_hosts: AllowedHosts,
     pub(crate) tracing_bridge: bool,
     pub(crate) log_output: bool,
@@ -477,6 +478,17 @@ impl TelemetryConfig {
     /// default [`DEFAULT_SPAN_SCHEDULE_DELAY`]).
     pub fn span_schedule_delay(&self) -> Duration {
         self.span_schedule_delay
+    }
+
+    /// The log records that may wait for export, the most per export
+    /// request and the delay between scheduled exports
+    /// (`OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BLRP_SCHEDULE_DELAY`; default 2048, 512, 1 s). Records beyond
+    /// the queue are dropped and counted (see
+    /// [`TelemetryGuard::log_export_stats`](super::TelemetryGuard::log_export_stats)).
+    pub fn log_batching(&self) -> (usize, usize, Duration) {
+        let l = &self.log_export;
+        (l.queue_size, l.batch_size, l.schedule_delay)
     }
 
     /// The attributes, events and links kept per span (the

@@ -34,29 +34,27 @@ use opentelemetry_sdk::logs::{
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::batch::LogExport;
 use super::queue::QueueCounters;
 use crate::scope::instrumentation_scope;
 
-/// How many log records may wait for export; more are dropped and counted
-/// ([`TelemetryGuard::log_export_stats`](super::TelemetryGuard::log_export_stats)).
-pub(crate) const LOG_QUEUE_SIZE: usize = 2048;
-/// Records per OTLP export request.
-const LOG_EXPORT_BATCH_SIZE: usize = 512;
-/// How long a record may wait for its batch.
-const LOG_SCHEDULE_DELAY: Duration = Duration::from_secs(1);
-
 /// The SDK's batch processor over `exporter` behind the counted bound of
-/// `queue`, with explicit sizes: the SDK would read `OTEL_BLRP_*` from the
-/// process environment itself, unchecked (see [`batch`](super::batch)).
+/// `queue`, with the sizes of `OTEL_BLRP_*` as the set-up read and bounded
+/// them: the SDK would read them from the process environment itself,
+/// unchecked (see [`batch`](super::batch)).
 #[cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
-pub(crate) fn batch<E>(exporter: E, queue: Arc<QueueCounters>) -> BoundedLogs<BatchLogProcessor>
+pub(crate) fn batch<E>(
+    exporter: E,
+    queue: Arc<QueueCounters>,
+    sizes: &LogExport,
+) -> BoundedLogs<BatchLogProcessor>
 where
     E: LogExporter + 'static,
 {
     let config = BatchConfigBuilder::default()
-        .with_max_queue_size(LOG_QUEUE_SIZE)
-        .with_max_export_batch_size(LOG_EXPORT_BATCH_SIZE)
-        .with_scheduled_delay(LOG_SCHEDULE_DELAY)
+        .with_max_queue_size(sizes.queue_size)
+        .with_max_export_batch_size(sizes.batch_size)
+        .with_scheduled_delay(sizes.schedule_delay)
         .build();
     let processor = BatchLogProcessor::builder(exporter)
         .with_batch_config(config)

@@ -215,7 +215,7 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
             tracer_builder = tracer_builder.with_span_processor(Bounded::new(processor, queue));
         }
         if let Some(exporter) = log_exporter {
-            let queue = Arc::new(QueueCounters::new(super::logs::LOG_QUEUE_SIZE));
+            let queue = Arc::new(QueueCounters::new(config.log_export.queue_size));
             accounts.log_queue = queue.clone();
             let wiring = Wiring {
                 accounts: &accounts,
@@ -225,7 +225,11 @@ pub(crate) fn assemble(config: &TelemetryConfig, extras: Extras) -> Result<Pipel
                 .logs(exporter)
                 .draining(queue.clone())
                 .on_runtime(runtime.clone());
-            logger_builder = logger_builder.with_log_processor(super::logs::batch(exporter, queue));
+            logger_builder = logger_builder.with_log_processor(super::logs::batch(
+                exporter,
+                queue,
+                &config.log_export,
+            ));
         }
         if let Some(exporter) = metric_exporter {
             let wiring = Wiring {
