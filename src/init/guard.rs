@@ -292,6 +292,7 @@ impl TelemetryGuard {
             opentelemetry::global::set_tracer_provider(self.pipeline.tracer_provider.clone());
             opentelemetry::global::set_meter_provider(self.pipeline.meter_provider.clone());
             opentelemetry::global::set_text_map_propagator(self.propagator());
+            crate::spans::CheckoutTracer::install_global();
         }
         Ok(())
     }

@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use opentelemetry::Context;
 use opentelemetry::global::{self, BoxedTracer};
@@ -93,6 +93,9 @@ impl fmt::Debug for CheckoutTracer {
     }
 }
 
+/// The tracer [`CheckoutTracer::global`] hands out after `init`.
+static INSTALLED: RwLock<Option<CheckoutTracer>> = RwLock::new(None);
+
 impl Default for CheckoutTracer {
     /// [`CheckoutTracer::global`].
     fn default() -> Self {
@@ -109,9 +112,27 @@ impl CheckoutTracer {
     ///
     /// The tracer and meter are bound to the providers that are global
     /// *now*: call this after installing them, not in a `static` initialised
-    /// before. It creates the checkout instruments, so create it once and
-    /// clone it rather than calling it per request.
+    /// before. After [`init`](crate::init::TelemetryBuilder::init) it is a
+    /// clone of the tracer `init` made over the providers it installed, so a
+    /// call allocates nothing and may be made per request; before (or with
+    /// providers you install yourself) it creates the checkout instruments
+    /// on each call: create it once and clone it.
     pub fn global() -> Self {
+        let installed = INSTALLED.read().ok().and_then(|t| t.clone());
+        installed.unwrap_or_else(Self::over_globals)
+    }
+
+    /// Makes [`global`](Self::global) return clones of a tracer over the
+    /// global providers as they are now (called by `init` once it has
+    /// installed them).
+    pub(crate) fn install_global() {
+        let tracer = Self::over_globals();
+        if let Ok(mut installed) = INSTALLED.write() {
+            *installed = Some(tracer);
+        }
+    }
+
+    fn over_globals() -> Self {
         CheckoutTracer {
             inner: TracerInner::Global(Arc::new(
                 global::tracer_with_scope(instrumentation_scope()),
