@@ -35,14 +35,16 @@ ROWS = [
     ("one span, sampled", "span_sampled", "crate", "raw", 1.0, "ratio", "tracing"),
     ("one span, not sampled", "span_unsampled", "crate", "raw", 0.5, "ratio", "tracing"),
     ("one span, SDK disabled", "span_disabled", "crate", "raw", None, "info", "tracing"),
-    ("checkout trace, 11 spans", "checkout_trace", "crate", "tracing", 0.3, "ratio", "tracing"),
+    ("checkout trace, 11 spans, with its metrics", "checkout_trace", "crate", "raw", 1.05, "ratio", "tracing"),
+    ("checkout trace, vs tracing", "checkout_trace", "crate", "tracing", None, "info", "tracing"),
     ("checkout trace, vs tracing-opentelemetry defaults", "checkout_trace", "crate", "tracing_defaults", None, "info", "tracing_defaults"),
-    ("checkout trace, vs raw", "checkout_trace", "crate", "raw", None, "info", "tracing"),
     ("meter, one checkout", "meter_checkout", "crate", "raw", 0.5, "ratio", "tracing"),
     ("pseudonymise a user id", "pseudonymise", "crate", "raw", None, "info", None),
     ("scrub 200 chars, clean", "scrub_200", "clean", None, 300.0, "abs", None),
     ("scrub 200 chars, with PII", "scrub_200", "with_pii", None, None, "info", None),
     ("redacting exporter, 512 spans", "redacting_exporter", "crate", "raw", None, "info", None),
+    ("one log record, vs the appender alone", "log_record", "crate", "appender", None, "info", None),
+    ("a DEBUG event below the level, vs no subscriber", "debug_event", "crate", "no_subscriber", None, "info", None),
 ]
 
 
@@ -132,7 +134,7 @@ def main():
                 spread = f" ({min(per_run):.2f}–{max(per_run):.2f})" if multi else ""
                 ratio = f"{num}/{den} {value:.2f}{spread}"
                 if kind == "ratio":
-                    target = f"≤ {limit:.1f}"
+                    target = f"≤ {limit:g}"
                     verdict = "pass" if value <= limit else "**miss**"
             elif kind == "ratio":
                 verdict = "not run"

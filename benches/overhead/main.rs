@@ -18,6 +18,7 @@
 //!   holds up on a busy machine, since every side sees the same interference.
 
 mod checkout;
+mod debug_event;
 mod equivalence;
 mod logs;
 mod meter;
@@ -263,6 +264,21 @@ fn cases() -> Vec<Case> {
         "appender",
         logs::appender(logs::noop()),
         move || logs::emit(black_box(&cx)),
+    );
+
+    // A DEBUG event below the default level: the crate's layers installed
+    // against no subscriber at all.
+    c.traced(
+        "debug_event",
+        "crate",
+        debug_event::with_crate(),
+        move || debug_event::emit(black_box("cart-3b9d41e7"), black_box(2)),
+    );
+    c.traced(
+        "debug_event",
+        "no_subscriber",
+        tracing::subscriber::NoSubscriber::default(),
+        move || debug_event::emit(black_box("cart-3b9d41e7"), black_box(2)),
     );
 
     c.0
