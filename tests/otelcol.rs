@@ -673,6 +673,14 @@ fn tail_sampling_keeps_every_failed_and_slow_checkout() {
     let others_kept = others.filter(|n| kept.contains_key(n)).count();
     // Binomial(400, 0.1): mean 40, standard deviation 6; the bounds are 5
     // standard deviations out.
+    println!(
+        "FIGURE tail sampling: kept {} of {} failed, {} of {} slow, {others_kept} of \
+         {others_total} other checkouts",
+        failed.iter().filter(|n| kept.contains_key(n)).count(),
+        failed.len(),
+        SLOW.iter().filter(|n| kept.contains_key(n)).count(),
+        SLOW.len(),
+    );
     let expected = others_total as f64 * SHARE;
     let spread = 5.0 * (others_total as f64 * SHARE * (1.0 - SHARE)).sqrt();
     assert!(

@@ -41,7 +41,7 @@ else
   mkdir -p "$(dirname "$out")"
   # -mod=readonly: go.sum is committed and must already hold every module,
   # so a build never resolves a version that was not reviewed.
-  (cd "$here" && go build -mod=readonly -trimpath -ldflags='-s -w' -o "$out.tmp" .)
+  (cd "$here" && go build -mod=readonly -buildvcs=false -trimpath -ldflags='-s -w' -o "$out.tmp" .)
   mv "$out.tmp" "$out"
   echo "built otelcol-checkout ($(go version | awk '{print $3}')) in $((SECONDS - started))s" >&2
 fi
