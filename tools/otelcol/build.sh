@@ -5,8 +5,10 @@
 # the last line of stdout. Needs the Go toolchain (go.mod names the version)
 # and the Go module proxy; versions are pinned by go.mod and go.sum.
 #
-# Cached: nothing is done while the binary is newer than go.mod, go.sum and
-# the Go sources. OTELCOL_REBUILD=1 forces a build.
+# Cached: nothing is done while the binary is newer than go.mod, go.sum, the
+# Go sources and this script. OTELCOL_REBUILD=1 forces a build. A cold build
+# (empty Go module and build caches) downloads about 500 MB of modules and
+# took 100 s on a shared 2-core machine; a cached one takes no time.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,7 +29,7 @@ up_to_date=true
 if [ ! -x "$out" ] || [ "${OTELCOL_REBUILD:-0}" = 1 ]; then
   up_to_date=false
 else
-  for src in "$here"/go.mod "$here"/go.sum "$here"/*.go; do
+  for src in "$here"/go.mod "$here"/go.sum "$here"/*.go "$here"/build.sh; do
     if [ "$src" -nt "$out" ]; then
       up_to_date=false
     fi
