@@ -280,6 +280,13 @@ impl Shop {
 
     /// Checkout number `n`, instrumented.
     pub async fn checkout(&self, n: u64) -> Outcome {
+        self.checkout_with_gateway_delay(n, Duration::ZERO).await
+    }
+
+    /// Checkout number `n`, instrumented, whose payment gateway answers
+    /// after `gateway_delay`: a slow checkout (its `checkout.process` lasts
+    /// at least that long).
+    pub async fn checkout_with_gateway_delay(&self, n: u64, gateway_delay: Duration) -> Outcome {
         let kind = Kind::of(n);
         let cart_id = format!("cart-{n}");
         let order_id = format!("ord-{n}");
@@ -315,6 +322,9 @@ impl Shop {
                     .start(PaymentProcess::new(&order_id, amount).method(&self.card));
                 let mut headers = HeaderMap::new();
                 self.gateway.inject(payment.context(), &mut headers);
+                if !gateway_delay.is_zero() {
+                    tokio::time::sleep(gateway_delay).await;
+                }
                 let result = self.charge(&headers, n, kind);
                 match &result {
                     Ok(charge) => payment.succeeded(charge),
