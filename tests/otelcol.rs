@@ -806,5 +806,33 @@ fn the_checkout_demo_exports_through_the_article_pipeline() {
             Some("ecommerce")
         );
     }
+    // The services' log records pass the same pipeline: every one in a
+    // trace the demo printed, its resource stamped, from most services.
+    let mut log_services = BTreeSet::new();
+    let mut records = 0;
+    for resource_logs in received.logs.iter().flat_map(|r| &r.resource_logs) {
+        let resource = resource_logs
+            .resource
+            .as_ref()
+            .map(|r| common::receiver::attrs_to_map(&r.attributes))
+            .unwrap_or_default();
+        assert_eq!(
+            resource.get("platform").map(String::as_str),
+            Some("ecommerce")
+        );
+        if let Some(service) = resource.get("service.name") {
+            log_services.insert(service.clone());
+        }
+        for record in resource_logs.scope_logs.iter().flat_map(|s| &s.log_records) {
+            records += 1;
+            let trace: String = record.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(
+                trace.is_empty() || trace_ids.contains(&trace),
+                "a log record of an unknown trace {trace}"
+            );
+        }
+    }
+    assert!(records > 0, "no log record went through the collector");
+    assert!(log_services.len() >= 5, "log records from {log_services:?}");
     assert_no_pii(&received);
 }
