@@ -830,6 +830,16 @@ fn the_checkout_demo_exports_through_the_article_pipeline() {
                 trace.is_empty() || trace_ids.contains(&trace),
                 "a log record of an unknown trace {trace}"
             );
+            // The allow-list applies to log records too: a service's own
+            // fields (`sku`, `requested`, ...) stop at the collector.
+            for kv in &record.attributes {
+                assert!(
+                    CONTRACT_ATTRIBUTE_KEYS.contains(&kv.key.as_str())
+                        || is_redaction_summary(&kv.key),
+                    "log attribute {}",
+                    kv.key
+                );
+            }
         }
     }
     assert!(records > 0, "no log record went through the collector");
