@@ -189,19 +189,25 @@ fn headers_arrive_over_http_with_builder_winning() {
     assert_headers_arrive(&Receiver::http(), Protocol::HttpProtobuf);
 }
 
-/// Exports with `compression` and checks that every request (traces and
-/// metrics) carried `encoding_header: gzip` and decoded to the right data.
+/// Exports with `compression` and checks that every request (traces,
+/// metrics and logs) carried `encoding_header: gzip` and decoded to the
+/// right data.
 #[cfg(feature = "gzip")]
 fn assert_gzip_arrives(receiver: &Receiver, protocol: Protocol, encoding_header: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
     let guard = builder("checkout-gzip", &receiver.endpoint())
         .protocol(protocol)
         .compression(checkout_otel::init::Compression::Gzip)
+        .tracing_bridge(false)
         .build()
         .expect("build");
     emit(&guard);
+    let logs = tracing_subscriber::registry().with(guard.logs_layer());
+    tracing::subscriber::with_default(logs, || tracing::info!("order placed"));
     guard.force_flush().expect("flush");
-    let r = receiver.wait_for(WAIT, both_arrived);
+    let r = receiver.wait_for(WAIT, |r| both_arrived(r) && !r.logs.is_empty());
     assert_received(&r, "checkout-gzip");
+    assert!(!r.logs.is_empty(), "the log record arrived");
     let encodings = header(&r, encoding_header);
     assert_eq!(encodings.len(), r.headers.len(), "{:?}", r.headers);
     assert!(encodings.iter().all(|v| *v == "gzip"), "{encodings:?}");

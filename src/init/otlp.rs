@@ -25,46 +25,76 @@ pub(crate) fn span_exporter(
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
-            use opentelemetry_otlp::WithTonicConfig;
             let _ = health;
-            let (channel, interceptor) = grpc_parts(cfg, runtime, "traces")?;
-            let builder = builder
-                .with_tonic()
-                .with_channel(channel)
-                .with_interceptor(interceptor)
-                .with_timeout(cfg.timeout);
-            match otlp_compression(cfg.compression) {
-                Some(c) => builder.with_compression(c).build(),
-                None => builder.build(),
-            }
+            tonic_configured(builder.with_tonic(), cfg, runtime, "traces")?.build()
         }
         #[cfg(feature = "http-proto")]
         Protocol::HttpProtobuf => {
-            use opentelemetry_otlp::WithHttpConfig;
             let _ = runtime;
-            let builder = builder
-                .with_http()
-                .with_http_client(http_client(cfg, "traces", health)?)
-                .with_endpoint(cfg.endpoint.clone())
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(cfg.timeout);
-            match otlp_compression(cfg.compression) {
-                Some(c) => builder.with_compression(c).build(),
-                None => builder.build(),
-            }
+            http_configured(builder.with_http(), cfg, health, "traces")?.build()
         }
         #[allow(unreachable_patterns)]
-        _ => {
-            return Err(ConfigError::TransportDisabled {
-                protocol: cfg.protocol.as_str(),
-                feature: feature_of(cfg.protocol),
-            });
-        }
+        _ => return Err(transport_disabled(cfg)),
     };
     result.map_err(|source| ConfigError::Exporter {
         signal: "traces",
         source,
     })
+}
+
+/// A tonic exporter builder of any signal with the crate's channel (our
+/// runtime, connect timeout, TLS), header interceptor, timeout and
+/// compression: one rule for every signal.
+#[cfg(feature = "grpc")]
+pub(super) fn tonic_configured<B>(
+    builder: B,
+    cfg: &OtlpSignalConfig,
+    runtime: Option<&Arc<ExportRuntime>>,
+    signal: &'static str,
+) -> Result<B, ConfigError>
+where
+    B: opentelemetry_otlp::WithTonicConfig + WithExportConfig,
+{
+    let (channel, interceptor) = grpc_parts(cfg, runtime, signal)?;
+    let builder = builder
+        .with_channel(channel)
+        .with_interceptor(interceptor)
+        .with_timeout(cfg.timeout);
+    Ok(match otlp_compression(cfg.compression) {
+        Some(c) => builder.with_compression(c),
+        None => builder,
+    })
+}
+
+/// An HTTP/protobuf exporter builder of any signal with the crate's client
+/// (builder headers winning), endpoint, timeout and compression.
+#[cfg(feature = "http-proto")]
+pub(super) fn http_configured<B>(
+    builder: B,
+    cfg: &OtlpSignalConfig,
+    health: &Arc<ExportHealth>,
+    signal: &'static str,
+) -> Result<B, ConfigError>
+where
+    B: opentelemetry_otlp::WithHttpConfig + WithExportConfig,
+{
+    let builder = builder
+        .with_http_client(http_client(cfg, signal, health)?)
+        .with_endpoint(cfg.endpoint.clone())
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_timeout(cfg.timeout);
+    Ok(match otlp_compression(cfg.compression) {
+        Some(c) => builder.with_compression(c),
+        None => builder,
+    })
+}
+
+/// The error for a protocol whose transport feature is off.
+pub(super) fn transport_disabled(cfg: &OtlpSignalConfig) -> ConfigError {
+    ConfigError::TransportDisabled {
+        protocol: cfg.protocol.as_str(),
+        feature: feature_of(cfg.protocol),
+    }
 }
 
 /// The exporter's compression setting; `None` sends bodies as they are.

@@ -1,14 +1,11 @@
 //! The OTLP log exporter, built from the resolved configuration like the
 //! span exporter (see [`otlp`](super::otlp)): the same channel, interceptor,
-//! HTTP client, endpoint, headers, TLS and timeout rules.
+//! HTTP client, endpoint, headers, TLS, timeout and compression rules.
 
 use std::sync::Arc;
 
-use opentelemetry_otlp::WithExportConfig;
-
 use super::accounted::ExportHealth;
 use super::config::{OtlpSignalConfig, Protocol};
-use super::otlp::feature_of;
 use super::runtime::ExportRuntime;
 use crate::error::ConfigError;
 
@@ -22,35 +19,16 @@ pub(crate) fn log_exporter(
     let result = match cfg.protocol {
         #[cfg(feature = "grpc")]
         Protocol::Grpc => {
-            use opentelemetry_otlp::WithTonicConfig;
             let _ = health;
-            let (channel, interceptor) = super::otlp::grpc_parts(cfg, runtime, "logs")?;
-            builder
-                .with_tonic()
-                .with_channel(channel)
-                .with_interceptor(interceptor)
-                .with_timeout(cfg.timeout)
-                .build()
+            super::otlp::tonic_configured(builder.with_tonic(), cfg, runtime, "logs")?.build()
         }
         #[cfg(feature = "http-proto")]
         Protocol::HttpProtobuf => {
-            use opentelemetry_otlp::WithHttpConfig;
             let _ = runtime;
-            builder
-                .with_http()
-                .with_http_client(super::otlp::http_client(cfg, "logs", health)?)
-                .with_endpoint(cfg.endpoint.clone())
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(cfg.timeout)
-                .build()
+            super::otlp::http_configured(builder.with_http(), cfg, health, "logs")?.build()
         }
         #[allow(unreachable_patterns)]
-        _ => {
-            return Err(ConfigError::TransportDisabled {
-                protocol: cfg.protocol.as_str(),
-                feature: feature_of(cfg.protocol),
-            });
-        }
+        _ => return Err(super::otlp::transport_disabled(cfg)),
     };
     result.map_err(|source| ConfigError::Exporter {
         signal: "logs",
