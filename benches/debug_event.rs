@@ -10,23 +10,14 @@
 
 use std::hint::black_box;
 
-use checkout_otel::init::{Exporter, Telemetry};
 use criterion::Criterion;
-use tracing_subscriber::layer::SubscriberExt as _;
+
+// The same call site and subscriber as the `overhead` bench's group.
+#[path = "overhead/debug_event.rs"]
+mod shared;
 
 fn main() {
-    let telemetry = Telemetry::builder("bench")
-        .with_env(Vec::<(String, String)>::new())
-        .traces_exporter(Exporter::None)
-        .metrics_exporter(Exporter::None)
-        .logs_exporter(Exporter::None)
-        .tracing_bridge(false)
-        .build()
-        .expect("a bench set-up");
-    let subscriber = tracing_subscriber::registry()
-        .with(telemetry.tracing_layer())
-        .with(telemetry.logs_layer());
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    tracing::subscriber::set_global_default(shared::with_crate()).expect("the only subscriber");
     assert!(
         !tracing::enabled!(tracing::Level::DEBUG),
         "DEBUG is below the default level"
@@ -35,10 +26,9 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("debug_event_global/crate", |b| {
         b.iter(|| {
-            tracing::debug!(cart.id = %black_box("cart-3b9d41e7"), items = black_box(2_i64), "validating cart");
+            shared::emit(black_box("cart-3b9d41e7"), black_box(2));
         })
     });
     c.bench_function("debug_event_global/empty", |b| b.iter(|| black_box(2_i64)));
     c.final_summary();
-    drop(telemetry);
 }
