@@ -15,11 +15,20 @@ the table shows the median of the per-run ratios and their range.
 
     python3 tools/bench_ratios.py --check              # exit status 1 if a target is missed
 
+The bench's alternating mode (`OVERHEAD_AB=<group>`, every side of a group
+in turn, round after round: the quickest honest comparison on a busy
+machine) prints lines `<group>/<side>: fastest <t>, median <t>`. Give one log
+per run to `--ab` and the table is made from each side's median round:
+
+    tools/bench_ab.sh 5                                # target/bench-ab/run1.log ... run5.log
+    python3 tools/bench_ratios.py --ab target/bench-ab/run*.log --check
+
 Standard library only.
 """
 
 import argparse
 import json
+import re
 import os
 import platform
 import statistics
@@ -44,6 +53,7 @@ ROWS = [
     ("scrub 200 chars, with PII", "scrub_200", "with_pii", None, None, "info", None),
     ("redacting exporter, 512 spans", "redacting_exporter", "crate", "raw", None, "info", None),
     ("one log record, vs the appender alone", "log_record", "crate", "appender", None, "info", None),
+    ("one log record, exit check on vs off", "log_record", "crate", "crate_unchecked", None, "info", None),
     ("a DEBUG event below the level, vs no subscriber", "debug_event", "crate", "no_subscriber", None, "info", None),
 ]
 
@@ -57,13 +67,31 @@ def criterion_dir(arg):
     return Path(__file__).resolve().parent.parent / "target" / "criterion"
 
 
-def median_ns(root, group, side, run):
+def median_ns_criterion(root, group, side, run):
     path = root / group / side / run / "estimates.json"
     try:
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"]
     except (OSError, KeyError, ValueError):
         return None
+
+
+AB_LINE = re.compile(r"^(\w+)/(\w+): fastest [\d.]+ \S+, median ([\d.]+) (ns|µs|ms)$")
+UNIT_NS = {"ns": 1.0, "µs": 1_000.0, "ms": 1_000_000.0}
+
+
+def read_ab_logs(paths):
+    """One run per log: {run name: {(group, side): median round in ns}}."""
+    runs = {}
+    for path in paths:
+        values = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                m = AB_LINE.match(line.strip())
+                if m:
+                    values[(m.group(1), m.group(2))] = float(m.group(3)) * UNIT_NS[m.group(4)]
+        runs[Path(path).stem] = values
+    return runs
 
 
 def fmt_time(ns):
@@ -99,12 +127,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--criterion-dir", help="criterion output (default: $CARGO_TARGET_DIR/criterion or target/criterion)")
     parser.add_argument("--runs", default="new", help="comma-separated criterion baselines (default: new, the last run)")
+    parser.add_argument("--ab", nargs="+", metavar="LOG", help="logs of the alternating mode, one per run, instead of criterion's results")
     parser.add_argument("--check", action="store_true", help="exit with status 1 if a target is missed or missing")
     args = parser.parse_args()
-    root = criterion_dir(args.criterion_dir)
-    runs = [r for r in args.runs.split(",") if r]
-    if not root.is_dir():
-        sys.exit(f"no criterion results in {root}: run `cargo bench --bench overhead` first")
+    if args.ab:
+        ab = read_ab_logs(args.ab)
+        runs = list(ab)
+
+        def median_ns(_root, group, side, run):
+            return ab[run].get((group, side))
+
+        root = None
+    else:
+        root = criterion_dir(args.criterion_dir)
+        runs = [r for r in args.runs.split(",") if r]
+        if not root.is_dir():
+            sys.exit(f"no criterion results in {root}: run `cargo bench --bench overhead` first")
+        median_ns = median_ns_criterion
 
     multi = len(runs) > 1
     print("| case | crate | raw | tracing | ratio | target | |")
@@ -146,7 +185,8 @@ def main():
             failed = True
         print(f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {ratio} | {target} | {verdict} |")
     print()
-    runs_text = f"{len(runs)} runs ({', '.join(runs)}): medians, ratio = median of the per-run ratios (range)" if multi else f"one run ({runs[0]})"
+    source = "alternating-mode runs" if args.ab else "runs"
+    runs_text = f"{len(runs)} {source} ({', '.join(runs)}): medians, ratio = median of the per-run ratios (range)" if multi else f"one run ({runs[0]})"
     print(f"{runs_text}; {machine()}.")
     if args.check and failed:
         sys.exit(1)

@@ -321,7 +321,7 @@ pub fn check_logs() {
 
     let exporter = InMemoryLogExporter::default();
     let with_crate = capture(
-        logs::with_crate(SimpleLogProcessor::new(exporter.clone())),
+        logs::with_crate(SimpleLogProcessor::new(exporter.clone()), true),
         &exporter,
     );
     let exporter = InMemoryLogExporter::default();

@@ -57,9 +57,10 @@ pub fn emit(cx: &Context) {
 }
 
 /// The crate: a service's logs layer, over the logger provider `build` made
-/// (exit check first), with `processor` after it.
+/// (exit check first unless `redaction` is off), with `processor` after it.
 pub fn with_crate(
     processor: impl LogProcessor + 'static,
+    redaction: bool,
 ) -> impl tracing::Subscriber + Send + Sync {
     let guard = Telemetry::builder("bench")
         .with_env(Vec::<(String, String)>::new())
@@ -68,6 +69,7 @@ pub fn with_crate(
         .logs_exporter(Exporter::None)
         .tracing_bridge(false)
         .with_log_processor(processor)
+        .redaction(redaction)
         .build()
         .expect("a bench set-up");
     let subscriber = tracing_subscriber::registry().with(guard.logs_layer());

@@ -249,13 +249,33 @@ fn cases() -> Vec<Case> {
         |b| pii::export(&setup::NoopExporter, b),
     );
 
+    // One export of a busy service's checkout meter, with and without the
+    // exit check (both read back by the test kit: the difference is the
+    // check's cost per export). Each export waits for the periodic reader's
+    // thread, so wall time here is mostly its wake-up: compare the two sides
+    // under callgrind (`OVERHEAD_PROFILE=metric_export/<side>:<n>`).
+    for (side, redaction) in [("exit_check", true), ("unchecked", false)] {
+        let kit = meter::export_kit(redaction);
+        c.plain("metric_export", side, move || {
+            black_box(meter::export(black_box(&kit)));
+        });
+    }
+
     // One `tracing` log record: the crate's bridge (exit check included)
     // against the appender's bridge alone, both over a no-op exporter.
     let cx = logs::context();
     c.traced(
         "log_record",
         "crate",
-        logs::with_crate(logs::noop()),
+        logs::with_crate(logs::noop(), true),
+        move || logs::emit(black_box(&cx)),
+    );
+    // The same without the exit check: the difference is its cost per record.
+    let cx = logs::context();
+    c.traced(
+        "log_record",
+        "crate_unchecked",
+        logs::with_crate(logs::noop(), false),
         move || logs::emit(black_box(&cx)),
     );
     let cx = logs::context();

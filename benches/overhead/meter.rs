@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use checkout_otel::attributes::{
-    self as attr, CheckoutStatus, CheckoutStep, PaymentStatus, StepStatus,
+    self as attr, CheckoutStatus, CheckoutStep, DeclineCode, ErrorType, PaymentStatus, StepStatus,
 };
+use checkout_otel::init::Telemetry;
 use checkout_otel::metrics::{CheckoutMetrics, DURATION_BOUNDARIES_SECONDS};
 use checkout_otel::opentelemetry::KeyValue;
 use checkout_otel::opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use checkout_otel::opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
 };
+use checkout_otel::testing::TestTelemetry;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// A meter provider whose reader never fires during a run (the aggregation
@@ -182,4 +184,43 @@ pub fn crate_metrics(provider: &SdkMeterProvider) -> CheckoutMetrics {
 /// Raw instruments on their own provider.
 pub fn raw_instruments(provider: &SdkMeterProvider) -> RawInstruments {
     RawInstruments::new(&provider.meter("bench-raw"))
+}
+
+/// A test kit whose meter holds what a busy service exports: every step with
+/// every status, every checkout outcome in both item-count buckets, every
+/// gateway status and every decline code. `redaction` switches the exit
+/// check, the only difference between the two sides of `metric_export`.
+pub fn export_kit(redaction: bool) -> TestTelemetry {
+    let kit = TestTelemetry::from_builder(
+        Telemetry::builder("bench")
+            .with_env(Vec::<(String, String)>::new())
+            .redaction(redaction),
+    )
+    .expect("a bench set-up");
+    let m = kit.tracer().metrics().clone();
+    let d = Duration::from_millis(12);
+    for &step in CheckoutStep::ALL {
+        for &status in StepStatus::ALL {
+            m.record_step(step, status, d);
+        }
+    }
+    for &status in CheckoutStatus::ALL {
+        for items in [2, 20] {
+            m.record_checkout(status, items, d, Some(ErrorType::CARD_DECLINED));
+        }
+    }
+    for &status in PaymentStatus::ALL {
+        m.record_gateway_call(d, status);
+    }
+    for &code in DeclineCode::ALL {
+        m.record_decline(code);
+    }
+    m.record_inventory_shortfall(1);
+    kit
+}
+
+/// One export of everything `kit` holds (cumulative: every export carries
+/// every point), read back as a collector would receive it.
+pub fn export(kit: &TestTelemetry) -> usize {
+    kit.metrics().all().len()
 }
