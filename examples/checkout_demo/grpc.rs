@@ -48,7 +48,7 @@ where
     let addr = listener.local_addr()?;
     // tonic routes on an axum router: the HTTP services' log layer fits it.
     let router = Routes::new(service).into_axum_router();
-    let router = stand_in::server(router, tracer);
+    let router = stand_in::server(router, tracer); // TODO(lead): see `stand_in`
     let server = Server::builder().add_routes(Routes::from(with_logs(router, logs)));
     let task = tokio::spawn(async move {
         // Only ends with the process (or when the pipeline aborts the task).
@@ -70,8 +70,9 @@ pub fn channel(
     let host = endpoint.uri().host().unwrap_or_default().to_owned();
     Ok(BoxCloneSyncService::new(
         ServiceBuilder::new()
+            // A timeout is CANCELLED, a refused connection UNAVAILABLE.
             .map_err(|e| Status::from_error(Into::into(e)))
-            .layer(stand_in::client(tracer, host))
+            .layer(stand_in::client(tracer, host)) // TODO(lead): see `stand_in`
             .service(endpoint.connect_lazy()),
     ))
 }

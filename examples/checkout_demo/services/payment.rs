@@ -52,8 +52,10 @@ impl ClassifyError for PaymentError {
 
 impl PaymentError {
     /// The answer the gateway gets: a decline is a normal response (the
-    /// service did its job), a charge that could not be made is an error
-    /// status the gateway maps back to `error.type`.
+    /// service did its job), a charge that could not be made an error status,
+    /// which the gateway maps back to `error.type`. The gateway's 5xx (after
+    /// the retry) is our failure to charge, INTERNAL; UNAVAILABLE is for a
+    /// gateway out of reach, as tonic reports a payment service out of reach.
     fn into_response(self) -> Result<AuthorizeResponse, Status> {
         let message = self.to_string();
         match self {
