@@ -1,12 +1,13 @@
 //! `cargo run --example checkout_demo`: the article's checkout, for real.
 //!
 //! Six services, each with its own `service.name`, call each other over HTTP
-//! on loopback with W3C trace context, so each checkout is one trace across
-//! all of them. Each scenario prints its outcome, its trace id and the
+//! (and gRPC from the gateway to the payment service) on loopback with W3C
+//! trace context, so each checkout is one trace across all of them. Each scenario prints its outcome, its trace id and the
 //! waterfall of its trace; the run ends with the gateway's checkout metrics.
 //! `--serve` keeps the shop up for curl and load generators. See `--help`.
 
 mod cli;
+mod grpc;
 mod net;
 mod pipeline;
 mod report;

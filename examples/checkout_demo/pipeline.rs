@@ -1,5 +1,6 @@
 //! Starts the whole shop in one process: every service on its own loopback
-//! port with its own telemetry (`service.name`), all exporting into one
+//! port (HTTP, and gRPC for the payment service) with its own telemetry
+//! (`service.name`), all exporting into one
 //! shared [`SpanCollector`] (for the waterfalls) and, when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, over OTLP too: traces, metrics and
 //! the services' log lines.
@@ -18,11 +19,13 @@ use tokio::task::JoinHandle;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt as _;
 
+use crate::grpc;
 use crate::net::{CallError, ServiceClient, serve, serve_at, with_logs};
 use crate::services::cart::{Cart, CartLine};
 use crate::services::gateway::{CheckoutRequest, CheckoutResponse, Downstream, Gateway};
 use crate::services::inventory::{Inventory, SetStock, StockLevel};
 use crate::services::notification::RelayControl;
+use crate::services::payment_grpc::PaymentClient;
 use crate::services::psp::PspControl;
 use crate::services::{cart, gateway, inventory, notification, order, payment, psp};
 
@@ -143,8 +146,8 @@ impl Pipeline {
         tasks.push(task);
 
         let svc = start("payment")?;
-        let payment_router = payment::router(svc.tracer, psp_url, config.psp_timeout);
-        let (payment_url, task) = serve(with_logs(payment_router, svc.logs)).await?;
+        let payments = payment::server(svc.tracer.clone(), psp_url, config.psp_timeout);
+        let (payment_url, task) = grpc::serve(payments, &svc.tracer, svc.logs).await?;
         tasks.push(task);
 
         let orders_db = order::create_db(&data.path().join("orders.db"))?;
@@ -170,7 +173,7 @@ impl Pipeline {
         let downstream = Downstream {
             cart: client(&cart_url),
             inventory: client(&inventory_url),
-            payment: client(&payment_url),
+            payment: PaymentClient::new(grpc::channel(&payment_url, timeout, &tracer)?),
             orders: client(&order_url),
             notifications: client(&notification_url),
         };

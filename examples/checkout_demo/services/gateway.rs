@@ -5,7 +5,7 @@
 //! checkout.process (SERVER)
 //!   validating_cart      -> cart service
 //!   reserving_inventory  -> inventory service
-//!   processing_payment   payment.process (CLIENT) -> payment service -> external gateway
+//!   processing_payment   payment.process (CLIENT) -> payment service (gRPC) -> external gateway
 //!     (on failure: release the reservation -> inventory service)
 //!   creating_order       -> order service
 //!   notification.send (PRODUCER, not awaited) -> notification service
@@ -29,10 +29,12 @@ use checkout_otel::spans::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
+use tonic::{Code, Status};
 use tracing::instrument::WithSubscriber as _;
 
 use checkout_otel::http_server::OtelServerLayer;
 
+use crate::grpc::TracedChannel;
 use crate::net::{CallError, ServiceClient, TraceParent};
 use crate::services::cart::ValidatedCart;
 use crate::services::inventory::{
@@ -40,7 +42,7 @@ use crate::services::inventory::{
 };
 use crate::services::notification::{Notification, Sent};
 use crate::services::order::{NewOrder, Order};
-use crate::services::payment::{Payment, PaymentRequest};
+use crate::services::payment_grpc::{AuthorizeRequest, AuthorizeResponse, Outcome, PaymentClient};
 
 /// What the storefront sends to check out a cart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,12 +152,46 @@ impl CheckoutError {
     }
 }
 
+impl CheckoutError {
+    /// The payment service's answer: the charge id, or the decline.
+    fn from_payment(response: AuthorizeResponse) -> Result<String, Self> {
+        match response.outcome {
+            Some(Outcome::ChargeId(charge_id)) => Ok(charge_id),
+            Some(Outcome::Declined(decline)) => Err(CheckoutError::Declined {
+                code: DeclineCode::from_gateway_code(&decline.code),
+                message: decline.message,
+            }),
+            None => Err(CheckoutError::Upstream {
+                service: "payment",
+                message: "answered with no outcome".to_owned(),
+            }),
+        }
+    }
+
+    /// Maps the status a payment call failed with (see `payment.rs`).
+    fn from_payment_status(status: Status) -> Self {
+        match status.code() {
+            Code::DeadlineExceeded => CheckoutError::Timeout("payment gateway"),
+            // tonic's own timeout on the call to the payment service.
+            Code::Cancelled => CheckoutError::Timeout("payment"),
+            Code::Unavailable => CheckoutError::Unavailable {
+                service: "payment",
+                reason: status.message().to_owned(),
+            },
+            _ => CheckoutError::Upstream {
+                service: "payment",
+                message: status.message().to_owned(),
+            },
+        }
+    }
+}
+
 /// The downstream services.
 #[derive(Debug, Clone)]
 pub struct Downstream {
     pub cart: ServiceClient,
     pub inventory: ServiceClient,
-    pub payment: ServiceClient,
+    pub payment: PaymentClient<TracedChannel>,
     pub orders: ServiceClient,
     pub notifications: ServiceClient,
 }
@@ -303,8 +339,8 @@ impl Gateway {
                 self.pay(order_id, total, req),
             )
             .await;
-        let payment = match paid {
-            Ok(payment) => payment,
+        let charge_id = match paid {
+            Ok(charge_id) => charge_id,
             Err(e) => {
                 // Compensation: give the stock back now rather than when the
                 // reservation expires. Traced under the checkout.
@@ -317,7 +353,7 @@ impl Gateway {
             order_id: order_id.to_owned(),
             cart_id: req.cart_id.clone(),
             reservation_id: reservation.reservation_id,
-            charge_id: payment.charge_id,
+            charge_id,
             total_minor: total.minor_units(),
             currency: total.currency().code().to_owned(),
         };
@@ -364,7 +400,7 @@ impl Gateway {
         order_id: &str,
         total: Money,
         req: &CheckoutRequest,
-    ) -> Result<Payment, CheckoutError> {
+    ) -> Result<String, CheckoutError> {
         // Borrowed: the payment service still needs the number.
         let card = PaymentMethod::card_from_number(&req.card_number)
             .map_err(CheckoutError::InvalidCard)?;
@@ -374,25 +410,22 @@ impl Gateway {
                 .method(&card)
                 .user(&customer),
         );
-        let request = PaymentRequest {
+        let request = AuthorizeRequest {
             order_id: order_id.to_owned(),
             amount_minor: total.minor_units(),
             currency: total.currency().code().to_owned(),
             card_number: req.card_number.clone(),
             customer_email: req.email.clone(),
         };
-        let result = payment
-            .run(
-                self.services
-                    .payment
-                    .post::<_, Payment>("/payments", &request),
-            )
-            .await
-            .map_err(|e| CheckoutError::from_call("payment", e));
+        let mut client = self.services.payment.clone();
+        let result = match payment.run(client.authorize(request)).await {
+            Ok(response) => CheckoutError::from_payment(response),
+            Err(status) => Err(CheckoutError::from_payment_status(status)),
+        };
         // The gateway call that declined ran in the payment service, so the
         // decline is recorded here on the payment span alone.
         match &result {
-            Ok(p) => payment.succeeded(&p.charge_id),
+            Ok(charge_id) => payment.succeeded(charge_id),
             Err(CheckoutError::Declined { code, message }) => payment.declined(*code, message),
             Err(e) => payment.fail(e),
         }

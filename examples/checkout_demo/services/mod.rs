@@ -1,4 +1,5 @@
-//! The services of the shop, each an axum router with its own telemetry.
+//! The services of the shop, each with its own telemetry: axum routers,
+//! and the payment service over gRPC (tonic).
 
 pub mod cart;
 pub mod gateway;
@@ -6,4 +7,5 @@ pub mod inventory;
 pub mod notification;
 pub mod order;
 pub mod payment;
+pub mod payment_grpc;
 pub mod psp;

@@ -1,39 +1,20 @@
-//! The payment service: charges a card through the external gateway, one
+//! The payment service, a gRPC service (`checkout.payment.v1.PaymentService`,
+//! see `payment_grpc.rs`): charges a card through the external gateway, one
 //! `payment.gateway_call` span per attempt. A soft decline or a 5xx is
 //! retried once (same idempotency key); a hard decline or a timeout is not.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use checkout_otel::attributes::{DeclineClass, DeclineCode, ErrorType, FailureKind};
 use checkout_otel::opentelemetry::Context;
 use checkout_otel::spans::{CheckoutTracer, ClassifyError, PaymentGatewayCall};
-use serde::{Deserialize, Serialize};
+use tonic::Status;
 
-use checkout_otel::http_server::OtelServerLayer;
-
-use crate::net::{ErrorBody, TraceParent};
+use crate::services::payment_grpc::{
+    AuthorizeRequest, AuthorizeResponse, Decline, Outcome, PaymentServer, PaymentService,
+};
 use crate::services::psp;
-
-/// What the gateway (our API gateway) asks for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PaymentRequest {
-    pub order_id: String,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub card_number: String,
-    pub customer_email: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payment {
-    pub charge_id: String,
-}
 
 const MAX_ATTEMPTS: u32 = 2;
 const RETRY_BACKOFF: Duration = Duration::from_millis(40);
@@ -69,22 +50,29 @@ impl ClassifyError for PaymentError {
     }
 }
 
-impl IntoResponse for PaymentError {
-    fn into_response(self) -> Response {
-        let mut body = ErrorBody::new(self.error_type(), self.to_string());
-        let status = match &self {
-            PaymentError::Declined { code, .. } => {
-                body.decline_code = Some(code.as_str().to_owned());
-                StatusCode::PAYMENT_REQUIRED
-            }
-            PaymentError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::BAD_GATEWAY,
-        };
-        body.into_response(status)
+impl PaymentError {
+    /// The answer the gateway gets: a decline is a normal response (the
+    /// service did its job), a charge that could not be made an error status,
+    /// which the gateway maps back to `error.type`. The gateway's 5xx (after
+    /// the retry) is our failure to charge, INTERNAL; UNAVAILABLE is for a
+    /// gateway out of reach, as tonic reports a payment service out of reach.
+    fn into_response(self) -> Result<AuthorizeResponse, Status> {
+        let message = self.to_string();
+        match self {
+            PaymentError::Declined { code, message } => Ok(AuthorizeResponse {
+                outcome: Some(Outcome::Declined(Decline {
+                    code: code.as_str().to_owned(),
+                    message,
+                })),
+            }),
+            PaymentError::Timeout => Err(Status::deadline_exceeded(message)),
+            PaymentError::Upstream(_) => Err(Status::internal(message)),
+            PaymentError::Unreachable(_) => Err(Status::unavailable(message)),
+        }
     }
 }
 
-struct PaymentService {
+struct Payments {
     tracer: CheckoutTracer,
     psp_url: String,
     psp: reqwest::Client,
@@ -93,48 +81,49 @@ struct PaymentService {
 
 /// The payment service, charging through the gateway at `psp_url` and giving
 /// up on a call after `psp_timeout`.
-pub fn router(tracer: CheckoutTracer, psp_url: String, psp_timeout: Duration) -> Router {
+pub fn server(
+    tracer: CheckoutTracer,
+    psp_url: String,
+    psp_timeout: Duration,
+) -> PaymentServer<impl PaymentService> {
     let psp = reqwest::Client::builder()
         .timeout(psp_timeout)
         .build()
         .unwrap_or_default();
-    let state = Arc::new(PaymentService {
+    PaymentServer::new(Payments {
         tracer,
         psp_url: format!("{psp_url}/v1/charges"),
         psp,
         psp_timeout,
-    });
-    Router::new()
-        .route("/payments", post(pay))
-        .layer(OtelServerLayer::new(&state.tracer))
-        .with_state(state)
+    })
 }
 
-async fn pay(
-    State(svc): State<Arc<PaymentService>>,
-    TraceParent(parent): TraceParent,
-    Json(req): Json<PaymentRequest>,
-) -> Result<Json<Payment>, PaymentError> {
-    let charge = psp::ChargeRequest {
-        amount_minor: req.amount_minor,
-        currency: req.currency,
-        card_number: req.card_number,
-        customer_email: req.customer_email,
-        idempotency_key: req.order_id,
-    };
-    let mut attempt = 1;
-    loop {
-        match svc.call_gateway(&parent, &charge, attempt).await {
-            Ok(charge) => {
-                return Ok(Json(Payment {
-                    charge_id: charge.id,
-                }));
+impl PaymentService for Payments {
+    async fn authorize(&self, req: AuthorizeRequest) -> Result<AuthorizeResponse, Status> {
+        // The server layer runs the handler in the request's context: the
+        // parent of the gateway calls.
+        let parent = Context::current();
+        let charge = psp::ChargeRequest {
+            amount_minor: req.amount_minor,
+            currency: req.currency,
+            card_number: req.card_number,
+            customer_email: req.customer_email,
+            idempotency_key: req.order_id,
+        };
+        let mut attempt = 1;
+        loop {
+            match self.call_gateway(&parent, &charge, attempt).await {
+                Ok(charge) => {
+                    return Ok(AuthorizeResponse {
+                        outcome: Some(Outcome::ChargeId(charge.id)),
+                    });
+                }
+                Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+                Err(e) => return e.into_response(),
             }
-            Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
-                attempt += 1;
-                tokio::time::sleep(RETRY_BACKOFF).await;
-            }
-            Err(e) => return Err(e),
         }
     }
 }
@@ -149,7 +138,7 @@ fn retryable(e: &PaymentError) -> bool {
     }
 }
 
-impl PaymentService {
+impl Payments {
     /// One call to the gateway, in its own `payment.gateway_call` span.
     async fn call_gateway(
         &self,
