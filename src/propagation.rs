@@ -12,6 +12,11 @@
 //!
 //! Prefer the tracer's: it is right however the telemetry was set up.
 //!
+//! W3C trace context (`traceparent`, `tracestate`) is the crate's own
+//! [`TraceContextPropagator`] in every propagator the crate builds: strict
+//! parsing, repeated headers, level 2 `tracestate` keys and the
+//! `random-trace-id` flag.
+//!
 //! # Third parties: `baggage` and `tracestate` only to allowed hosts
 //!
 //! Inbound `baggage` and `tracestate` are written by whoever called the
