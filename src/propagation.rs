@@ -80,7 +80,9 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 
 /// The headers that carry what the caller wrote rather than the trace's
 /// identity: never sent to a host outside the allow-list.
-const CALLER_DATA_HEADERS: [&str; 2] = ["baggage", "tracestate"];
+const CALLER_DATA_HEADERS: [&str; 2] = ["baggage", TRACESTATE];
+
+const TRACESTATE: &str = "tracestate";
 
 /// Writes `cx`'s trace context (and baggage) into `headers` with the global
 /// propagator. Inbound `baggage` and `tracestate` go too: use it for the
@@ -94,6 +96,12 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
 /// (for example `guard.propagator()`). Like [`inject`], for the service's
 /// own hops.
 pub fn inject_with(propagator: &dyn TextMapPropagator, cx: &Context, headers: &mut HeaderMap) {
+    // A `tracestate` copied from elsewhere (the inbound request) must not go
+    // out beside a trace context that has none: the propagator writes no
+    // empty header to replace it.
+    if propagator.fields().any(|field| field == TRACESTATE) {
+        headers.remove(TRACESTATE);
+    }
     propagator.inject_context(cx, &mut HeaderInjector(headers))
 }
 

@@ -319,6 +319,11 @@ fn an_empty_tracestate_is_never_sent() {
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut out));
     assert_eq!(out["traceparent"], traceparent("01"));
     assert!(!out.contains_key("tracestate"));
+    // Nor kept when stale, copied from an inbound request into the outgoing headers.
+    let mut out = headers(&[("tracestate", ""), ("tracestate", "stale=1")]);
+    propagation::inject_with(&TraceContextPropagator::new(), &cx, &mut out);
+    assert_eq!(out["traceparent"], traceparent("01"));
+    assert!(!out.contains_key("tracestate"));
     // Every header the service path writes for an empty inbound state too.
     let telemetry = guard(None);
     let out = forward(
