@@ -12,6 +12,11 @@
 //!
 //! Prefer the tracer's: it is right however the telemetry was set up.
 //!
+//! W3C trace context (`traceparent`, `tracestate`) is the crate's own
+//! [`TraceContextPropagator`] in every propagator the crate builds: strict
+//! parsing, repeated headers, level 2 `tracestate` keys and the
+//! `random-trace-id` flag.
+//!
 //! # Third parties: `baggage` and `tracestate` only to allowed hosts
 //!
 //! Inbound `baggage` and `tracestate` are written by whoever called the
@@ -59,8 +64,12 @@
 //! [`CheckoutTracer::extract`]: crate::CheckoutTracer::extract
 
 mod allowed_hosts;
+mod trace_context;
+mod tracestate;
 
 pub use allowed_hosts::{AllowedHosts, PROPAGATION_ALLOWED_HOSTS_ENV};
+pub(crate) use trace_context::RandomTraceId;
+pub use trace_context::TraceContextPropagator;
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
@@ -71,7 +80,9 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
 
 /// The headers that carry what the caller wrote rather than the trace's
 /// identity: never sent to a host outside the allow-list.
-const CALLER_DATA_HEADERS: [&str; 2] = ["baggage", "tracestate"];
+const CALLER_DATA_HEADERS: [&str; 2] = ["baggage", TRACESTATE];
+
+const TRACESTATE: &str = "tracestate";
 
 /// Writes `cx`'s trace context (and baggage) into `headers` with the global
 /// propagator. Inbound `baggage` and `tracestate` go too: use it for the
@@ -85,6 +96,12 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
 /// (for example `guard.propagator()`). Like [`inject`], for the service's
 /// own hops.
 pub fn inject_with(propagator: &dyn TextMapPropagator, cx: &Context, headers: &mut HeaderMap) {
+    // A `tracestate` copied from elsewhere (the inbound request) must not go
+    // out beside a trace context that has none: the propagator writes no
+    // empty header to replace it.
+    if propagator.fields().any(|field| field == TRACESTATE) {
+        headers.remove(TRACESTATE);
+    }
     propagator.inject_context(cx, &mut HeaderInjector(headers))
 }
 
@@ -107,7 +124,8 @@ pub fn extract_with(propagator: &dyn TextMapPropagator, headers: &HeaderMap) -> 
 }
 
 /// `cx` reduced to its trace identity: the span context without its
-/// `tracestate`, and no baggage or other values. What a host outside the
+/// `tracestate`, and no baggage or other values (only whether the trace id
+/// is random, which belongs to `traceparent`). What a host outside the
 /// allow-list may learn.
 pub(crate) fn trace_identity(cx: &Context) -> Context {
     let span = cx.span();
@@ -115,7 +133,11 @@ pub(crate) fn trace_identity(cx: &Context) -> Context {
     if !sc.is_valid() {
         return Context::new();
     }
-    Context::new().with_remote_span_context(SpanContext::new(
+    let identity = match cx.get::<RandomTraceId>() {
+        Some(random) => Context::new().with_value(*random),
+        None => Context::new(),
+    };
+    identity.with_remote_span_context(SpanContext::new(
         sc.trace_id(),
         sc.span_id(),
         sc.trace_flags(),
@@ -134,7 +156,7 @@ pub(crate) fn remove_caller_data(headers: &mut HeaderMap) {
 
 /// An [`Injector`] writing into an `http::HeaderMap`. Invalid names or values
 /// are skipped, never a panic. An empty value removes the header rather than
-/// sending it empty (the trace-context propagator writes an empty
+/// sending it empty (the SDK's trace-context propagator writes an empty
 /// `tracestate` when there is none).
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
@@ -151,13 +173,24 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// An [`Extractor`] reading from an `http::HeaderMap`. Non-ASCII values are
-/// ignored.
+/// An [`Extractor`] reading from an `http::HeaderMap`. [`get`](Extractor::get)
+/// ignores a value that is not visible ASCII; [`get_all`](Extractor::get_all)
+/// returns every field of a repeated header in order, each such value as
+/// `\u{FFFD}` (so a parser rejects it instead of seeing fewer fields).
 pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+
+/// What [`HeaderExtractor::get_all`] returns for a value that is not text.
+const NOT_TEXT: &str = "\u{FFFD}";
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let mut fields = self.0.get_all(key).iter().peekable();
+        fields.peek()?;
+        Some(fields.map(|v| v.to_str().unwrap_or(NOT_TEXT)).collect())
     }
 
     fn keys(&self) -> Vec<&str> {

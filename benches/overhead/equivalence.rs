@@ -334,3 +334,18 @@ pub fn check_logs() {
         "log_record: the appender side does not export what the crate exports"
     );
 }
+
+/// Both propagators forward the same headers for the bench's inbound ones.
+pub fn check_propagation() {
+    let inbound = crate::propagation::inbound();
+    let ours = crate::propagation::hop(&crate::propagation::crate_propagator(), &inbound);
+    let sdk = crate::propagation::hop(&crate::propagation::sdk_propagator(), &inbound);
+    assert_eq!(
+        ours, sdk,
+        "trace_context_hop: the sides forward different headers"
+    );
+    assert_eq!(
+        ours, inbound,
+        "trace_context_hop: the hop changed the headers"
+    );
+}

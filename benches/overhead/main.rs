@@ -23,6 +23,7 @@ mod equivalence;
 mod logs;
 mod meter;
 mod pii;
+mod propagation;
 mod setup;
 mod span;
 
@@ -261,6 +262,16 @@ fn cases() -> Vec<Case> {
         });
     }
 
+    // One hop of W3C trace context: the crate's propagator against the SDK's.
+    let (p, h) = (propagation::crate_propagator(), propagation::inbound());
+    c.plain("trace_context_hop", "crate", move || {
+        drop(propagation::hop(black_box(&p), black_box(&h)))
+    });
+    let (p, h) = (propagation::sdk_propagator(), propagation::inbound());
+    c.plain("trace_context_hop", "sdk", move || {
+        drop(propagation::hop(black_box(&p), black_box(&h)))
+    });
+
     // One `tracing` log record: the crate's bridge (exit check included)
     // against the appender's bridge alone, both over a no-op exporter.
     let cx = logs::context();
@@ -361,6 +372,7 @@ fn main() {
     equivalence::check_meter();
     equivalence::check_pii();
     equivalence::check_logs();
+    equivalence::check_propagation();
     eprintln!(
         "equivalence checked: checkout trace of {} spans, {} attributes, {} events on every side",
         trace.spans, trace.attributes, trace.events

@@ -8,14 +8,16 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use super::config::{Propagator, TelemetryConfig};
+use crate::propagation::TraceContextPropagator;
 
 /// The propagator a guard owns ([`TelemetryGuard::propagator`](super::TelemetryGuard::propagator)):
-/// built once from `OTEL_PROPAGATORS` (W3C trace-context and baggage by
-/// default), shared by the guard's tracers and, after `init`, installed as
-/// the global one. Cheap to clone: every clone is the same propagator.
+/// built once from `OTEL_PROPAGATORS` (W3C trace-context, with the crate's
+/// [`TraceContextPropagator`], and baggage by default), shared by the
+/// guard's tracers and, after `init`, installed as the global one. Cheap to
+/// clone: every clone is the same propagator.
 ///
 /// It is a [`TextMapPropagator`], and converts into the
 /// `Arc<dyn TextMapPropagator + Send + Sync>` the span helpers take.

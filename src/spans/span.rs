@@ -61,6 +61,9 @@ pub struct TypedSpan {
     failed: AtomicBool,
     /// Where a failure's exception is recorded.
     exception_signal: ExceptionSignal,
+    /// A root whose trace id came from a random generator: its context says
+    /// so, for W3C's `random-trace-id` flag.
+    random_trace_id: bool,
 }
 
 /// Starts a span with `tracer` and attaches its attributes: into the builder
@@ -113,6 +116,7 @@ where
         cx: OnceLock::new(),
         failed: AtomicBool::new(false),
         exception_signal: ExceptionSignal::SpanEvent,
+        random_trace_id: false,
     }
 }
 
@@ -138,7 +142,7 @@ impl TypedSpan {
         // from `live` without finding it in `cx`.
         let mut live = self.lock_live();
         self.cx.get_or_init(|| match live.take() {
-            Some(span) => self.parent.with_span(span),
+            Some(span) => self.context_parent().with_span(span),
             // No ids at all (a no-op tracer's span, when no provider is
             // installed): the parent's context as it is. An invalid span in
             // a context would make the SDK's parent-based sampler drop every
@@ -147,9 +151,23 @@ impl TypedSpan {
             // A span that records nothing: its ids are all a context needs.
             // (The method keeps the span context as it is; it is not remote.)
             None => self
-                .parent
+                .context_parent()
                 .with_remote_span_context(self.span_context.clone()),
         })
+    }
+
+    /// What the span's own context extends: the parent, with the trace id
+    /// marked random for a root that [`mark_random_trace_id`](Self::mark_random_trace_id)
+    /// was called on (only when a context is built, so leaves pay nothing).
+    fn context_parent(&self) -> Cow<'_, Context> {
+        if self.random_trace_id && self.span_context.is_valid() {
+            Cow::Owned(
+                self.parent
+                    .with_value(crate::propagation::RandomTraceId(self.trace_id())),
+            )
+        } else {
+            Cow::Borrowed(&self.parent)
+        }
     }
 
     /// The span's trace id.
@@ -287,6 +305,12 @@ impl TypedSpan {
     /// Records failures' exceptions where `signal` says.
     pub(super) fn set_exception_signal(&mut self, signal: ExceptionSignal) {
         self.exception_signal = signal;
+    }
+
+    /// Records that this span started its trace with a trace id from a
+    /// random generator.
+    pub(super) fn mark_random_trace_id(&mut self) {
+        self.random_trace_id = true;
     }
 
     /// Records a failure that raised no exception (an HTTP server's 5xx, a

@@ -13,7 +13,7 @@ use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use super::exception::{self, ExceptionSignal};
@@ -21,7 +21,7 @@ use super::span::{self, TypedSpan};
 use super::spec::{Attrs, SpanSpec};
 use crate::metrics::CheckoutMetrics;
 use crate::pii;
-use crate::propagation::{self, AllowedHosts};
+use crate::propagation::{self, AllowedHosts, TraceContextPropagator};
 use crate::scope::instrumentation_scope;
 
 /// The tracer the span helpers start spans with.
@@ -61,6 +61,10 @@ pub struct CheckoutTracer {
     roots_recorded: Arc<AtomicBool>,
     /// Where failures' exceptions are recorded.
     exception_signal: ExceptionSignal,
+    /// Whether the provider's trace ids are random (the crate's pipeline
+    /// keeps the SDK's random id generator): the traces this tracer starts
+    /// then go out with W3C's `random-trace-id` flag.
+    random_trace_ids: bool,
 }
 
 #[derive(Clone)]
@@ -119,20 +123,21 @@ impl CheckoutTracer {
     /// on each call: create it once and clone it.
     pub fn global() -> Self {
         let installed = INSTALLED.read().ok().and_then(|t| t.clone());
-        installed.unwrap_or_else(Self::over_globals)
+        installed.unwrap_or_else(|| Self::over_globals(false))
     }
 
     /// Makes [`global`](Self::global) return clones of a tracer over the
     /// global providers as they are now (called by `init` once it has
     /// installed them).
     pub(crate) fn install_global() {
-        let tracer = Self::over_globals();
+        // `init` has just installed the crate's own provider.
+        let tracer = Self::over_globals(true);
         if let Ok(mut installed) = INSTALLED.write() {
             *installed = Some(tracer);
         }
     }
 
-    fn over_globals() -> Self {
+    fn over_globals(random_trace_ids: bool) -> Self {
         CheckoutTracer {
             inner: TracerInner::Global(Arc::new(
                 global::tracer_with_scope(instrumentation_scope()),
@@ -143,6 +148,7 @@ impl CheckoutTracer {
             allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
             exception_signal: exception::installed(),
+            random_trace_ids,
         }
     }
 
@@ -176,6 +182,8 @@ impl CheckoutTracer {
             allowed_hosts: AllowedHosts::default(),
             roots_recorded: Arc::new(AtomicBool::new(true)),
             exception_signal: ExceptionSignal::SpanEvent,
+            // The providers' id generator is not known.
+            random_trace_ids: false,
         }
     }
 
@@ -197,6 +205,7 @@ impl CheckoutTracer {
             allowed_hosts,
             roots_recorded: Arc::new(AtomicBool::new(true)),
             exception_signal,
+            random_trace_ids: true,
         }
     }
 
@@ -379,6 +388,9 @@ impl CheckoutTracer {
             }
         };
         span.set_exception_signal(self.exception_signal);
+        if is_root && self.random_trace_ids {
+            span.mark_random_trace_id();
+        }
         // Only written when the guess was wrong, so a steady sampling decision
         // never bounces the flag's cache line between threads.
         if is_root && span.is_recording() != expected {
