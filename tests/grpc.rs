@@ -290,8 +290,7 @@ async fn sent_headers(layer: OtelGrpcClientLayer, cx: &Context) -> http::HeaderM
         .oneshot(request)
         .await
         .unwrap();
-    let headers = seen.lock().unwrap().clone();
-    headers
+    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
