@@ -136,6 +136,18 @@ pub const CLIENT_ADDRESS: &str = semconv::CLIENT_ADDRESS;
 pub const NETWORK_PROTOCOL_VERSION: &str = semconv::NETWORK_PROTOCOL_VERSION;
 /// `user_agent.original` on server spans, scrubbed.
 pub const USER_AGENT_ORIGINAL: &str = semconv::USER_AGENT_ORIGINAL;
+/// `rpc.system.name` on gRPC spans: `grpc`.
+pub const RPC_SYSTEM_NAME: &str = semconv::RPC_SYSTEM_NAME;
+/// `rpc.method` on gRPC spans: the fully-qualified method,
+/// `{package.Service}/{Method}` (`shop.Payment/Charge`), or `_OTHER` for a
+/// path that is not a well-formed gRPC method.
+pub const RPC_METHOD: &str = semconv::RPC_METHOD;
+/// `rpc.method_original` on gRPC spans whose `rpc.method` is `_OTHER`: the
+/// path as received, scrubbed and bounded.
+pub const RPC_METHOD_ORIGINAL: &str = semconv::RPC_METHOD_ORIGINAL;
+/// `rpc.response.status_code` on gRPC spans: the status code's name (`OK`,
+/// `NOT_FOUND`, `DEADLINE_EXCEEDED`).
+pub const RPC_RESPONSE_STATUS_CODE: &str = semconv::RPC_RESPONSE_STATUS_CODE;
 /// `peer.service`: the logical name of the remote service on the gateway
 /// client span.
 ///
@@ -607,6 +619,10 @@ pub const CONTRACT_ATTRIBUTE_KEYS: &[&str] = &[
     CLIENT_ADDRESS,
     NETWORK_PROTOCOL_VERSION,
     USER_AGENT_ORIGINAL,
+    RPC_SYSTEM_NAME,
+    RPC_METHOD,
+    RPC_METHOD_ORIGINAL,
+    RPC_RESPONSE_STATUS_CODE,
     PEER_SERVICE,
     DB_SYSTEM_NAME,
     DB_OPERATION_NAME,

@@ -67,6 +67,10 @@ const SEMCONV: &[&str] = &[
     attr::CLIENT_ADDRESS,
     attr::NETWORK_PROTOCOL_VERSION,
     attr::USER_AGENT_ORIGINAL,
+    attr::RPC_SYSTEM_NAME,
+    attr::RPC_METHOD,
+    attr::RPC_METHOD_ORIGINAL,
+    attr::RPC_RESPONSE_STATUS_CODE,
     attr::PEER_SERVICE,
     attr::DB_SYSTEM_NAME,
     attr::DB_OPERATION_NAME,
@@ -126,9 +130,18 @@ fn registry_spans_events_and_metrics_match_the_constants() {
                 .trim_start_matches("span.")
                 .to_owned()
         })
-        // Database and HTTP spans are named after their operation
-        // (`SELECT stock`, `POST`, `POST /checkout`).
-        .filter(|id| !["db.client", "http.client", "http.server"].contains(&id.as_str()))
+        // Database, HTTP and RPC spans are named after their operation
+        // (`SELECT stock`, `POST`, `POST /checkout`, `shop.Payment/Charge`).
+        .filter(|id| {
+            ![
+                "db.client",
+                "http.client",
+                "http.server",
+                "rpc.client",
+                "rpc.server",
+            ]
+            .contains(&id.as_str())
+        })
         .collect();
     assert_eq!(spans, set(attr::CONTRACT_SPAN_NAMES));
 

@@ -311,6 +311,9 @@ fn semantic_conventions() -> BTreeSet<&'static str> {
         sc::DB_QUERY_TEXT,
         sc::RPC_METHOD,
         sc::RPC_SERVICE,
+        sc::RPC_SYSTEM_NAME,
+        sc::RPC_METHOD_ORIGINAL,
+        sc::RPC_RESPONSE_STATUS_CODE,
     ]
     .into_iter()
     .collect()

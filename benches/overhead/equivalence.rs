@@ -16,7 +16,7 @@ use crate::setup::{
     DEFAULT_LAYER_EXTRAS, block_on, crate_tracer, crate_tracer_with_meter, sdk_tracer, subscriber,
     subscriber_with_defaults,
 };
-use crate::{checkout, logs, meter, pii, span};
+use crate::{checkout, grpc, logs, meter, pii, span};
 
 /// A span reduced to what a backend shows: scope, name, kind, parent's name, sorted
 /// attributes and events (with typed values).
@@ -348,4 +348,15 @@ pub fn check_propagation() {
         ours, inbound,
         "trace_context_hop: the hop changed the headers"
     );
+}
+
+/// Checks the gRPC group: the layer and the hand-written span record the
+/// same `SERVER` span, and both services answer `OK`.
+pub fn check_grpc() {
+    let mut answers = Vec::new();
+    let with_crate = capture(|p| answers.push(grpc::with_crate(&crate_tracer(p))()));
+    let raw = capture(|p| answers.push(grpc::raw(sdk_tracer(p), grpc::propagator())()));
+    assert_eq!(with_crate.len(), 1, "grpc_server_call: {with_crate:?}");
+    same("grpc_server_call", &with_crate, "raw", &raw);
+    assert!(answers.iter().all(|a| a.as_ref().is_some_and(|s| s == "0")));
 }

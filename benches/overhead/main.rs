@@ -20,6 +20,7 @@
 mod checkout;
 mod debug_event;
 mod equivalence;
+mod grpc;
 mod logs;
 mod meter;
 mod pii;
@@ -215,6 +216,18 @@ fn cases() -> Vec<Case> {
         move || meter::via_tracing(black_box(&d)),
     );
 
+    // One unary call through the gRPC server layer, against the same span
+    // by hand around the same in-process routes.
+    let traces = setup::provider(Mode::Sampled);
+    let mut call = grpc::with_crate(&crate_tracer(&traces));
+    c.plain("grpc_server_call", "crate", move || {
+        black_box(call());
+    });
+    let mut call = grpc::raw(sdk_tracer(&traces), grpc::propagator());
+    c.plain("grpc_server_call", "raw", move || {
+        black_box(call());
+    });
+
     let hasher = pii::hasher();
     c.plain("pseudonymise", "crate", move || {
         drop(pii::pseudonymise(
@@ -373,6 +386,7 @@ fn main() {
     equivalence::check_pii();
     equivalence::check_logs();
     equivalence::check_propagation();
+    equivalence::check_grpc();
     eprintln!(
         "equivalence checked: checkout trace of {} spans, {} attributes, {} events on every side",
         trace.spans, trace.attributes, trace.events

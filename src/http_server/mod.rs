@@ -64,6 +64,6 @@
 //! global ones `Telemetry::init` installs.
 
 mod layer;
-mod request;
+pub(crate) mod request;
 
 pub use self::layer::{OtelServerLayer, OtelServerService, ResponseFuture};

@@ -266,7 +266,7 @@ fn forwarded_param<'h>(headers: &'h HeaderMap, param: &str) -> Option<&'h str> {
 /// `server.address` and the port the client asked for: the URI's authority
 /// (HTTP/2's `:authority`, an absolute-form request), else the `Host`
 /// header. `None` when neither holds a well-formed host.
-fn server_authority<'r>(
+pub(crate) fn server_authority<'r>(
     uri: &'r http::Uri,
     headers: &'r HeaderMap,
 ) -> Option<(&'r str, Option<u16>)> {

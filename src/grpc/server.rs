@@ -1,0 +1,106 @@
+//! [`OtelGrpcServerLayer`]: the tower layer of a tonic server and its
+//! service.
+
+use std::fmt;
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::trace::{FutureExt as _, SpanKind};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::{OtelGrpcBody, ResponseFuture};
+use super::call::RpcCall;
+use super::status::{CallSpan, Side};
+use crate::http_server::request::server_authority;
+use crate::spans::CheckoutTracer;
+
+/// A tower [`Layer`] that records every call a tonic server serves as a
+/// semantic-convention RPC `SERVER` span continuing the caller's trace
+/// (see the [module documentation](super)).
+///
+/// `tonic::transport::Server::builder().layer(OtelGrpcServerLayer::new(&tracer)).add_service(..)`.
+#[derive(Clone)]
+pub struct OtelGrpcServerLayer {
+    tracer: CheckoutTracer,
+}
+
+impl fmt::Debug for OtelGrpcServerLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelGrpcServerLayer")
+            .field("tracer", &self.tracer)
+            .finish()
+    }
+}
+
+impl OtelGrpcServerLayer {
+    /// Spans from `tracer` (the guard's `telemetry.tracer()`), the caller's
+    /// context read from the request metadata with its propagator.
+    pub fn new(tracer: &CheckoutTracer) -> Self {
+        OtelGrpcServerLayer {
+            tracer: tracer.clone(),
+        }
+    }
+
+    /// Spans from the global tracer provider, the caller's context read with
+    /// the global propagator: what `Telemetry::init` installs. Create it
+    /// after `init` (see [`CheckoutTracer::global`]).
+    pub fn global() -> Self {
+        OtelGrpcServerLayer::new(&CheckoutTracer::global())
+    }
+}
+
+impl<S> Layer<S> for OtelGrpcServerLayer {
+    type Service = OtelGrpcServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OtelGrpcServerService {
+            inner,
+            tracer: self.tracer.clone(),
+        }
+    }
+}
+
+/// The service [`OtelGrpcServerLayer`] wraps around the server's routes.
+#[derive(Clone)]
+pub struct OtelGrpcServerService<S> {
+    inner: S,
+    tracer: CheckoutTracer,
+}
+
+impl<S: fmt::Debug> fmt::Debug for OtelGrpcServerService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelGrpcServerService")
+            .field("inner", &self.inner)
+            .field("tracer", &self.tracer)
+            .finish()
+    }
+}
+
+impl<S, B, RB> Service<http::Request<B>> for OtelGrpcServerService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+{
+    type Response = http::Response<OtelGrpcBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // gRPC metadata is the request's HTTP/2 headers.
+        let parent = self.tracer.extract(request.headers());
+        let server = server_authority(request.uri(), request.headers());
+        let spec = RpcCall::new(SpanKind::Server, request.uri().path(), server);
+        let span = self.tracer.start_in(spec, &parent);
+        let cx = span.context().clone();
+        let inner = {
+            // What the routes do in `call` itself runs inside the span too;
+            // the guard ends with this block, before any `.await`.
+            let _current = cx.clone().attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(inner.with_context(cx), CallSpan::new(span, Side::Server))
+    }
+}
