@@ -50,6 +50,8 @@ const ALL_SERVICES: [&str; 6] = [
 
 /// The gateway's request span (`OtelServerLayer`), the root of a checkout.
 const GATEWAY_SERVER_SPAN: &str = "POST /checkout";
+/// The gateway -> payment hop is gRPC: both its spans are named after the method.
+const AUTHORIZE: &str = "checkout.payment.v1.PaymentService/Authorize";
 
 /// What a scenario must end with: status, and for a failure the step and
 /// `error.type`.
@@ -273,16 +275,22 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
             .and_then(|c| c.parse().ok())
             .expect("status code");
         assert_eq!(server.is_error(), code >= 500, "{s:?}: HTTP {code}");
-        // Every service's requests: a SERVER span with the HTTP attributes.
-        // TODO(lead): the payment service is served over gRPC; its RPC
-        // SERVER span (and its `rpc.*` attributes) come with the crate's
-        // gRPC layers, so it is left out here until then.
+        // Every service's requests: a SERVER span, with the RPC attributes
+        // on the payment service (gRPC), the HTTP ones everywhere else.
         let mut served = BTreeSet::new();
         for server in spans
             .iter()
-            .filter(|sp| sp.data.span_kind == SpanKind::Server && sp.service != "payment")
+            .filter(|sp| sp.data.span_kind == SpanKind::Server)
         {
             served.insert(server.service);
+            if server.service == "payment" {
+                assert_eq!(server.name(), AUTHORIZE);
+                assert_eq!(server.attr(attr::RPC_SYSTEM_NAME).as_deref(), Some("grpc"));
+                assert_eq!(server.attr(attr::RPC_METHOD).as_deref(), Some(AUTHORIZE));
+                assert!(server.attr(attr::RPC_RESPONSE_STATUS_CODE).is_some());
+                assert!(server.attr(attr::HTTP_REQUEST_METHOD).is_none());
+                continue;
+            }
             assert_eq!(server.attr(attr::URL_SCHEME).as_deref(), Some("http"));
             assert_eq!(
                 server.attr(attr::HTTP_REQUEST_METHOD).as_deref(),
@@ -294,11 +302,7 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
             assert!(path.starts_with('/'), "{path}");
             assert!(server.attr(attr::HTTP_RESPONSE_STATUS_CODE).is_some());
         }
-        let in_trace: BTreeSet<&str> = spans
-            .iter()
-            .map(|sp| sp.service)
-            .filter(|service| *service != "payment") // TODO(lead): see above
-            .collect();
+        let in_trace: BTreeSet<&str> = spans.iter().map(|sp| sp.service).collect();
         assert_eq!(served, in_trace, "{s:?}: services without a server span");
         assert_eq!(
             checkout.attr(attr::CHECKOUT_STATUS).as_deref(),
@@ -432,15 +436,36 @@ async fn every_scenario_ends_as_expected_in_one_trace_across_the_services() {
                 hop.push((ancestor.name().to_owned(), ancestor.service));
                 ancestor = parent_of(ancestor);
             }
-            // TODO(lead): with the crate's gRPC layers the hop records two
-            // spans: the payment service's SERVER span
-            // `checkout.payment.v1.PaymentService/Authorize` under the
-            // gateway's CLIENT span of the same name (kinds, parents and
-            // `rpc.*` attributes to assert). The stand-in records none.
-            assert!(
-                hop.is_empty(),
-                "{s:?}: between payment.process and the call: {hop:?}"
+            // The hop records two spans: the payment service's RPC SERVER
+            // span under the gateway's RPC CLIENT span.
+            assert_eq!(
+                hop,
+                [
+                    (AUTHORIZE.to_owned(), "payment"),
+                    (AUTHORIZE.to_owned(), "gateway")
+                ],
+                "{s:?}: between payment.process and the call"
             );
+            let server = parent_of(call);
+            let client = parent_of(server);
+            assert_eq!(server.data.span_kind, SpanKind::Server);
+            assert_eq!(client.data.span_kind, SpanKind::Client);
+            assert!(server.data.parent_span_is_remote);
+            for rpc in [server, client] {
+                assert_eq!(rpc.attr(attr::RPC_SYSTEM_NAME).as_deref(), Some("grpc"));
+                assert_eq!(rpc.attr(attr::RPC_METHOD).as_deref(), Some(AUTHORIZE));
+            }
+            assert_eq!(
+                client.attr(attr::SERVER_ADDRESS).as_deref(),
+                Some("127.0.0.1")
+            );
+            // Both ends saw the same status; the payment's failures are
+            // statuses that are errors on a server too.
+            let status = server.attr(attr::RPC_RESPONSE_STATUS_CODE);
+            assert_eq!(status, client.attr(attr::RPC_RESPONSE_STATUS_CODE));
+            let status = status.expect("rpc.response.status_code");
+            assert_eq!(server.is_error(), status != "OK", "{s:?}: {status}");
+            assert_eq!(client.is_error(), status != "OK", "{s:?}: {status}");
             assert_eq!(call.attr(attr::PAYMENT_ATTEMPT), Some((i + 1).to_string()));
             assert_eq!(
                 call.attr(attr::PEER_SERVICE).as_deref(),

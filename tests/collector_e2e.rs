@@ -19,7 +19,8 @@ use checkout_otel::attributes::{
     CONTRACT_SPAN_NAMES, CheckoutStatus, DB_SYSTEM_NAME, HTTP_REQUEST_METHOD,
     HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, METRIC_CHECKOUT_COMPLETED, METRIC_CHECKOUT_DURATION,
     METRIC_CHECKOUT_STEP_DURATION, METRIC_INVENTORY_SHORTFALLS, METRIC_PAYMENT_DECLINES,
-    METRIC_PAYMENT_GATEWAY_DURATION, URL_PATH, URL_SCHEME, USER_HASH,
+    METRIC_PAYMENT_GATEWAY_DURATION, RPC_METHOD, RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME,
+    URL_PATH, URL_SCHEME, USER_HASH,
 };
 use checkout_otel::init::Protocol;
 use checkout_otel::spans::{EXCEPTION_LOG_TARGET, ExceptionSignal};
@@ -29,6 +30,8 @@ use common::rotel::{Collected, CollectedLog, CollectedSpan, Rotel, Verbosity, ro
 use common::shop::{self, CARD_NUMBER, Kind, SERVICES, Shop};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// The gRPC method of the gateway -> payment hop: the name of both its spans.
+const AUTHORIZE: &str = "checkout.payment.v1.PaymentService/Authorize";
 
 /// Spans grouped by trace id.
 fn traces(spans: &[CollectedSpan]) -> BTreeMap<&str, Vec<&CollectedSpan>> {
@@ -398,11 +401,34 @@ fn checkout_demo_exports_to_rotel() {
         "services seen by the collector"
     );
     let traces_seen = assert_one_trace_per_checkout(&c, Some("POST /checkout"));
-    // Every service's requests: a SERVER span with the HTTP attributes the
-    // semantic conventions require.
-    // TODO(lead): the payment service is served over gRPC; its RPC SERVER
-    // span (`rpc.*` attributes) comes with the crate's gRPC layers, so it is
-    // left out here until then.
+    // The gateway -> payment hop is gRPC: every payment SERVER span is an
+    // RPC span, the child (across the hop) of a gateway RPC CLIENT span of
+    // the same trace, both with the `rpc.*` attributes.
+    let rpc_servers: Vec<&CollectedSpan> = c
+        .spans
+        .iter()
+        .filter(|s| s.kind == "SPAN_KIND_SERVER" && s.service() == "payment")
+        .collect();
+    assert!(!rpc_servers.is_empty(), "no payment SERVER span received");
+    for server in rpc_servers {
+        assert_eq!(server.name, AUTHORIZE);
+        let client = c
+            .spans
+            .iter()
+            .find(|s| s.span_id == server.parent_id && s.trace_id == server.trace_id)
+            .expect("the payment SERVER span's parent reached the collector");
+        assert_eq!(
+            (client.name.as_str(), client.kind.as_str(), client.service()),
+            (AUTHORIZE, "SPAN_KIND_CLIENT", "gateway")
+        );
+        for span in [server, client] {
+            assert_eq!(span.attributes[RPC_SYSTEM_NAME], "grpc");
+            assert_eq!(span.attributes[RPC_METHOD], AUTHORIZE);
+            assert!(span.attributes.contains_key(RPC_RESPONSE_STATUS_CODE));
+        }
+    }
+    // Every other service's requests: a SERVER span with the HTTP attributes
+    // the semantic conventions require.
     let http_services: BTreeSet<&str> = SERVICES.into_iter().filter(|s| *s != "payment").collect();
     let mut served = BTreeSet::new();
     for server in c

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use checkout_otel::CheckoutTracer;
+use checkout_otel::grpc::{OtelGrpcClientLayer, OtelGrpcServerLayer};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::Status;
@@ -48,8 +49,10 @@ where
     let addr = listener.local_addr()?;
     // tonic routes on an axum router: the HTTP services' log layer fits it.
     let router = Routes::new(service).into_axum_router();
-    let router = stand_in::server(router, tracer); // TODO(lead): see `stand_in`
-    let server = Server::builder().add_routes(Routes::from(with_logs(router, logs)));
+    let server = Server::builder()
+        // One line: the RPC SERVER span, in the caller's trace.
+        .layer(OtelGrpcServerLayer::new(tracer))
+        .add_routes(Routes::from(with_logs(router, logs)));
     let task = tokio::spawn(async move {
         // Only ends with the process (or when the pipeline aborts the task).
         let _ = server
@@ -67,52 +70,13 @@ pub fn channel(
     tracer: &CheckoutTracer,
 ) -> Result<TracedChannel, tonic::transport::Error> {
     let endpoint = Endpoint::from_shared(url.to_owned())?.timeout(timeout);
-    let host = endpoint.uri().host().unwrap_or_default().to_owned();
     Ok(BoxCloneSyncService::new(
         ServiceBuilder::new()
             // A timeout is CANCELLED, a refused connection UNAVAILABLE.
             .map_err(|e| Status::from_error(Into::into(e)))
-            .layer(stand_in::client(tracer, host)) // TODO(lead): see `stand_in`
+            .map_response(|response: http::Response<_>| response.map(Body::new))
+            // One line: the RPC CLIENT span, the trace context injected.
+            .layer(OtelGrpcClientLayer::new(tracer).target(endpoint.uri()))
             .service(endpoint.connect_lazy()),
     ))
-}
-
-// TODO(lead): replace with checkout_otel::grpc::Otel{Server,Client}Layer:
-// drop the `stand_in::server` line of `serve` for
-// `Server::builder().layer(OtelGrpcServerLayer::new(tracer))`, and
-// `.layer(stand_in::client(tracer, host))` of `channel` for
-// `.layer(OtelGrpcClientLayer::new(tracer))`; delete this module. Until then
-// the trace is joined across the hop without RPC spans.
-mod stand_in {
-    use axum::extract::Request;
-    use axum::middleware::Next;
-    use checkout_otel::CheckoutTracer;
-    use checkout_otel::opentelemetry::Context;
-    use checkout_otel::opentelemetry::context::FutureExt as _;
-    use tonic::body::Body;
-
-    /// Runs each request in the caller's trace context, read from its metadata.
-    pub fn server(router: axum::Router, tracer: &CheckoutTracer) -> axum::Router {
-        let tracer = tracer.clone();
-        router.layer(axum::middleware::from_fn(
-            move |request: Request, next: Next| {
-                let cx = tracer.extract(request.headers());
-                next.run(request).with_context(cx)
-            },
-        ))
-    }
-
-    /// Writes the current trace context into each request's metadata.
-    pub fn client(
-        tracer: &CheckoutTracer,
-        host: String,
-    ) -> tower::util::MapRequestLayer<
-        impl Fn(http::Request<Body>) -> http::Request<Body> + Clone + Send + Sync + use<>,
-    > {
-        let tracer = tracer.clone();
-        tower::util::MapRequestLayer::new(move |mut request: http::Request<Body>| {
-            tracer.inject_for(&Context::current(), &host, request.headers_mut());
-            request
-        })
-    }
 }
