@@ -18,7 +18,8 @@
 # Usage: tools/load_run.sh            (ROUNDS, DURATION, CONNECTIONS, WARMUP,
 #                                      PSP_LATENCY_MS, PACE_MS, LOADS, OUT
 #                                      override the defaults)
-#        PERF=1 tools/load_run.sh     (then one more exporting round under
+#        PERF=1 tools/load_run.sh     (then one more round per configuration of
+#                                      PERF_CONFIGS, default "exporting", under
 #                                      `perf record -g`, and its top symbols)
 set -euo pipefail
 
@@ -201,14 +202,18 @@ for load in dict.fromkeys(r["load"] for r in rows):
 PY
 
 if [ "${PERF:-0}" = 1 ]; then
-  say "one more exporting round under perf record -g"
-  start_shop exporting "$OUT/shop-perf.log"
-  perf record -g -o "$OUT/perf.data" -p "$SHOP_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
-  PERF_PID=$!
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$OUT/checkout.lua" "$SHOP_URL" >/dev/null
-  wait "$PERF_PID" || true
-  stop_shop
-  perf report -i "$OUT/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 >"$OUT/perf-top.txt" || true
-  say "perf: $OUT/perf.data, top symbols in $OUT/perf-top.txt"
+  # PERF_CONFIGS="exporting disabled" profiles the baseline too, so that the
+  # two profiles can be compared per checkout.
+  for config in ${PERF_CONFIGS:-exporting}; do
+    say "one more $config round under perf record -g"
+    start_shop "$config" "$OUT/shop-perf-$config.log"
+    perf record -g -o "$OUT/perf-$config.data" -p "$SHOP_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
+    PERF_PID=$!
+    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$OUT/checkout.lua" "$SHOP_URL" >"$OUT/wrk-perf-$config.txt"
+    wait "$PERF_PID" || true
+    stop_shop
+    perf report -i "$OUT/perf-$config.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 >"$OUT/perf-top-$config.txt" || true
+    say "perf: $OUT/perf-$config.data, top symbols in $OUT/perf-top-$config.txt"
+  done
 fi
 echo "results: $OUT"
