@@ -13,7 +13,8 @@ shift || true
 groups=("$@")
 if [ ${#groups[@]} -eq 0 ]; then
   groups=(span_sampled span_unsampled span_disabled checkout_trace meter_checkout
-          pseudonymise scrub_200 redacting_exporter log_record trace_context_hop grpc_server_call debug_event)
+          pseudonymise scrub_200 redacting_exporter log_record trace_context_hop grpc_server_call grpc_client_call
+          debug_event)
 fi
 target=${CARGO_TARGET_DIR:-target}
 bin=$(cargo bench --bench overhead --no-run --message-format=json 2>/dev/null \

@@ -56,6 +56,7 @@ ROWS = [
     ("one log record, exit check on vs off", "log_record", "crate", "crate_unchecked", None, "info", None),
     ("one hop of W3C trace context (extract + inject), vs the SDK's propagator", "trace_context_hop", "crate", "sdk", 1.0, "ratio", None),
     ("one unary gRPC call through the server layer, vs the same span by hand", "grpc_server_call", "crate", "raw", None, "info", None),
+    ("one unary gRPC call through the client layer, vs the same span by hand", "grpc_client_call", "crate", "raw", None, "info", None),
     ("a DEBUG event below the level, vs no subscriber", "debug_event", "crate", "no_subscriber", None, "info", None),
 ]
 

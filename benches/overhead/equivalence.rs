@@ -350,13 +350,20 @@ pub fn check_propagation() {
     );
 }
 
-/// Checks the gRPC group: the layer and the hand-written span record the
-/// same `SERVER` span, and both services answer `OK`.
+/// Checks the gRPC groups: each layer and its hand-written span record the
+/// same `SERVER` (`CLIENT`) span, and every call is answered `OK`.
 pub fn check_grpc() {
     let mut answers = Vec::new();
     let with_crate = capture(|p| answers.push(grpc::with_crate(&crate_tracer(p))()));
     let raw = capture(|p| answers.push(grpc::raw(sdk_tracer(p), grpc::propagator())()));
     assert_eq!(with_crate.len(), 1, "grpc_server_call: {with_crate:?}");
     same("grpc_server_call", &with_crate, "raw", &raw);
+    assert!(answers.iter().all(|a| a.as_ref().is_some_and(|s| s == "0")));
+
+    let mut answers = Vec::new();
+    let with_crate = capture(|p| answers.push(grpc::client_with_crate(&crate_tracer(p))()));
+    let raw = capture(|p| answers.push(grpc::client_raw(sdk_tracer(p), grpc::propagator())()));
+    assert_eq!(with_crate.len(), 1, "grpc_client_call: {with_crate:?}");
+    same("grpc_client_call", &with_crate, "raw", &raw);
     assert!(answers.iter().all(|a| a.as_ref().is_some_and(|s| s == "0")));
 }

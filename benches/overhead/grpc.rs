@@ -2,13 +2,15 @@
 //! same `SERVER` span written by hand around the same in-process service
 //! (no network): the caller's context extracted from the metadata, the span
 //! started on the SDK tracer with the RPC attributes, the service polled in
-//! its context, the status read from the trailers.
+//! its context, the status read from the trailers. And the same call made
+//! through `OtelGrpcClientLayer`, against the `CLIENT` span by hand: the
+//! context injected into the metadata, the status read from the trailers.
 
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use checkout_otel::attributes as attr;
-use checkout_otel::grpc::OtelGrpcServerLayer;
+use checkout_otel::grpc::{OtelGrpcClientLayer, OtelGrpcServerLayer};
 use checkout_otel::opentelemetry::KeyValue;
 use checkout_otel::opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use checkout_otel::opentelemetry::trace::{
@@ -16,7 +18,7 @@ use checkout_otel::opentelemetry::trace::{
 };
 use checkout_otel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use checkout_otel::opentelemetry_sdk::trace::SdkTracer;
-use checkout_otel::propagation::HeaderExtractor;
+use checkout_otel::propagation::{HeaderExtractor, HeaderInjector};
 use checkout_otel::spans::CheckoutTracer;
 use http_body::{Body, Frame};
 use tower_layer::Layer as _;
@@ -144,6 +146,71 @@ pub fn raw(
                 .with_attributes(attributes)
                 .start_with_context(&tracer, &parent);
             let cx = parent.with_span(span);
+            let response = routes.call(request).with_context(cx.clone()).await.ok()?;
+            let status = drain(response.into_body()).with_context(cx.clone()).await;
+            let span = cx.span();
+            let code = match status.as_ref().map(http::HeaderValue::as_bytes) {
+                Some(b"0") => "OK",
+                _ => "UNKNOWN",
+            };
+            span.set_attribute(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code));
+            span.end();
+            status
+        })
+    }
+}
+
+/// The request a client sends: no trace context yet.
+fn outgoing() -> http::Request<()> {
+    http::Request::builder()
+        .method("POST")
+        .uri(URI)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("a valid request")
+}
+
+/// The crate: the same call made through the client layer.
+pub fn client_with_crate(
+    tracer: &CheckoutTracer,
+) -> impl FnMut() -> Option<http::HeaderValue> + use<> {
+    let mut service = OtelGrpcClientLayer::new(tracer).layer(Routes);
+    move || {
+        crate::setup::block_on(async {
+            let response = service.call(outgoing()).await.ok()?;
+            drain(response.into_body()).await
+        })
+    }
+}
+
+/// By hand: the `CLIENT` span with the same attributes, its context injected
+/// into the request's metadata, the status read from the trailers.
+pub fn client_raw(
+    tracer: SdkTracer,
+    propagator: TextMapCompositePropagator,
+) -> impl FnMut() -> Option<http::HeaderValue> {
+    let mut routes = Routes;
+    move || {
+        crate::setup::block_on(async {
+            let mut request = outgoing();
+            let method = &request.uri().path()[1..];
+            let mut attributes = Vec::with_capacity(12);
+            attributes.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+            attributes.push(KeyValue::new(attr::RPC_METHOD, method.to_owned()));
+            if let Some(host) = request.uri().host() {
+                attributes.push(KeyValue::new(attr::SERVER_ADDRESS, host.to_owned()));
+            }
+            if let Some(port) = request.uri().port_u16() {
+                attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+            }
+            let span = tracer
+                .span_builder(method.to_owned())
+                .with_kind(SpanKind::Client)
+                .with_attributes(attributes)
+                .start(&tracer);
+            let cx = checkout_otel::opentelemetry::Context::current_with_span(span);
+            propagator.inject_context(&cx, &mut HeaderInjector(request.headers_mut()));
             let response = routes.call(request).with_context(cx.clone()).await.ok()?;
             let status = drain(response.into_body()).with_context(cx.clone()).await;
             let span = cx.span();

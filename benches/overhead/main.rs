@@ -227,6 +227,14 @@ fn cases() -> Vec<Case> {
     c.plain("grpc_server_call", "raw", move || {
         black_box(call());
     });
+    let mut call = grpc::client_with_crate(&crate_tracer(&traces));
+    c.plain("grpc_client_call", "crate", move || {
+        black_box(call());
+    });
+    let mut call = grpc::client_raw(sdk_tracer(&traces), grpc::propagator());
+    c.plain("grpc_client_call", "raw", move || {
+        black_box(call());
+    });
 
     let hasher = pii::hasher();
     c.plain("pseudonymise", "crate", move || {
