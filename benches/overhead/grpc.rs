@@ -130,32 +130,16 @@ pub fn raw(
         crate::setup::block_on(async {
             let request = request();
             let parent = propagator.extract(&HeaderExtractor(request.headers()));
-            let method = &request.uri().path()[1..];
-            let mut attributes = Vec::with_capacity(12);
-            attributes.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
-            attributes.push(KeyValue::new(attr::RPC_METHOD, method.to_owned()));
-            if let Some(host) = request.uri().host() {
-                attributes.push(KeyValue::new(attr::SERVER_ADDRESS, host.to_owned()));
-            }
-            if let Some(port) = request.uri().port_u16() {
-                attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
-            }
+            let (method, attributes) = rpc_attributes(request.uri());
             let span = tracer
-                .span_builder(method.to_owned())
+                .span_builder(method)
                 .with_kind(SpanKind::Server)
                 .with_attributes(attributes)
                 .start_with_context(&tracer, &parent);
             let cx = parent.with_span(span);
             let response = routes.call(request).with_context(cx.clone()).await.ok()?;
             let status = drain(response.into_body()).with_context(cx.clone()).await;
-            let span = cx.span();
-            let code = match status.as_ref().map(http::HeaderValue::as_bytes) {
-                Some(b"0") => "OK",
-                _ => "UNKNOWN",
-            };
-            span.set_attribute(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code));
-            span.end();
-            status
+            end_with_status(&cx, status)
         })
     }
 }
@@ -194,18 +178,9 @@ pub fn client_raw(
     move || {
         crate::setup::block_on(async {
             let mut request = outgoing();
-            let method = &request.uri().path()[1..];
-            let mut attributes = Vec::with_capacity(12);
-            attributes.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
-            attributes.push(KeyValue::new(attr::RPC_METHOD, method.to_owned()));
-            if let Some(host) = request.uri().host() {
-                attributes.push(KeyValue::new(attr::SERVER_ADDRESS, host.to_owned()));
-            }
-            if let Some(port) = request.uri().port_u16() {
-                attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
-            }
+            let (method, attributes) = rpc_attributes(request.uri());
             let span = tracer
-                .span_builder(method.to_owned())
+                .span_builder(method)
                 .with_kind(SpanKind::Client)
                 .with_attributes(attributes)
                 .start(&tracer);
@@ -213,14 +188,37 @@ pub fn client_raw(
             propagator.inject_context(&cx, &mut HeaderInjector(request.headers_mut()));
             let response = routes.call(request).with_context(cx.clone()).await.ok()?;
             let status = drain(response.into_body()).with_context(cx.clone()).await;
-            let span = cx.span();
-            let code = match status.as_ref().map(http::HeaderValue::as_bytes) {
-                Some(b"0") => "OK",
-                _ => "UNKNOWN",
-            };
-            span.set_attribute(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code));
-            span.end();
-            status
+            end_with_status(&cx, status)
         })
     }
+}
+
+/// By hand, both sides: the span's name (the method) and its start attributes.
+fn rpc_attributes(uri: &http::Uri) -> (String, Vec<KeyValue>) {
+    let method = uri.path()[1..].to_owned();
+    let mut attributes = Vec::with_capacity(12);
+    attributes.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+    attributes.push(KeyValue::new(attr::RPC_METHOD, method.clone()));
+    if let Some(host) = uri.host() {
+        attributes.push(KeyValue::new(attr::SERVER_ADDRESS, host.to_owned()));
+    }
+    if let Some(port) = uri.port_u16() {
+        attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+    }
+    (method, attributes)
+}
+
+/// By hand, both sides: the status read from the trailers, then the end.
+fn end_with_status(
+    cx: &checkout_otel::opentelemetry::Context,
+    status: Option<http::HeaderValue>,
+) -> Option<http::HeaderValue> {
+    let span = cx.span();
+    let code = match status.as_ref().map(http::HeaderValue::as_bytes) {
+        Some(b"0") => "OK",
+        _ => "UNKNOWN",
+    };
+    span.set_attribute(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code));
+    span.end();
+    status
 }

@@ -1,7 +1,6 @@
 //! [`OtelGrpcClientLayer`]: the tower layer over a tonic channel and its
 //! service.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
@@ -21,7 +20,7 @@ use crate::spans::CheckoutTracer;
 ///
 /// `ServiceBuilder::new().layer(OtelGrpcClientLayer::new(&tracer).target(endpoint.uri())).service(channel)`,
 /// then `MyClient::new(service)`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtelGrpcClientLayer {
     tracer: CheckoutTracer,
     target: Option<Target>,
@@ -32,15 +31,6 @@ pub struct OtelGrpcClientLayer {
 struct Target {
     host: Arc<str>,
     port: Option<u16>,
-}
-
-impl fmt::Debug for OtelGrpcClientLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelGrpcClientLayer")
-            .field("tracer", &self.tracer)
-            .field("target", &self.target)
-            .finish()
-    }
 }
 
 impl OtelGrpcClientLayer {
@@ -99,21 +89,11 @@ impl<S> Layer<S> for OtelGrpcClientLayer {
 }
 
 /// The service [`OtelGrpcClientLayer`] wraps around a channel.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtelGrpcClientService<S> {
     inner: S,
     tracer: CheckoutTracer,
     target: Option<Target>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for OtelGrpcClientService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelGrpcClientService")
-            .field("inner", &self.inner)
-            .field("tracer", &self.tracer)
-            .field("target", &self.target)
-            .finish()
-    }
 }
 
 impl<S, B, RB> Service<http::Request<B>> for OtelGrpcClientService<S>

@@ -1,7 +1,6 @@
 //! [`OtelGrpcServerLayer`]: the tower layer of a tonic server and its
 //! service.
 
-use std::fmt;
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::trace::{FutureExt as _, SpanKind};
@@ -19,17 +18,9 @@ use crate::spans::CheckoutTracer;
 /// (see the [module documentation](super)).
 ///
 /// `tonic::transport::Server::builder().layer(OtelGrpcServerLayer::new(&tracer)).add_service(..)`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtelGrpcServerLayer {
     tracer: CheckoutTracer,
-}
-
-impl fmt::Debug for OtelGrpcServerLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelGrpcServerLayer")
-            .field("tracer", &self.tracer)
-            .finish()
-    }
 }
 
 impl OtelGrpcServerLayer {
@@ -61,19 +52,10 @@ impl<S> Layer<S> for OtelGrpcServerLayer {
 }
 
 /// The service [`OtelGrpcServerLayer`] wraps around the server's routes.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtelGrpcServerService<S> {
     inner: S,
     tracer: CheckoutTracer,
-}
-
-impl<S: fmt::Debug> fmt::Debug for OtelGrpcServerService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelGrpcServerService")
-            .field("inner", &self.inner)
-            .field("tracer", &self.tracer)
-            .finish()
-    }
 }
 
 impl<S, B, RB> Service<http::Request<B>> for OtelGrpcServerService<S>
