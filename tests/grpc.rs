@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use checkout_otel::SCOPE_NAME;
 use checkout_otel::attributes as attr;
 use checkout_otel::grpc::{OtelGrpcClientLayer, OtelGrpcServerLayer};
 use checkout_otel::opentelemetry::baggage::BaggageExt;
@@ -124,6 +125,19 @@ async fn a_call_through_both_layers_is_one_trace_with_the_rpc_attributes() {
         let text = format!("{:?}", span.data());
         assert!(!text.contains("4111"), "{text}");
     }
+    // One scope, the crate's, for the layers' spans as for the typed ones.
+    for span in [client, server] {
+        assert_eq!(span.data().instrumentation_scope.name(), SCOPE_NAME);
+    }
+    // Built with `build()`: the layers worked without any global. The
+    // global propagator is still the no-op one, so it writes nothing.
+    let mut headers = http::HeaderMap::new();
+    let local = telemetry.tracer().start(CartValidate::new("cart-2"));
+    checkout_otel::propagation::inject(local.context(), &mut headers);
+    assert!(
+        headers.is_empty(),
+        "a global propagator was installed: {headers:?}"
+    );
 }
 
 #[tokio::test]
