@@ -224,6 +224,48 @@ async fn a_path_that_is_not_a_method_is_other_and_named_grpc() {
 }
 
 #[tokio::test]
+async fn a_server_told_its_methods_records_any_other_path_as_other() {
+    let telemetry = TestTelemetry::new("echo");
+    let layer = OtelGrpcServerLayer::new(&telemetry.tracer()).known_methods([ECHO_METHOD]);
+    let echo = EchoServer {
+        tracer: telemetry.tracer(),
+    };
+    let addr = serve(layer, echo).await;
+    let mut client = traced_client(&telemetry, addr).await;
+    // A well-formed path the server does not implement: a probe.
+    let status = client
+        .call("/test.Echo/Probe", EchoRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    client.echo(EchoRequest::default()).await.unwrap();
+
+    let spans = telemetry.spans();
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s.kind() == SpanKind::Server)
+        .collect();
+    assert_eq!(servers.len(), 2, "{:?}", spans.names());
+    let probe = servers
+        .iter()
+        .find(|s| s.name() == "grpc")
+        .expect("the probe's span");
+    assert_eq!(probe.attr_str(attr::RPC_METHOD), Some("_OTHER"));
+    assert_eq!(
+        probe.attr_str(attr::RPC_METHOD_ORIGINAL),
+        Some("/test.Echo/Probe")
+    );
+    let known = servers
+        .iter()
+        .find(|s| s.name() == ECHO_METHOD)
+        .expect("the listed method keeps its name");
+    assert_eq!(known.attr_str(attr::RPC_METHOD), Some(ECHO_METHOD));
+    assert!(!known.has_attr(attr::RPC_METHOD_ORIGINAL));
+    // The client does not know the server's list: it names what it called.
+    assert_eq!(spans.by_name("test.Echo/Probe").len(), 1);
+}
+
+#[tokio::test]
 async fn the_server_span_continues_the_traceparent_of_a_plain_client() {
     let telemetry = TestTelemetry::new("echo");
     let addr = server(&telemetry).await;

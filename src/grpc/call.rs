@@ -3,6 +3,8 @@
 //! server it is addressed to.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use opentelemetry::trace::SpanKind;
 
@@ -30,6 +32,35 @@ pub(super) fn rpc_method(path: &str) -> Option<&str> {
     (method.len() <= MAX_METHOD_BYTES && identifier(service) && identifier(name)).then_some(method)
 }
 
+/// The methods a server implements, when its layer was told them: any other
+/// is recorded as `_OTHER`.
+#[derive(Clone, Debug)]
+pub(super) struct KnownMethods(Arc<HashSet<String>>);
+
+impl KnownMethods {
+    /// Takes `{package.Service}/{Method}` names; a leading `/` (a path) is
+    /// accepted too.
+    pub(super) fn new<I>(methods: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        KnownMethods(Arc::new(
+            methods
+                .into_iter()
+                .map(|m| {
+                    let m: String = m.into();
+                    m.strip_prefix('/').map(str::to_owned).unwrap_or(m)
+                })
+                .collect(),
+        ))
+    }
+
+    fn contains(&self, method: &str) -> bool {
+        self.0.contains(method)
+    }
+}
+
 /// The span of a gRPC call on either side.
 pub(super) struct RpcCall<'a> {
     kind: SpanKind,
@@ -51,6 +82,17 @@ impl<'a> RpcCall<'a> {
             method: rpc_method(path),
             server,
         }
+    }
+
+    /// The call with its method recorded as `_OTHER` when `known` is given
+    /// and does not list it.
+    pub(super) fn unless_unknown(mut self, known: Option<&KnownMethods>) -> Self {
+        if let (Some(known), Some(method)) = (known, self.method) {
+            if !known.contains(method) {
+                self.method = None;
+            }
+        }
+        self
     }
 }
 
@@ -118,5 +160,23 @@ mod tests {
         }
         let long = format!("/s/{}", "m".repeat(MAX_METHOD_BYTES));
         assert_eq!(rpc_method(&long), None);
+    }
+
+    #[test]
+    fn a_method_outside_the_known_list_is_other() {
+        let known = KnownMethods::new(["shop.Payment/Charge", "/shop.Payment/Refund"]);
+        let method = |path| {
+            RpcCall::new(SpanKind::Server, path, None)
+                .unless_unknown(Some(&known))
+                .method
+        };
+        assert_eq!(method("/shop.Payment/Charge"), Some("shop.Payment/Charge"));
+        assert_eq!(method("/shop.Payment/Refund"), Some("shop.Payment/Refund"));
+        assert_eq!(method("/shop.Payment/Probe"), None);
+        let unlisted = RpcCall::new(SpanKind::Server, "/shop.Payment/Probe", None);
+        assert_eq!(
+            unlisted.unless_unknown(None).method,
+            Some("shop.Payment/Probe")
+        );
     }
 }

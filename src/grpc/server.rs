@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{OtelGrpcBody, ResponseFuture};
-use super::call::RpcCall;
+use super::call::{KnownMethods, RpcCall};
 use super::status::{CallSpan, Side};
 use crate::http_server::request::server_authority;
 use crate::spans::CheckoutTracer;
@@ -21,6 +21,7 @@ use crate::spans::CheckoutTracer;
 #[derive(Clone, Debug)]
 pub struct OtelGrpcServerLayer {
     tracer: CheckoutTracer,
+    known: Option<KnownMethods>,
 }
 
 impl OtelGrpcServerLayer {
@@ -29,7 +30,32 @@ impl OtelGrpcServerLayer {
     pub fn new(tracer: &CheckoutTracer) -> Self {
         OtelGrpcServerLayer {
             tracer: tracer.clone(),
+            known: None,
         }
+    }
+
+    /// The methods the server implements (`"shop.Payment/Charge"`, ...):
+    /// a call of any other path is recorded with `rpc.method` `_OTHER`, the
+    /// path in `rpc.method_original`, and named `grpc`, as the semantic
+    /// conventions ask for methods unknown to the instrumentation. Without
+    /// it every well-formed path is its own `rpc.method` and span name, so a
+    /// client probing random paths makes as many names; list the methods on
+    /// a server reachable from outside.
+    ///
+    /// ```
+    /// use checkout_otel::grpc::OtelGrpcServerLayer;
+    /// # let tracer = checkout_otel::CheckoutTracer::global();
+    /// let layer = OtelGrpcServerLayer::new(&tracer)
+    ///     .known_methods(["shop.Payment/Charge", "shop.Payment/Refund"]);
+    /// # let _ = layer;
+    /// ```
+    pub fn known_methods<I>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.known = Some(KnownMethods::new(methods));
+        self
     }
 
     /// Spans from the global tracer provider, the caller's context read with
@@ -47,6 +73,7 @@ impl<S> Layer<S> for OtelGrpcServerLayer {
         OtelGrpcServerService {
             inner,
             tracer: self.tracer.clone(),
+            known: self.known.clone(),
         }
     }
 }
@@ -56,6 +83,7 @@ impl<S> Layer<S> for OtelGrpcServerLayer {
 pub struct OtelGrpcServerService<S> {
     inner: S,
     tracer: CheckoutTracer,
+    known: Option<KnownMethods>,
 }
 
 impl<S, B, RB> Service<http::Request<B>> for OtelGrpcServerService<S>
@@ -74,7 +102,8 @@ where
         // gRPC metadata is the request's HTTP/2 headers.
         let parent = self.tracer.extract(request.headers());
         let server = server_authority(request.uri(), request.headers());
-        let spec = RpcCall::new(SpanKind::Server, request.uri().path(), server);
+        let spec = RpcCall::new(SpanKind::Server, request.uri().path(), server)
+            .unless_unknown(self.known.as_ref());
         let span = self.tracer.start_in(spec, &parent);
         let cx = span.context().clone();
         let inner = {
