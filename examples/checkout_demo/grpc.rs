@@ -30,9 +30,11 @@ pub type TracedChannel = BoxCloneSyncService<http::Request<Body>, http::Response
 
 /// Serves `service` on 127.0.0.1 with a port the OS picks, every request
 /// handled under `logs` (see [`with_logs`]), and returns its URL and the
-/// server task.
+/// server task. `methods` are the paths the service implements: a call of
+/// any other is traced as `_OTHER`, so probes cannot mint span names.
 pub async fn serve<S>(
     service: S,
+    methods: &[&str],
     tracer: &CheckoutTracer,
     logs: Dispatch,
 ) -> std::io::Result<(String, JoinHandle<()>)>
@@ -51,7 +53,7 @@ where
     let router = Routes::new(service).into_axum_router();
     let server = Server::builder()
         // One line: the RPC SERVER span, in the caller's trace.
-        .layer(OtelGrpcServerLayer::new(tracer))
+        .layer(OtelGrpcServerLayer::new(tracer).known_methods(methods.iter().copied()))
         .add_routes(Routes::from(with_logs(router, logs)));
     let task = tokio::spawn(async move {
         // Only ends with the process (or when the pipeline aborts the task).

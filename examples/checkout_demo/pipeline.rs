@@ -27,7 +27,7 @@ use crate::services::inventory::{Inventory, SetStock, StockLevel};
 use crate::services::notification::RelayControl;
 use crate::services::payment_grpc::PaymentClient;
 use crate::services::psp::PspControl;
-use crate::services::{cart, gateway, inventory, notification, order, payment, psp};
+use crate::services::{cart, gateway, inventory, notification, order, payment, payment_grpc, psp};
 
 /// Starting stock of every product.
 pub const INITIAL_STOCK: &[(&str, i64)] = &[
@@ -147,7 +147,8 @@ impl Pipeline {
 
         let svc = start("payment")?;
         let payments = payment::server(svc.tracer.clone(), psp_url, config.psp_timeout);
-        let (payment_url, task) = grpc::serve(payments, &svc.tracer, svc.logs).await?;
+        let (payment_url, task) =
+            grpc::serve(payments, payment_grpc::METHODS, &svc.tracer, svc.logs).await?;
         tasks.push(task);
 
         let orders_db = order::create_db(&data.path().join("orders.db"))?;
