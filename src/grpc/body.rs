@@ -8,10 +8,12 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use http_body::{Body, Frame, SizeHint};
-use opentelemetry::trace::WithContext;
+use opentelemetry::trace::{FutureExt as _, WithContext};
+use tower_service::Service;
 
-use super::status::CallSpan;
+use super::status::{CallSpan, Side};
 use crate::attributes::ErrorType;
+use crate::spans::TypedSpan;
 
 pin_project_lite::pin_project! {
     /// The response future of [`OtelGrpcServerService`](super::OtelGrpcServerService)
@@ -28,10 +30,22 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: WithContext<F>, call: CallSpan) -> Self {
+    /// Calls `service` with `request` inside `span`'s context (what the
+    /// service does in `call` itself, and every poll of its future, run in
+    /// the span), the span then waiting for the call's status.
+    pub(super) fn call_in<S, R>(service: &mut S, request: R, span: TypedSpan, side: Side) -> Self
+    where
+        S: Service<R, Future = F>,
+    {
+        let cx = span.context().clone();
+        let inner = {
+            // The guard ends with this block, before any `.await`.
+            let _current = cx.clone().attach();
+            service.call(request)
+        };
         ResponseFuture {
-            inner,
-            call: Some(call),
+            inner: inner.with_context(cx),
+            call: Some(CallSpan::new(span, side)),
         }
     }
 }

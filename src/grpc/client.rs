@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{FutureExt as _, SpanKind};
+use opentelemetry::trace::SpanKind;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{OtelGrpcBody, ResponseFuture};
 use super::call::RpcCall;
-use super::status::{CallSpan, Side};
+use super::status::Side;
 use crate::http_server::request::server_authority;
 use crate::spans::CheckoutTracer;
 
@@ -118,13 +118,8 @@ where
         // span the call is made in.
         let span = self.tracer.start(spec);
         let allowed = server.is_some_and(|(host, _)| self.tracer.allowed_hosts().allows(host));
-        let cx = span.context().clone();
         self.tracer
-            .inject_checked(&cx, allowed, request.headers_mut());
-        let inner = {
-            let _current = cx.clone().attach();
-            self.inner.call(request)
-        };
-        ResponseFuture::new(inner.with_context(cx), CallSpan::new(span, Side::Client))
+            .inject_checked(span.context(), allowed, request.headers_mut());
+        ResponseFuture::call_in(&mut self.inner, request, span, Side::Client)
     }
 }

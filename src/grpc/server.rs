@@ -3,13 +3,13 @@
 
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{FutureExt as _, SpanKind};
+use opentelemetry::trace::SpanKind;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{OtelGrpcBody, ResponseFuture};
 use super::call::{KnownMethods, RpcCall};
-use super::status::{CallSpan, Side};
+use super::status::Side;
 use crate::http_server::request::server_authority;
 use crate::spans::CheckoutTracer;
 
@@ -105,13 +105,6 @@ where
         let spec = RpcCall::new(SpanKind::Server, request.uri().path(), server)
             .unless_unknown(self.known.as_ref());
         let span = self.tracer.start_in(spec, &parent);
-        let cx = span.context().clone();
-        let inner = {
-            // What the routes do in `call` itself runs inside the span too;
-            // the guard ends with this block, before any `.await`.
-            let _current = cx.clone().attach();
-            self.inner.call(request)
-        };
-        ResponseFuture::new(inner.with_context(cx), CallSpan::new(span, Side::Server))
+        ResponseFuture::call_in(&mut self.inner, request, span, Side::Server)
     }
 }
